@@ -1,0 +1,261 @@
+// The gateway's config file: LiteLLM's `mcp_servers` block unchanged, plus an
+// optional `gateway` block. Errors name the server, the key and the line.
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_SEPARATOR } from './naming.js';
+
+export type Transport = 'stdio' | 'sse' | 'http';
+export type SessionMode = 'shared' | 'per_client';
+
+export interface ServerConfig {
+  name: string;
+  transport: Transport;
+  command?: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  /** Static headers plus the one `auth_type`/`auth_value` produce. */
+  headers: Record<string, string>;
+  allowedTools?: string[];
+  disallowedTools?: string[];
+  timeoutMs: number;
+  maxConcurrency: number;
+  session: SessionMode;
+  description?: string;
+}
+
+export interface GatewayConfig {
+  toolSeparator: string;
+  masterKey?: string;
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
+  maxBodyBytes: number;
+}
+
+export interface Config {
+  servers: ServerConfig[];
+  gateway: GatewayConfig;
+  /** Non-fatal findings (unknown keys), for the caller to log. */
+  warnings: string[];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const stringMap = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String));
+
+const serverSchema = z.object({
+  command: z.string().min(1).optional(),
+  args: z.array(z.union([z.string(), z.number()]).transform(String)).optional(),
+  env: stringMap.optional(),
+  cwd: z.string().optional(),
+  url: z.url().optional(),
+  transport: z.enum(['stdio', 'sse', 'http', 'streamable_http', 'streamable-http']).optional(),
+  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization']).optional(),
+  auth_value: z.string().optional(),
+  headers: stringMap.optional(),
+  static_headers: stringMap.optional(),
+  allowed_tools: z.array(z.string()).optional(),
+  disallowed_tools: z.array(z.string()).optional(),
+  timeout_ms: z.number().int().positive().optional(),
+  max_concurrency: z.number().int().positive().optional(),
+  session: z.enum(['shared', 'per_client']).optional(),
+  description: z.string().optional(),
+  // Accepted for LiteLLM compatibility; not used by mcpgw.
+  spec_version: z.string().optional(),
+  alias: z.string().optional(),
+  server_id: z.string().optional(),
+  mcp_info: z.unknown().optional(),
+});
+type RawServer = z.infer<typeof serverSchema>;
+
+const gatewaySchema = z.object({
+  tool_separator: z.string().regex(/^[A-Za-z0-9_-]{1,4}$/, 'must be 1-4 characters of [A-Za-z0-9_-]').optional(),
+  master_key: z.string().optional(),
+  allowed_hosts: z.array(z.string()).optional(),
+  allowed_origins: z.array(z.string()).optional(),
+  max_body_bytes: z.number().int().positive().optional(),
+});
+
+const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
+const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_MAX_CONCURRENCY = 64;
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+export interface ParseOptions {
+  /** Read only the `gateway` block (the edge): server settings and their secrets are the registry's. */
+  gatewayOnly?: boolean;
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env, opts: ParseOptions = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, path, env, opts);
+}
+
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env, opts: ParseOptions = {}): Config {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0] ? `${source}:${e.linePos[0].line}` : source;
+    throw new ConfigError(`${at}: invalid YAML: ${e.message.split('\n')[0]}`);
+  }
+  const where = (path: (string | number)[]): string => {
+    for (let p = path; p.length > 0; p = p.slice(0, -1)) {
+      const node = doc.getIn(p, true);
+      if (isNode(node) && node.range) return `${source}:${lines.linePos(node.range[0]).line}`;
+      // A key with a null value has no value node; point at the key instead.
+      const parent = doc.getIn(p.slice(0, -1), true) as { items?: { key: { value?: unknown; range?: [number] } }[] } | undefined;
+      const pair = parent?.items?.find((i) => i.key?.value === p[p.length - 1]);
+      if (pair?.key.range) return `${source}:${lines.linePos(pair.key.range[0]).line}`;
+    }
+    return source;
+  };
+  const fail = (path: (string | number)[], message: string): never => {
+    throw new ConfigError(`${where(path)}: ${message}`);
+  };
+
+  const js: unknown = doc.toJS();
+  if (js === null || typeof js !== 'object' || Array.isArray(js)) fail([], 'the config must be a mapping with an `mcp_servers` key');
+  const raw = js as Record<string, unknown>;
+  const top = opts.gatewayOnly
+    ? { gateway: substituteEnv(raw.gateway, ['gateway'], env, fail) }
+    : substituteEnv(raw, [], env, fail) as Record<string, unknown>;
+  const warnings: string[] = [];
+
+  const gatewayParsed = gatewaySchema.safeParse(top.gateway ?? {});
+  if (!gatewayParsed.success) {
+    const issue = gatewayParsed.error.issues[0]!;
+    fail(['gateway', ...issue.path.map(keyOf)], `gateway.${issue.path.join('.')}: ${issue.message}`);
+  }
+  const g = gatewayParsed.data!;
+  warnUnknownKeys(top.gateway, gatewaySchema, ['gateway'], where, warnings);
+  const separator = g.tool_separator ?? DEFAULT_SEPARATOR;
+
+  const rawServers = top.mcp_servers ?? {};
+  if (typeof rawServers !== 'object' || Array.isArray(rawServers)) fail(['mcp_servers'], '`mcp_servers` must be a mapping of server name to server settings');
+  const servers: ServerConfig[] = [];
+  for (const [name, raw] of Object.entries(rawServers as Record<string, unknown>)) {
+    const path = ['mcp_servers', name];
+    if (!SERVER_NAME.test(name)) fail(path, `server '${name}': the name must match [A-Za-z0-9_-]+`);
+    if (name.includes(separator)) fail(path, `server '${name}': the name contains the tool separator '${separator}' (gateway.tool_separator)`);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(path, `server '${name}': settings must be a mapping with \`command\` or \`url\``);
+    const parsed = serverSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const key = issue.path.join('.');
+      fail([...path, ...issue.path.map(keyOf)], `server '${name}', key '${key}': ${issue.message}`);
+    }
+    warnUnknownKeys(raw, serverSchema, path, where, warnings);
+    servers.push(toServerConfig(name, parsed.data!, (key, msg) => fail([...path, key], `server '${name}', key '${key}': ${msg}`)));
+  }
+
+  return {
+    servers,
+    gateway: {
+      toolSeparator: separator,
+      masterKey: g.master_key || undefined,
+      allowedHosts: g.allowed_hosts,
+      allowedOrigins: g.allowed_origins,
+      maxBodyBytes: g.max_body_bytes ?? DEFAULT_MAX_BODY,
+    },
+    warnings,
+  };
+}
+
+function keyOf(k: PropertyKey): string | number {
+  return typeof k === 'symbol' ? String(k) : k;
+}
+
+function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: string) => never): ServerConfig {
+  const transport = inferTransport(s);
+  if (transport === 'stdio' && !s.command) fail(s.url ? 'transport' : 'command', s.url ? 'transport stdio needs `command`' : 'needs `command` (stdio) or `url` (sse/http)');
+  if (transport !== 'stdio' && !s.url) fail('url', `transport ${transport} needs \`url\``);
+  if (s.allowed_tools && s.disallowed_tools) fail('disallowed_tools', 'set `allowed_tools` or `disallowed_tools`, not both');
+  const headers: Record<string, string> = { ...s.static_headers, ...s.headers };
+  const auth = authHeader(s.auth_type, s.auth_value);
+  if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
+  if (auth) headers[auth[0]] = auth[1];
+  return {
+    name,
+    transport,
+    command: s.command,
+    args: s.args ?? [],
+    env: s.env ?? {},
+    cwd: s.cwd,
+    url: s.url,
+    headers,
+    allowedTools: s.allowed_tools,
+    disallowedTools: s.disallowed_tools,
+    timeoutMs: s.timeout_ms ?? DEFAULT_TIMEOUT_MS,
+    maxConcurrency: s.max_concurrency ?? DEFAULT_MAX_CONCURRENCY,
+    session: s.session ?? 'shared',
+    description: s.description,
+  };
+}
+
+/** LiteLLM's rule: explicit `transport`, else a `url` ending in /sse is SSE, any other url is HTTP. */
+function inferTransport(s: RawServer): Transport {
+  if (s.transport === 'streamable_http' || s.transport === 'streamable-http') return 'http';
+  if (s.transport) return s.transport;
+  if (s.command) return 'stdio';
+  if (s.url) return new URL(s.url).pathname.replace(/\/$/, '').endsWith('/sse') ? 'sse' : 'http';
+  return 'stdio';
+}
+
+function authHeader(type: RawServer['auth_type'], value: string | undefined): [string, string] | undefined {
+  if (!value || !type || type === 'none') return undefined;
+  switch (type) {
+    case 'bearer_token': return ['Authorization', `Bearer ${value}`];
+    case 'api_key': return ['X-API-Key', value];
+    // LiteLLM passes an already-encoded value; `user:password` is encoded for convenience.
+    case 'basic': return ['Authorization', `Basic ${value.includes(':') ? Buffer.from(value).toString('base64') : value}`];
+    case 'authorization': return ['Authorization', value];
+  }
+}
+
+const ENV_WHOLE = /^os\.environ\/([A-Za-z_][A-Za-z0-9_]*)$/;
+const ENV_INLINE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** `os.environ/NAME` (a whole value, LiteLLM's form) and `${NAME}` (inline) read the environment. */
+function substituteEnv(value: unknown, at: (string | number)[], env: NodeJS.ProcessEnv, fail: (path: (string | number)[], msg: string) => never): unknown {
+  const visit = (value: unknown, path: (string | number)[]): unknown => {
+    if (typeof value === 'string') {
+      const whole = ENV_WHOLE.exec(value);
+      if (whole) return lookup(whole[1]!, path);
+      return value.replace(ENV_INLINE, (_, name: string) => lookup(name, path));
+    }
+    if (Array.isArray(value)) return value.map((v, i) => visit(v, [...path, i]));
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, visit(v, [...path, k])]));
+    }
+    return value;
+  };
+  const lookup = (name: string, path: (string | number)[]): string => {
+    const v = env[name];
+    if (v === undefined) fail(path, `${describe(path)}: environment variable ${name} is not set`);
+    return v!;
+  };
+  return visit(value, at);
+}
+
+function describe(path: (string | number)[]): string {
+  if (path[0] === 'mcp_servers' && path.length > 2) return `server '${path[1]}', key '${path.slice(2).join('.')}'`;
+  return `key '${path.join('.')}'`;
+}
+
+function warnUnknownKeys(raw: unknown, schema: z.ZodObject, path: (string | number)[], where: (p: (string | number)[]) => string, out: string[]): void {
+  if (!raw || typeof raw !== 'object') return;
+  const known = new Set(Object.keys(schema.shape));
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) out.push(`${where([...path, key])}: unknown key '${path.slice(1).concat(key).join('.')}' ignored`);
+  }
+}

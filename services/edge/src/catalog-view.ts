@@ -1,0 +1,137 @@
+// The edge's copy of the catalog, kept current by WatchCatalog. Lists are
+// answered from bytes serialised here once per catalog change, never per
+// request; names are resolved by lookup, never by splitting strings.
+import type { CatalogEvent, ServerCatalog } from '@mcpgw/proto/registry';
+import { exposedName } from '@mcpgw/common/naming';
+
+export interface ToolRoute {
+  server: string;
+  /** The upstream's own name. */
+  name: string;
+}
+
+interface Named {
+  name?: unknown;
+  [key: string]: unknown;
+}
+
+interface View {
+  /** JSON text of the `result` of tools/list, prompts/list, ... */
+  toolsList: string;
+  promptsList: string;
+  resourcesList: string;
+  resourceTemplatesList: string;
+  tools: Map<string, ToolRoute>;
+  prompts: Map<string, ToolRoute>;
+  /** Resource URI -> server. URIs are not renamed (yet); the first server wins. */
+  resources: Map<string, string>;
+}
+
+const EMPTY_VIEW: View = {
+  toolsList: '{"tools":[]}', promptsList: '{"prompts":[]}', resourcesList: '{"resources":[]}', resourceTemplatesList: '{"resourceTemplates":[]}',
+  tools: new Map(), prompts: new Map(), resources: new Map(),
+};
+
+export class CatalogView {
+  private readonly servers = new Map<string, ServerCatalog>();
+  private aggregate: View = EMPTY_VIEW;
+  private readonly perServer = new Map<string, View>();
+  private readonly listeners = new Set<() => void>();
+  version = 0;
+  /** True once the first snapshot arrived; never goes back (readiness). */
+  ready = false;
+
+  constructor(private readonly separator: string) {}
+
+  apply(event: CatalogEvent): void {
+    if (event.snapshot) this.servers.clear();
+    for (const s of event.servers) this.servers.set(s.name, s);
+    for (const name of event.removedServers) this.servers.delete(name);
+    this.version = Number(event.version);
+    if (event.snapshot) this.ready = true;
+    this.rebuild();
+    for (const l of this.listeners) l();
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  serverNames(): string[] {
+    return [...this.servers.keys()];
+  }
+
+  hasServer(name: string): boolean {
+    return this.servers.has(name);
+  }
+
+  /** The aggregate view, or one server's unprefixed view. */
+  view(server?: string): View | undefined {
+    return server === undefined ? this.aggregate : this.perServer.get(server);
+  }
+
+  private rebuild(): void {
+    const names = [...this.servers.keys()].sort();
+    const all = { tools: [] as Named[], prompts: [] as Named[], resources: [] as Named[], templates: [] as Named[] };
+    const tools = new Map<string, ToolRoute>();
+    const prompts = new Map<string, ToolRoute>();
+    const resources = new Map<string, string>();
+    this.perServer.clear();
+    for (const server of names) {
+      const s = this.servers.get(server)!;
+      const own = {
+        tools: parseList(s.toolsJson), prompts: parseList(s.promptsJson),
+        resources: parseList(s.resourcesJson), templates: parseList(s.resourceTemplatesJson),
+      };
+      const ownTools = new Map<string, ToolRoute>();
+      const ownPrompts = new Map<string, ToolRoute>();
+      const ownResources = new Map<string, string>();
+      for (const t of own.tools) {
+        if (typeof t.name !== 'string') continue;
+        const exposed = exposedName(server, t.name, this.separator);
+        tools.set(exposed, { server, name: t.name });
+        ownTools.set(t.name, { server, name: t.name });
+        all.tools.push({ ...t, name: exposed });
+      }
+      for (const p of own.prompts) {
+        if (typeof p.name !== 'string') continue;
+        const exposed = exposedName(server, p.name, this.separator);
+        prompts.set(exposed, { server, name: p.name });
+        ownPrompts.set(p.name, { server, name: p.name });
+        all.prompts.push({ ...p, name: exposed });
+      }
+      for (const r of own.resources) {
+        if (typeof r.uri !== 'string') continue;
+        if (!resources.has(r.uri)) resources.set(r.uri, server);
+        ownResources.set(r.uri, server);
+        all.resources.push(r);
+      }
+      all.templates.push(...own.templates);
+      this.perServer.set(server, {
+        toolsList: `{"tools":${s.toolsJson.length ? s.toolsJson.toString('utf8') : '[]'}}`,
+        promptsList: JSON.stringify({ prompts: own.prompts }),
+        resourcesList: JSON.stringify({ resources: own.resources }),
+        resourceTemplatesList: JSON.stringify({ resourceTemplates: own.templates }),
+        tools: ownTools,
+        prompts: ownPrompts,
+        resources: ownResources,
+      });
+    }
+    this.aggregate = {
+      toolsList: JSON.stringify({ tools: all.tools }),
+      promptsList: JSON.stringify({ prompts: all.prompts }),
+      resourcesList: JSON.stringify({ resources: all.resources }),
+      resourceTemplatesList: JSON.stringify({ resourceTemplates: all.templates }),
+      tools,
+      prompts,
+      resources,
+    };
+  }
+}
+
+function parseList(bytes: Buffer): Named[] {
+  if (bytes.length === 0) return [];
+  const value: unknown = JSON.parse(bytes.toString('utf8'));
+  return Array.isArray(value) ? (value.filter((v) => v && typeof v === 'object') as Named[]) : [];
+}

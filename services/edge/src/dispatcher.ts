@@ -1,0 +1,186 @@
+// Answers one JSON-RPC request of a session, whatever transport carried it.
+// Lists come from the edge's catalog view; calls go to the registry as one
+// gRPC stream each. Returns the whole JSON-RPC response as text.
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
+import { ErrorCode, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
+import type { Logger } from '@mcpgw/common/logger';
+import type { CatalogView } from './catalog-view.js';
+import { fromGrpcError } from './errors.js';
+import { errorText, notificationText, resultText, type JsonRpcRequest } from './jsonrpc.js';
+import type { EdgeMetrics } from './metrics.js';
+import { LOG_LEVELS } from './protocol.js';
+import type { RegistryLink } from './registry-client.js';
+import type { SessionRecord, SessionStore } from './sessions/session-store.js';
+
+export interface RequestContext {
+  session: SessionRecord;
+  /** Per-server view (/servers/{name}/...) or undefined for the aggregate. */
+  server?: string;
+  traceparent?: string;
+  /** Sends a notification on this request's stream (progress); absent when the reply is plain JSON. */
+  notify?: (json: string) => void;
+  /** Aborted when the caller gave up (REST: client disconnected). */
+  signal?: AbortSignal;
+}
+
+export interface DispatcherDeps {
+  catalog: CatalogView;
+  registry: RegistryLink;
+  sessions: SessionStore;
+  metrics: EdgeMetrics;
+  log: Logger;
+  callTimeoutMs: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A call's outcome: the JSON text of `result`, or an error (as an object or as upstream JSON text). */
+export type Answer = { result: string } | { error: JsonRpcError | string };
+
+export function answerText(id: JsonRpcId, a: Answer): string {
+  if ('result' in a) return resultText(id, a.result);
+  return typeof a.error === 'string' ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":${a.error}}` : errorText(id, a.error);
+}
+
+export function progressTokenOf(msg: { params?: Record<string, unknown> }): string | number | undefined {
+  const meta = msg.params?._meta as Record<string, unknown> | undefined;
+  const token = meta?.progressToken;
+  return typeof token === 'string' || typeof token === 'number' ? token : undefined;
+}
+
+export class Dispatcher {
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  async handle(ctx: RequestContext, msg: JsonRpcRequest): Promise<string> {
+    const { id, method } = msg;
+    const view = this.deps.catalog.view(ctx.server);
+    if (!view) return errorText(id, { code: ErrorCode.InvalidParams, message: `unknown server '${ctx.server}'` });
+    const params = msg.params ?? {};
+    switch (method) {
+      case 'ping': return resultText(id, '{}');
+      case 'tools/list': return resultText(id, view.toolsList);
+      case 'prompts/list': return resultText(id, view.promptsList);
+      case 'resources/list': return resultText(id, view.resourcesList);
+      case 'resources/templates/list': return resultText(id, view.resourceTemplatesList);
+      case 'tools/call': {
+        if (typeof params.name !== 'string') return errorText(id, invalidParams('tools/call needs "name" (a string)'));
+        return answerText(id, await this.callTool(ctx, id, params.name, params.arguments ?? {}, params._meta as Record<string, unknown> | undefined));
+      }
+      case 'prompts/get': {
+        if (typeof params.name !== 'string') return errorText(id, invalidParams('prompts/get needs "name" (a string)'));
+        const route = view.prompts.get(params.name);
+        if (!route) return errorText(id, invalidParams(`unknown prompt '${params.name}'`, { prompt: params.name }));
+        return answerText(id, await this.forward(ctx, msg, route.server, { ...params, name: route.name }));
+      }
+      case 'resources/read': {
+        if (typeof params.uri !== 'string') return errorText(id, invalidParams('resources/read needs "uri" (a string)'));
+        const server = view.resources.get(params.uri) ?? ctx.server;
+        if (!server) return errorText(id, { code: -32002, message: `resource not found: ${params.uri}`, data: { uri: params.uri } });
+        return answerText(id, await this.forward(ctx, msg, server, params));
+      }
+      case 'logging/setLevel': {
+        if (!LOG_LEVELS.includes(params.level as never)) return errorText(id, invalidParams(`logging/setLevel needs "level", one of ${LOG_LEVELS.join(', ')}`));
+        await this.deps.sessions.update({ ...ctx.session, ll: params.level as string });
+        return resultText(id, '{}');
+      }
+      case 'initialize':
+        return errorText(id, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: the session is already initialized' });
+      default:
+        return errorText(id, { code: ErrorCode.MethodNotFound, message: `Method not found: ${method}` });
+    }
+  }
+
+  /** A client's notifications/cancelled: reaches the registry running the call. */
+  cancel(session: SessionRecord, params: Record<string, unknown> | undefined): void {
+    const requestId = params?.requestId;
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return;
+    this.deps.registry.cancel({
+      context: this.context(session, JSON.stringify(requestId)),
+      requestId: JSON.stringify(requestId),
+      reason: typeof params?.reason === 'string' ? params.reason : '',
+    });
+  }
+
+  private context(session: SessionRecord, requestId: string, traceparent = ''): CallContext {
+    return { principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs: this.deps.callTimeoutMs, protocolVersion: session.v };
+  }
+
+  /** tools/call by exposed name; shared by JSON-RPC and REST. */
+  async callTool(ctx: RequestContext, id: JsonRpcId, name: string, args: unknown, meta?: Record<string, unknown>): Promise<Answer> {
+    const view = this.deps.catalog.view(ctx.server);
+    const route = view?.tools.get(name);
+    if (!route) return { error: invalidParams(`unknown tool '${name}'`, { tool: name }) };
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) return { error: invalidParams('tools/call "arguments" must be an object') };
+    const token = progressTokenOf({ params: { _meta: meta } });
+    let metaJson = EMPTY;
+    if (meta) {
+      const { progressToken: _dropped, ...rest } = meta;
+      if (Object.keys(rest).length > 0) metaJson = Buffer.from(JSON.stringify(rest));
+    }
+    const started = performance.now();
+    const stream = this.deps.registry.callTool({
+      context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent),
+      server: route.server,
+      tool: route.name,
+      argumentsJson: Buffer.from(JSON.stringify(args)),
+      metaJson,
+      wantProgress: token !== undefined && ctx.notify !== undefined,
+    }, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent });
+    const answer = await this.relay(ctx, stream, route.server, token);
+    const seconds = (performance.now() - started) / 1000;
+    const m = this.deps.metrics;
+    // A cheap check on the bytes: a tool failure is reported by the upstream as isError.
+    const outcome = 'error' in answer ? 'error' : answer.result.includes('"isError":true') ? 'tool_error' : 'ok';
+    m.toolCalls.inc({ server: route.server, outcome });
+    m.toolCallDuration.observe({ server: route.server }, seconds);
+    m.registryRpcDuration.observe({ method: 'CallTool' }, seconds);
+    return answer;
+  }
+
+  private async forward(ctx: RequestContext, msg: JsonRpcRequest, server: string, params: Record<string, unknown>): Promise<Answer> {
+    const token = progressTokenOf(msg);
+    const started = performance.now();
+    const stream = this.deps.registry.forward({
+      context: this.context(ctx.session, JSON.stringify(msg.id), ctx.traceparent),
+      server,
+      method: msg.method,
+      paramsJson: Buffer.from(JSON.stringify(params)),
+      wantProgress: token !== undefined && ctx.notify !== undefined,
+    }, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent });
+    const answer = await this.relay(ctx, stream, server, token);
+    this.deps.metrics.registryRpcDuration.observe({ method: 'Forward' }, (performance.now() - started) / 1000);
+    return answer;
+  }
+
+  /** Re-emits progress with the client's own token; returns the final result or error. */
+  private async relay(ctx: RequestContext, stream: ClientReadableStream<CallEvent>, server: string, token: string | number | undefined): Promise<Answer> {
+    const onAbort = () => stream.cancel();
+    ctx.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const ev of stream as AsyncIterable<CallEvent>) {
+        const e = ev.event;
+        if (!e) continue;
+        if (e.$case === 'progress' && token !== undefined && ctx.notify) {
+          const p = e.value;
+          ctx.notify(notificationText('notifications/progress', {
+            progressToken: token, progress: p.progress, ...(p.hasTotal ? { total: p.total } : {}), ...(p.message ? { message: p.message } : {}),
+          }));
+        } else if (e.$case === 'result') {
+          const r = e.value;
+          return r.errorJson.length > 0 ? { error: r.errorJson.toString('utf8') } : { result: r.resultJson.toString('utf8') };
+        }
+      }
+      return { error: { code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } } };
+    } catch (err) {
+      this.deps.log.debug({ server, err: (err as Error).message }, 'registry call failed');
+      return { error: fromGrpcError(err, server) };
+    } finally {
+      ctx.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+function invalidParams(message: string, data?: Record<string, unknown>): JsonRpcError {
+  return { code: ErrorCode.InvalidParams, message: `Invalid params: ${message}`, ...(data ? { data } : {}) };
+}

@@ -1,0 +1,20 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The edge's Prometheus metrics. Labels are bounded: routes, configured servers, outcomes. */
+export function createEdgeMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const latency = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'mcpgw_http_requests_total', help: 'HTTP requests by route template', labelNames: ['route', 'method', 'status'], registers: [registry] }),
+    sessionsActive: new Gauge({ name: 'mcpgw_sessions_active', help: 'Sessions opened on this replica and not yet ended', labelNames: ['transport'], registers: [registry] }),
+    toolCalls: new Counter({ name: 'mcpgw_tool_calls_total', help: 'tools/call requests by outcome (ok, tool_error, error)', labelNames: ['server', 'outcome'], registers: [registry] }),
+    toolCallDuration: new Histogram({ name: 'mcpgw_tool_call_duration_seconds', help: 'tools/call latency seen by the edge', labelNames: ['server'], buckets: latency, registers: [registry] }),
+    registryRpcDuration: new Histogram({ name: 'mcpgw_registry_rpc_duration_seconds', help: 'Edge-to-registry gRPC latency', labelNames: ['method'], buckets: latency, registers: [registry] }),
+    authFailures: new Counter({ name: 'mcpgw_auth_failures_total', help: 'Requests rejected for a missing or wrong credential', registers: [registry] }),
+    rateLimited: new Counter({ name: 'mcpgw_rate_limited_total', help: 'Requests rejected by a rate limit', registers: [registry] }),
+  };
+}
+
+export type EdgeMetrics = ReturnType<typeof createEdgeMetrics>;

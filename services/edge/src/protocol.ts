@@ -1,0 +1,24 @@
+// What the gateway itself says in initialize: the fixed set of capabilities it
+// implements (never a blind union of upstream capabilities).
+import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+
+export const SUPPORTED_VERSIONS: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
+export const GATEWAY_INFO = { name: 'mcpgw', title: 'mcpgw MCP gateway', version: '0.1.0' };
+
+export const CAPABILITIES = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { listChanged: true },
+  logging: {},
+};
+
+/** The client's version when we support it, else our latest (the spec's rule). */
+export function negotiateVersion(requested: unknown): string {
+  return typeof requested === 'string' && SUPPORTED_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
+}
+
+export function initializeResult(version: string, instructions?: string): string {
+  return JSON.stringify({ protocolVersion: version, capabilities: CAPABILITIES, serverInfo: GATEWAY_INFO, ...(instructions ? { instructions } : {}) });
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;

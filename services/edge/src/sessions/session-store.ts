@@ -1,0 +1,170 @@
+// Session records: everything any edge replica needs to serve a request of a
+// session. Kept small (they live in Redis), refreshed only when less than half
+// of the idle TTL is left.
+import type { Redis } from 'ioredis';
+
+export type SessionTransport = 'http' | 'sse';
+
+export interface SessionRecord {
+  id: string;
+  /** Negotiated protocol version. */
+  v: string;
+  t: SessionTransport;
+  /** Principal (key id) the session belongs to; '' without auth. */
+  p: string;
+  /** Client capabilities, as sent in initialize. */
+  cc?: Record<string, unknown>;
+  /** Client name/version, for logs. */
+  ci?: string;
+  /** Minimum level for notifications/message (logging/setLevel). */
+  ll?: string;
+  /** Edge instance that holds the session's legacy SSE stream. */
+  e?: string;
+  /** Per-server view this session was opened on; absent for the aggregate. */
+  s?: string;
+}
+
+export interface SessionStore {
+  create(rec: SessionRecord): Promise<void>;
+  /** undefined: unknown or ended. Throws only when the store is down and the record is not cached. */
+  get(id: string): Promise<SessionRecord | undefined>;
+  update(rec: SessionRecord): Promise<void>;
+  delete(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+interface Cached {
+  rec: SessionRecord;
+  /** When the shared store's TTL runs out, as far as this replica knows. */
+  expiresAt: number;
+  /** Until when the cached copy is trusted without asking the store. */
+  freshUntil: number;
+}
+
+const CACHE_MAX = 10_000;
+const CACHE_FRESH_MS = 5_000;
+
+/** A bounded map, oldest entry evicted first. */
+class LocalCache {
+  private readonly map = new Map<string, Cached>();
+  get(id: string): Cached | undefined { return this.map.get(id); }
+  set(id: string, c: Cached): void {
+    this.map.delete(id);
+    this.map.set(id, c);
+    if (this.map.size > CACHE_MAX) this.map.delete(this.map.keys().next().value!);
+  }
+  delete(id: string): void { this.map.delete(id); }
+  get size(): number { return this.map.size; }
+}
+
+/** One process, no Redis: the embedded default. */
+export class MemorySessionStore implements SessionStore {
+  private readonly records = new Map<string, { rec: SessionRecord; expiresAt: number }>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly ttlMs: number) {
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [id, r] of this.records) if (r.expiresAt <= now) this.records.delete(id);
+    }, Math.min(ttlMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  async create(rec: SessionRecord): Promise<void> {
+    this.records.set(rec.id, { rec, expiresAt: Date.now() + this.ttlMs });
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const r = this.records.get(id);
+    if (!r || r.expiresAt <= Date.now()) return undefined;
+    r.expiresAt = Date.now() + this.ttlMs;
+    return r.rec;
+  }
+
+  async update(rec: SessionRecord): Promise<void> {
+    const r = this.records.get(rec.id);
+    if (r) r.rec = rec;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.records.delete(id);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}
+
+/**
+ * Redis-backed records (`<prefix>session:{id}`, hash-tagged for Redis Cluster)
+ * with a small local cache: a cached session costs no Redis round trip, an
+ * uncached one costs one pipelined GET+PTTL. With Redis down, cached records
+ * keep serving.
+ */
+export class RedisSessionStore implements SessionStore {
+  private readonly cache = new LocalCache();
+
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number) {}
+
+  private key(id: string): string {
+    return `${this.prefix}session:{${id}}`;
+  }
+
+  async create(rec: SessionRecord): Promise<void> {
+    await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PX', this.ttlMs);
+    const now = Date.now();
+    this.cache.set(rec.id, { rec, expiresAt: now + this.ttlMs, freshUntil: now + CACHE_FRESH_MS });
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    const now = Date.now();
+    const cached = this.cache.get(id);
+    if (cached && cached.freshUntil > now) {
+      await this.refreshIfHalfGone(cached, now);
+      return cached.rec;
+    }
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await this.redis.pipeline().get(this.key(id)).pttl(this.key(id)).exec();
+    } catch (err) {
+      if (cached) return cached.rec; // Redis away: the cached copy keeps serving
+      throw err;
+    }
+    const [getRes, ttlRes] = results ?? [];
+    if (getRes?.[0]) {
+      if (cached) return cached.rec;
+      throw getRes[0];
+    }
+    const text = getRes?.[1];
+    if (typeof text !== 'string') {
+      this.cache.delete(id);
+      return undefined;
+    }
+    const rec = JSON.parse(text) as SessionRecord;
+    const pttl = Number(ttlRes?.[1] ?? 0);
+    const entry = { rec, expiresAt: now + (pttl > 0 ? pttl : this.ttlMs), freshUntil: now + CACHE_FRESH_MS };
+    this.cache.set(id, entry);
+    await this.refreshIfHalfGone(entry, now);
+    return rec;
+  }
+
+  private async refreshIfHalfGone(c: Cached, now: number): Promise<void> {
+    if (c.expiresAt - now > this.ttlMs / 2) return;
+    c.expiresAt = now + this.ttlMs;
+    // Fire and forget: a failed refresh only shortens the session's life.
+    this.redis.pexpire(this.key(c.rec.id), this.ttlMs).catch(() => {});
+  }
+
+  async update(rec: SessionRecord): Promise<void> {
+    const now = Date.now();
+    await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PX', this.ttlMs);
+    this.cache.set(rec.id, { rec, expiresAt: now + this.ttlMs, freshUntil: now + CACHE_FRESH_MS });
+  }
+
+  async delete(id: string): Promise<boolean> {
+    this.cache.delete(id);
+    return (await this.redis.del(this.key(id))) > 0;
+  }
+
+  async close(): Promise<void> {}
+}

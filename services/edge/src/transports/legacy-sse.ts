@@ -1,0 +1,97 @@
+// The legacy HTTP+SSE transport (2024-11-05): GET opens the stream and is told
+// where to POST (`event: endpoint`, a relative URL), and every response goes
+// back on the stream as `event: message`. This is what LiteLLM users'
+// `sse_client("http://host:4000/mcp/")` speaks.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode } from '@mcpgw/common/jsonrpc';
+import { classify, errorText, resultText } from '../jsonrpc.js';
+import { initializeResult, negotiateVersion } from '../protocol.js';
+import type { SessionRecord } from '../sessions/session-store.js';
+import { loadSession, newSessionId, sendError, serverParam, type TransportDeps } from './context.js';
+import { SseWriter } from './sse-writer.js';
+import type { StreamGetHandler } from './streamable-http.js';
+
+/** Legacy sessions start at the transport's own protocol version until initialize says otherwise. */
+const LEGACY_VERSION = '2024-11-05';
+
+/**
+ * The POST URL relative to the GET URL, so it survives path prefixes added
+ * by proxies: `/mcp/` -> `message?...`, `/mcp` -> `mcp/message?...`,
+ * `/sse` -> `message?...` (i.e. `/message`).
+ */
+export function endpointFor(path: string, sessionId: string): string {
+  const clean = path.split('?')[0]!;
+  const last = clean.slice(clean.lastIndexOf('/') + 1);
+  const dir = clean.endsWith('/') || last === 'sse' ? '' : `${last}/`;
+  return `${dir}message?sessionId=${sessionId}`;
+}
+
+export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, paths: { get: string[]; post: string[] }, streamGet: StreamGetHandler): void {
+  const { dispatcher, sessions, metrics, streams } = deps;
+
+  const open = async (req: FastifyRequest, reply: FastifyReply) => {
+    const sid = req.headers['mcp-session-id'];
+    if (typeof sid === 'string' && sid !== '') return streamGet(req, reply, sid);
+    const server = serverParam(req);
+    if (server !== undefined && !deps.catalog.hasServer(server)) return sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
+    const session: SessionRecord = { id: newSessionId(), v: LEGACY_VERSION, t: 'sse', p: '', e: deps.instanceId, s: server };
+    try {
+      await sessions.create(session);
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message }, 'session store unavailable');
+      return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
+    }
+    reply.hijack();
+    const sse = new SseWriter(reply.raw);
+    streams.set(session.id, sse);
+    metrics.sessionsActive.inc({ transport: 'sse' });
+    sse.event('endpoint', endpointFor(req.url, session.id));
+    // Legacy SSE cannot resume: a lost stream ends its session.
+    sse.onClose(() => {
+      streams.delete(session.id);
+      metrics.sessionsActive.dec({ transport: 'sse' });
+      sessions.delete(session.id).catch(() => {});
+    });
+  };
+
+  const message = async (req: FastifyRequest, reply: FastifyReply) => {
+    const sid = (req.query as { sessionId?: string }).sessionId;
+    if (!sid) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: the sessionId query parameter is required' });
+    const server = serverParam(req);
+    const session = await loadSession(deps, reply, sid, server);
+    if (!session) return reply;
+    const sse = streams.get(sid);
+    if (!sse) {
+      // The stream lives on another replica; cross-replica delivery comes with the edge:{instance} channel.
+      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream not held by this replica; reconnect the SSE stream' });
+    }
+    if (Array.isArray(req.body)) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: JSON-RPC batches are not supported' });
+    const c = classify(req.body);
+    if (c.kind === 'invalid') {
+      sse.event('message', errorText(c.id, c.error));
+      return sendError(reply, 400, c.error, c.id);
+    }
+    reply.code(202).send('Accepted');
+    if (c.kind === 'response') return;
+    if (c.kind === 'notification') {
+      if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
+      return;
+    }
+    const msg = c.msg;
+    if (msg.method === 'initialize') {
+      const params = msg.params ?? {};
+      const version = negotiateVersion(params.protocolVersion);
+      const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
+      await sessions.update({ ...session, v: version, cc: (params.capabilities as Record<string, unknown>) ?? {}, ci: info ? `${String(info.name)}/${String(info.version)}` : undefined })
+        .catch((err: Error) => deps.log.warn({ err: err.message }, 'session update failed'));
+      sse.event('message', resultText(msg.id, initializeResult(version)));
+      return;
+    }
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    const text = await dispatcher.handle({ session, server, traceparent, notify: (json) => sse.event('message', json) }, msg);
+    sse.event('message', text);
+  };
+
+  for (const path of paths.get) app.get(path, open);
+  for (const path of paths.post) app.post(path, message);
+}

@@ -1,0 +1,48 @@
+import type { ServerResponse } from 'node:http';
+
+const KEEPALIVE_MS = 15_000;
+
+/** Writes Server-Sent Events to one HTTP response, with keep-alive comments. */
+export class SseWriter {
+  private readonly keepalive: NodeJS.Timeout;
+  closed = false;
+
+  constructor(private readonly res: ServerResponse, extraHeaders: Record<string, string> = {}) {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // Proxies (nginx and friends) must not buffer the stream.
+      'x-accel-buffering': 'no',
+      ...extraHeaders,
+    });
+    res.flushHeaders();
+    this.keepalive = setInterval(() => this.write(': keep-alive\n\n'), KEEPALIVE_MS);
+    this.keepalive.unref();
+    res.on('close', () => this.markClosed());
+  }
+
+  onClose(listener: () => void): void {
+    this.res.on('close', listener);
+  }
+
+  event(name: string, data: string, id?: string): boolean {
+    return this.write(`${id ? `id: ${id}\n` : ''}event: ${name}\ndata: ${data}\n\n`);
+  }
+
+  private write(chunk: string): boolean {
+    if (this.closed) return false;
+    this.res.write(chunk);
+    return true;
+  }
+
+  end(): void {
+    this.markClosed();
+    this.res.end();
+  }
+
+  private markClosed(): void {
+    this.closed = true;
+    clearInterval(this.keepalive);
+  }
+}

@@ -1,0 +1,122 @@
+// Streamable HTTP (spec 2025-11-25, also 2025-06-18 and 2025-03-26 clients)
+// without per-session objects: each POST is classified, its session loaded
+// from the store, and answered as JSON, or as SSE when progress was asked for.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ErrorCode } from '@mcpgw/common/jsonrpc';
+import { progressTokenOf } from '../dispatcher.js';
+import { classify, resultText } from '../jsonrpc.js';
+import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
+import type { SessionRecord } from '../sessions/session-store.js';
+import { loadSession, newSessionId, sendError, serverParam, type TransportDeps } from './context.js';
+import { SseWriter } from './sse-writer.js';
+
+function accepts(req: FastifyRequest): { json: boolean; sse: boolean } {
+  const accept = (req.headers.accept ?? '*/*').toLowerCase();
+  const any = accept.includes('*/*');
+  return { json: any || accept.includes('application/json') || accept.includes('application/*'), sse: any || accept.includes('text/event-stream') || accept.includes('text/*') };
+}
+
+/**
+ * Registers POST and DELETE on `paths`; returns the GET handler for a
+ * session's standalone stream (GET with Mcp-Session-Id), which shares its
+ * paths with the legacy SSE transport (GET without it).
+ */
+export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps, paths: string[]): StreamGetHandler {
+  const { dispatcher, sessions, metrics } = deps;
+
+  const post = async (req: FastifyRequest, reply: FastifyReply) => {
+    const server = serverParam(req);
+    if (server !== undefined && !deps.catalog.hasServer(server)) return sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
+    const acc = accepts(req);
+    if (!acc.json && !acc.sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: Accept must allow application/json or text/event-stream' });
+    if (Array.isArray(req.body)) {
+      return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: JSON-RPC batches are not supported; send one message per request' });
+    }
+    const c = classify(req.body);
+    if (c.kind === 'invalid') return sendError(reply, 400, c.error, c.id);
+
+    const sid = req.headers['mcp-session-id'];
+    if (c.kind === 'request' && c.msg.method === 'initialize') {
+      if (typeof sid === 'string') return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: initialize must not carry Mcp-Session-Id' }, c.msg.id);
+      const params = c.msg.params ?? {};
+      const version = negotiateVersion(params.protocolVersion);
+      const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
+      const session: SessionRecord = {
+        id: newSessionId(), v: version, t: 'http', p: '',
+        cc: (params.capabilities as Record<string, unknown>) ?? {},
+        ci: info ? `${String(info.name)}/${String(info.version)}` : undefined,
+        s: server,
+      };
+      try {
+        await sessions.create(session);
+      } catch (err) {
+        deps.log.warn({ err: (err as Error).message }, 'session store unavailable');
+        return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' }, c.msg.id);
+      }
+      metrics.sessionsActive.inc({ transport: 'http' });
+      return reply.header('mcp-session-id', session.id).type('application/json').send(resultText(c.msg.id, initializeResult(version)));
+    }
+
+    if (typeof sid !== 'string' || sid === '') {
+      return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Mcp-Session-Id header is required (initialize first)' }, c.kind === 'request' ? c.msg.id : null);
+    }
+    const session = await loadSession(deps, reply, sid, server);
+    if (!session) return reply;
+    const pv = req.headers['mcp-protocol-version'];
+    if (typeof pv === 'string' && !SUPPORTED_VERSIONS.includes(pv)) {
+      return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: `Bad Request: unsupported MCP-Protocol-Version '${pv}' (supported: ${SUPPORTED_VERSIONS.join(', ')})` });
+    }
+    if (c.kind === 'notification') {
+      if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
+      return reply.code(202).send();
+    }
+    if (c.kind === 'response') return reply.code(202).send();
+
+    const msg = c.msg;
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    // SSE only when it buys something (progress) or the client accepts nothing else.
+    const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined);
+    if (!stream) {
+      const text = await dispatcher.handle({ session, server, traceparent }, msg);
+      return reply.type('application/json').send(text);
+    }
+    reply.hijack();
+    const sse = new SseWriter(reply.raw);
+    const text = await dispatcher.handle({ session, server, traceparent, notify: (json) => sse.event('message', json) }, msg);
+    sse.event('message', text);
+    sse.end();
+  };
+
+  const getStream = async (req: FastifyRequest, reply: FastifyReply, sid: string) => {
+    const server = serverParam(req);
+    if (!accepts(req).sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: GET needs Accept: text/event-stream' });
+    const session = await loadSession(deps, reply, sid, server);
+    if (!session) return reply;
+    if (deps.streams.has(sid)) return sendError(reply, 409, { code: ErrorCode.InvalidRequest, message: 'Conflict: this session already has a GET stream open' });
+    reply.hijack();
+    const sse = new SseWriter(reply.raw);
+    deps.streams.set(sid, sse);
+    sse.onClose(() => {
+      if (deps.streams.get(sid) === sse) deps.streams.delete(sid);
+    });
+  };
+
+  const del = async (req: FastifyRequest, reply: FastifyReply) => {
+    const sid = req.headers['mcp-session-id'];
+    if (typeof sid !== 'string' || sid === '') return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Mcp-Session-Id header is required' });
+    const session = await loadSession(deps, reply, sid, serverParam(req));
+    if (!session) return reply;
+    await sessions.delete(sid).catch(() => false);
+    deps.streams.get(sid)?.end();
+    metrics.sessionsActive.dec({ transport: 'http' });
+    return reply.code(200).send();
+  };
+
+  for (const path of paths) {
+    app.post(path, post);
+    app.delete(path, del);
+  }
+  return getStream;
+}
+
+export type StreamGetHandler = (req: FastifyRequest, reply: FastifyReply, sid: string) => Promise<unknown>;

@@ -1,0 +1,143 @@
+// The catalog shared by every registry replica through Redis. Writes are a
+// compare-and-set on the content hash (a Lua script), so replicas that run the
+// same upstreams never make the version flip-flop; the version moves only when
+// contents change. Each replica mirrors Redis in memory, following the
+// `catalog` channel and resyncing whenever it sees a gap or reconnects.
+import type { Redis } from 'ioredis';
+import type { Logger } from '@mcpgw/common/logger';
+import type { CatalogContents } from '../upstreams/upstream.js';
+import { CatalogMirror, toEntry, type CatalogEntry, type CatalogStore } from './catalog.js';
+
+const PUT_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'hash') == ARGV[1] then return 0 end
+local v = redis.call('INCR', KEYS[2])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'hash', ARGV[1], 'version', v, unpack(ARGV, 4))
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[2] .. ' ' .. v)
+return v`;
+
+const REMOVE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local v = redis.call('INCR', KEYS[2])
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' ' .. v)
+return v`;
+
+const RESYNC_INTERVAL_MS = 15_000;
+
+export class RedisCatalog extends CatalogMirror implements CatalogStore {
+  private readonly keys;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(private readonly redis: Redis, private readonly sub: Redis, prefix: string, private readonly log: Logger) {
+    super();
+    this.keys = {
+      server: (name: string) => `${prefix}catalog:${name}`,
+      version: `${prefix}catalog:version`,
+      servers: `${prefix}catalog:servers`,
+      channel: `${prefix}catalog`,
+    };
+    this.timer = setInterval(() => this.enqueue(() => this.resyncIfBehind()), RESYNC_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Loads what Redis holds (marked stale: served before this replica's upstreams answer). */
+  static async open(redis: Redis, sub: Redis, prefix: string, log: Logger): Promise<RedisCatalog> {
+    const store = new RedisCatalog(redis, sub, prefix, log);
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === store.keys.channel) store.onMessage(message);
+    });
+    // Pub/sub is at-most-once: after any reconnect, reload everything.
+    sub.on('ready', () => store.enqueue(() => store.resync()));
+    await sub.subscribe(store.keys.channel).catch((err: Error) => log.warn({ err: err.message }, 'catalog subscribe failed; will retry on reconnect'));
+    await store.resync().catch((err: Error) => log.warn({ err: err.message }, 'catalog load from Redis failed; starting empty'));
+    return store;
+  }
+
+  async put(contents: CatalogContents): Promise<void> {
+    const entry = toEntry(contents);
+    const fields = [
+      'tools', entry.toolsJson, 'resources', entry.resourcesJson, 'templates', entry.resourceTemplatesJson,
+      'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson,
+    ];
+    const v = Number(await this.redis.eval(PUT_SCRIPT, 3, this.keys.server(entry.name), this.keys.version, this.keys.servers,
+      entry.hash, entry.name, this.keys.channel, ...fields));
+    if (v === 0) {
+      // Unchanged in Redis: our upstream confirms what the mirror holds.
+      const held = this.byName.get(entry.name);
+      if (held?.hash === entry.hash) held.stale = false;
+      else this.enqueue(() => this.resync());
+      return;
+    }
+    this.enqueue(async () => this.applyVersion(entry.name, v, entry));
+  }
+
+  async remove(name: string): Promise<void> {
+    const v = Number(await this.redis.eval(REMOVE_SCRIPT, 3, this.keys.server(name), this.keys.version, this.keys.servers, name, this.keys.channel));
+    if (v > 0) this.enqueue(async () => this.applyVersion(name, v, null));
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+  }
+
+  private onMessage(message: string): void {
+    const space = message.lastIndexOf(' ');
+    const name = message.slice(0, space);
+    const v = Number(message.slice(space + 1));
+    this.enqueue(async () => {
+      if (v <= this.version) return; // already applied (our own write) or old
+      if (v !== this.version + 1) return this.resync();
+      const entry = await this.readEntry(name);
+      this.applyVersion(name, v, entry);
+    });
+  }
+
+  private applyVersion(name: string, v: number, entry: CatalogEntry | null): void {
+    if (v <= this.version) return;
+    if (v !== this.version + 1) {
+      this.enqueue(() => this.resync());
+      return;
+    }
+    this.apply({ version: v, snapshot: false, servers: entry ? [entry] : [], removed: entry ? [] : [name] });
+  }
+
+  /** Serialises mirror updates so versions apply in order. */
+  private enqueue(task: () => Promise<void> | void): void {
+    this.queue = this.queue.then(task).catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'catalog sync failed'));
+  }
+
+  private async resyncIfBehind(): Promise<void> {
+    const v = Number(await this.redis.get(this.keys.version) ?? 0);
+    if (v !== this.version) await this.resync();
+  }
+
+  private async resync(): Promise<void> {
+    const [version, names] = await Promise.all([this.redis.get(this.keys.version), this.redis.smembers(this.keys.servers)]);
+    const entries = (await Promise.all(names.map((n) => this.readEntry(n)))).filter((e): e is CatalogEntry => e !== null);
+    // Keep the "confirmed by our upstream" mark for contents that did not change.
+    for (const e of entries) e.stale = this.byName.get(e.name)?.hash === e.hash ? this.byName.get(e.name)!.stale : true;
+    this.apply({ version: Number(version ?? 0), snapshot: true, servers: entries, removed: [] });
+  }
+
+  private async readEntry(name: string): Promise<CatalogEntry | null> {
+    const h = await this.redis.hgetallBuffer(this.keys.server(name));
+    if (!h.hash) return null;
+    const toolsJson = h.tools ?? Buffer.from('[]');
+    return {
+      name,
+      hash: h.hash.toString(),
+      toolsJson,
+      resourcesJson: h.resources ?? Buffer.from('[]'),
+      resourceTemplatesJson: h.templates ?? Buffer.from('[]'),
+      promptsJson: h.prompts ?? Buffer.from('[]'),
+      description: h.description?.toString() ?? '',
+      serverInfoJson: h.info ?? Buffer.from('{}'),
+      stale: true,
+      toolCount: (JSON.parse(toolsJson.toString()) as unknown[]).length,
+    };
+  }
+}

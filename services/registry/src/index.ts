@@ -1,0 +1,90 @@
+// Registry process: reads the config, connects the upstreams, serves gRPC on
+// GRPC_PORT and Prometheus metrics on METRICS_PORT.
+import { createServer as createHttpServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { ConfigError, loadConfigFile, type Config } from '@mcpgw/common/config';
+import { createLogger } from '@mcpgw/common/logger';
+import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
+import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
+import { RedisCatalog } from './catalog/redis-catalog.js';
+import { createRegistryMetrics } from './metrics.js';
+import { bindGrpc, createGrpcServer } from './server.js';
+import { UpstreamSet } from './upstreams/upstream-set.js';
+
+const log = createLogger('registry');
+const env = process.env;
+const configPath = env.MCPGW_CONFIG || fileURLToPath(new URL('../config/example.yaml', import.meta.url));
+
+let config: Config;
+try {
+  config = loadConfigFile(configPath);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    // One plain line a person can act on, then a non-zero exit.
+    console.error(`mcpgw registry: config error: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}
+for (const w of config.warnings) log.warn(w);
+
+const metrics = createRegistryMetrics();
+const redisUrl = env.REDIS_URL;
+const prefix = env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX;
+const redisClients: Redis[] = [];
+let catalog: CatalogStore;
+if (redisUrl) {
+  const [redis, sub] = await Promise.all([connectRedis(redisUrl, log, 'registry'), connectRedis(redisUrl, log, 'registry-sub')]);
+  redisClients.push(redis, sub);
+  catalog = await RedisCatalog.open(redis, sub, prefix, log);
+} else {
+  catalog = new MemoryCatalog();
+}
+metrics.catalogVersion.set(catalog.version);
+catalog.subscribe((c) => metrics.catalogVersion.set(c.version));
+
+const upstreams = new UpstreamSet(catalog, log, metrics);
+// Servers the shared catalog still lists but this config no longer has.
+const configured = new Set(config.servers.map((s) => s.name));
+for (const e of catalog.entries()) {
+  if (!configured.has(e.name)) await catalog.remove(e.name).catch(() => {});
+}
+upstreams.start(config.servers);
+
+const { server: grpcServer } = createGrpcServer({ catalog, upstreams, metrics, log });
+const grpcHost = env.GRPC_HOST ?? '0.0.0.0';
+const grpcPort = await bindGrpc(grpcServer, `${grpcHost}:${env.GRPC_PORT ?? '50051'}`);
+
+const metricsServer = createHttpServer((req, res) => {
+  if (req.url === '/metrics') {
+    metrics.registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+      (err: Error) => res.writeHead(500).end(err.message),
+    );
+  } else if (req.url === '/healthz') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+  } else {
+    res.writeHead(404).end();
+  }
+});
+await new Promise<void>((resolve) => metricsServer.listen(Number(env.METRICS_PORT ?? 9464), env.METRICS_HOST ?? grpcHost, resolve));
+const metricsAddr = metricsServer.address();
+log.info({ grpcPort, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined, servers: [...configured], redis: Boolean(redisUrl) }, 'registry ready');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'registry shutting down');
+  const force = setTimeout(() => process.exit(1), 10_000);
+  force.unref();
+  await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+  await upstreams.stop();
+  await catalog.close();
+  metricsServer.close();
+  await Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect())));
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,24 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The registry's Prometheus metrics; labels carry server names from config only. */
+export function createRegistryMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    upstreamUp: new Gauge({ name: 'mcpgw_upstream_up', help: '1 when the upstream is connected', labelNames: ['server'], registers: [registry] }),
+    upstreamRequestDuration: new Histogram({
+      name: 'mcpgw_upstream_request_duration_seconds',
+      help: 'Time the upstream took to answer a request',
+      labelNames: ['server', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    catalogTools: new Gauge({ name: 'mcpgw_catalog_tools', help: 'Tools each server contributes to the catalog', labelNames: ['server'], registers: [registry] }),
+    catalogVersion: new Gauge({ name: 'mcpgw_catalog_version', help: 'Version of the catalog this replica serves', registers: [registry] }),
+    upstreamReconnects: new Counter({ name: 'mcpgw_upstream_reconnects_total', help: 'Reconnect attempts per upstream', labelNames: ['server'], registers: [registry] }),
+    breakerState: new Gauge({ name: 'mcpgw_breaker_state', help: 'Circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['server'], registers: [registry] }),
+  };
+}
+
+export type RegistryMetrics = ReturnType<typeof createRegistryMetrics>;

@@ -1,0 +1,212 @@
+// The registry's gRPC service: catalog reads and watches, and calls routed to
+// one upstream. MCP payloads stay JSON bytes; upstream failures are results
+// (CallResult.error_json), gRPC status is left for transport failures.
+import { Server, ServerCredentials, status, type ServerWritableStream, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import {
+  RegistryService,
+  ServerStatus_State,
+  type CallContext,
+  type CallEvent,
+  type CallToolRequest,
+  type CatalogEvent,
+  type ForwardRequest,
+  type RegistryServer,
+  type ServerCatalog,
+  type WatchCatalogRequest,
+} from '@mcpgw/proto/registry';
+import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import type { Logger } from '@mcpgw/common/logger';
+import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
+import type { RegistryMetrics } from './metrics.js';
+import { UpstreamCallError, type Upstream } from './upstreams/upstream.js';
+import type { UpstreamSet } from './upstreams/upstream-set.js';
+
+export interface RegistryDeps {
+  catalog: CatalogStore;
+  upstreams: UpstreamSet;
+  metrics: RegistryMetrics;
+  log: Logger;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** New edges are spread over replicas: connections are recycled after this long. */
+const MAX_CONNECTION_AGE_MS = 5 * 60_000;
+
+export function toServerCatalog(e: CatalogEntry): ServerCatalog {
+  return {
+    name: e.name,
+    hash: e.hash,
+    toolsJson: e.toolsJson,
+    resourcesJson: e.resourcesJson,
+    resourceTemplatesJson: e.resourceTemplatesJson,
+    promptsJson: e.promptsJson,
+    stale: e.stale,
+    description: e.description,
+    serverInfoJson: e.serverInfoJson,
+  };
+}
+
+function toCatalogEvent(c: CatalogChange): CatalogEvent {
+  return { version: c.version, snapshot: c.snapshot, servers: c.servers.map(toServerCatalog), removedServers: c.removed };
+}
+
+function resultEvent(result: unknown): CallEvent {
+  return { event: { $case: 'result', value: { resultJson: Buffer.from(JSON.stringify(result)), errorJson: EMPTY } } };
+}
+
+function errorEvent(error: JsonRpcError): CallEvent {
+  return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson: Buffer.from(JSON.stringify(error)) } } };
+}
+
+function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
+  if (bytes.length === 0) return {};
+  const value: unknown = JSON.parse(bytes.toString('utf8'));
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${what} must be a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+export function createRegistryService(deps: RegistryDeps): RegistryServer {
+  const { catalog, upstreams, metrics, log } = deps;
+  /** Running calls by session and client request id, for Cancel. */
+  const running = new Map<string, AbortController>();
+  const callKey = (ctx: CallContext | undefined, requestId: string) => `${ctx?.sessionId ?? ''}\0${requestId}`;
+
+  /** Runs one upstream request and streams progress, then exactly one result. */
+  async function relay(
+    call: ServerWritableStream<CallToolRequest | ForwardRequest, CallEvent>,
+    server: string,
+    method: string,
+    buildParams: () => Record<string, unknown>,
+    wantProgress: boolean,
+  ): Promise<void> {
+    const ctx = call.request.context;
+    const upstream: Upstream | undefined = upstreams.get(server);
+    if (!upstream) {
+      call.write(errorEvent({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } }));
+      call.end();
+      return;
+    }
+    let params: Record<string, unknown>;
+    try {
+      params = buildParams();
+    } catch (err) {
+      call.write(errorEvent({ code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } }));
+      call.end();
+      return;
+    }
+    const abort = new AbortController();
+    const key = ctx?.requestId ? callKey(ctx, ctx.requestId) : undefined;
+    if (key) running.set(key, abort);
+    call.on('cancelled', () => abort.abort('client went away'));
+    const started = performance.now();
+    try {
+      const result = await upstream.request(method, params, {
+        signal: abort.signal,
+        timeoutMs: ctx?.timeoutMs,
+        onProgress: wantProgress
+          ? (p) => call.write({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } } })
+          : undefined,
+      });
+      call.write(resultEvent(result));
+    } catch (err) {
+      const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: (err as Error).message, data: { server } };
+      call.write(errorEvent(error));
+    } finally {
+      if (key) running.delete(key);
+      metrics.upstreamRequestDuration.observe({ server, method }, (performance.now() - started) / 1000);
+      call.end();
+    }
+  }
+
+  return {
+    listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {
+      const only = new Set(call.request.servers);
+      const servers = catalog.entries().filter((e) => only.size === 0 || only.has(e.name)).map(toServerCatalog);
+      cb(null, { servers, nextCursor: '', version: catalog.version } as never);
+    },
+
+    watchCatalog(call: ServerWritableStream<WatchCatalogRequest, CatalogEvent>) {
+      // Subscribe before reading so no change falls between the two.
+      const pending: CatalogChange[] = [];
+      let live = false;
+      const unsubscribe = catalog.subscribe((c) => (live ? call.write(toCatalogEvent(c)) : pending.push(c)));
+      call.on('cancelled', unsubscribe);
+      call.on('close', unsubscribe);
+      const since = Number(call.request.sinceVersion);
+      const changes = since > 0 ? catalog.changesSince(since) : undefined;
+      let sentVersion: number;
+      if (changes) {
+        for (const c of changes) call.write(toCatalogEvent(c));
+        sentVersion = changes.at(-1)?.version ?? since;
+      } else {
+        call.write({ version: catalog.version, snapshot: true, servers: catalog.entries().map(toServerCatalog), removedServers: [] });
+        sentVersion = catalog.version;
+      }
+      for (const c of pending) if (c.snapshot || c.version > sentVersion) call.write(toCatalogEvent(c));
+      live = true;
+    },
+
+    callTool(call: ServerWritableStream<CallToolRequest, CallEvent>) {
+      const req = call.request;
+      void relay(call, req.server, 'tools/call', () => {
+        const params: Record<string, unknown> = { name: req.tool, arguments: parseObject(req.argumentsJson, 'arguments') };
+        if (req.metaJson.length > 0) params._meta = parseObject(req.metaJson, '_meta');
+        return params;
+      }, req.wantProgress);
+    },
+
+    forward(call: ServerWritableStream<ForwardRequest, CallEvent>) {
+      const req = call.request;
+      void relay(call, req.server, req.method, () => parseObject(req.paramsJson, 'params'), req.wantProgress);
+    },
+
+    cancel(call, cb) {
+      const abort = running.get(callKey(call.request.context, call.request.requestId));
+      abort?.abort(call.request.reason || 'cancelled by the client');
+      cb(null, { found: abort !== undefined });
+    },
+
+    respond(_call, cb) {
+      // Server-to-client requests come with per_client upstreams (registry issue).
+      cb({ code: status.UNIMPLEMENTED, details: 'Respond is not implemented yet' });
+    },
+
+    listServers(_call, cb) {
+      const state = { connecting: ServerStatus_State.STATE_CONNECTING, up: ServerStatus_State.STATE_UP, down: ServerStatus_State.STATE_DOWN } as const;
+      cb(null, {
+        servers: upstreams.all().map((u) => ({
+          name: u.config.name,
+          transport: u.config.transport,
+          state: state[u.state],
+          toolCount: u.toolCount,
+          lastError: u.lastError,
+          lastSeenMs: u.lastSeenMs,
+        })),
+      });
+    },
+  };
+}
+
+/** A grpc-js server with the registry and grpc.health.v1 services; not yet bound. */
+export function createGrpcServer(deps: RegistryDeps): { server: Server; health: HealthImplementation } {
+  const server = new Server({
+    'grpc.max_connection_age_ms': MAX_CONNECTION_AGE_MS,
+    // Long-running streams (WatchCatalog, slow tool calls) are not cut by the age limit.
+    'grpc.max_connection_age_grace_ms': 2 ** 31 - 1,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
+  server.addService(RegistryService, createRegistryService(deps));
+  const health = new HealthImplementation({ '': 'SERVING', 'mcpgw.registry.v1.Registry': 'SERVING' });
+  health.addToServer(server);
+  return { server, health };
+}
+
+export function bindGrpc(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}

@@ -1,0 +1,27 @@
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ServerConfig } from '@mcpgw/common/config';
+
+/** A fresh client transport for one upstream, as its config says. */
+export function createTransport(cfg: ServerConfig): Transport {
+  switch (cfg.transport) {
+    case 'stdio':
+      return new StdioClientTransport({
+        command: cfg.command!,
+        args: cfg.args,
+        // The SDK's safe default environment (PATH, HOME, ...) plus the server's own.
+        env: { ...getDefaultEnvironment(), ...cfg.env },
+        cwd: cfg.cwd,
+        stderr: 'pipe',
+      });
+    case 'sse':
+      return new SSEClientTransport(new URL(cfg.url!), {
+        requestInit: { headers: cfg.headers },
+        eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...init?.headers as Record<string, string>, ...cfg.headers } }) },
+      });
+    case 'http':
+      return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers } });
+  }
+}
