@@ -242,3 +242,21 @@ spec:
     matchLabels:
       {{- include "mcpgw.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 6 }}
 {{- end }}
+
+{{/*
+The mcp_servers map: exampleServers (when on) overlaid by .Values.mcpServers.
+Returned as JSON; use with fromJson.
+*/}}
+{{- define "mcpgw.mcpServers" -}}
+{{- $servers := dict }}
+{{- if .Values.exampleServers }}
+{{- $_ := set $servers "demo" (dict "command" "node" "args" (list "packages/demo-server/dist/index.js") "description" "Bundled demo server (stdio)") }}
+{{- $_ := set $servers "everything" (dict "command" "mcp-server-everything" "args" (list "stdio") "description" "MCP reference server exercising every protocol feature") }}
+{{- end }}
+{{- range $name, $server := .Values.mcpServers }}
+{{- if $server }}
+{{- $_ := set $servers $name $server }}
+{{- end }}
+{{- end }}
+{{- toJson $servers }}
+{{- end }}

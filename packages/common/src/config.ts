@@ -108,14 +108,15 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     const at = e.linePos?.[0] ? `${source}:${e.linePos[0].line}` : source;
     throw new ConfigError(`${at}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
+  /** The line of the key at `path` (or of its nearest existing ancestor). */
   const where = (path: (string | number)[]): string => {
     for (let p = path; p.length > 0; p = p.slice(0, -1)) {
+      const parent = p.length > 1 ? doc.getIn(p.slice(0, -1), true) : doc.contents;
+      const items = (parent as { items?: { key?: { value?: unknown; range?: [number] } | null }[] } | null)?.items;
+      const pair = items?.find((i) => i.key?.value === p[p.length - 1]);
+      if (pair?.key?.range) return `${source}:${lines.linePos(pair.key.range[0]).line}`;
       const node = doc.getIn(p, true);
       if (isNode(node) && node.range) return `${source}:${lines.linePos(node.range[0]).line}`;
-      // A key with a null value has no value node; point at the key instead.
-      const parent = doc.getIn(p.slice(0, -1), true) as { items?: { key: { value?: unknown; range?: [number] } }[] } | undefined;
-      const pair = parent?.items?.find((i) => i.key?.value === p[p.length - 1]);
-      if (pair?.key.range) return `${source}:${lines.linePos(pair.key.range[0]).line}`;
     }
     return source;
   };

@@ -39,6 +39,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     requestTimeout: 0,
     return503OnClosing: true,
   });
+  // MCP and REST bodies are JSON only; anything else is 415, not a string body.
+  app.removeContentTypeParser('text/plain');
   const { metrics } = opts;
   const streams = new Map<string, SseWriter>();
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs });

@@ -114,7 +114,9 @@ export function createRegistryService(deps: RegistryDeps): RegistryServer {
       call.write(errorEvent(error));
     } finally {
       if (key) running.delete(key);
-      metrics.upstreamRequestDuration.observe({ server, method }, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.upstreamRequestDuration.observe({ server, method }, seconds);
+      log.debug({ server, method, ms: Math.round(seconds * 1e4) / 10, aborted: abort.signal.aborted }, 'upstream request');
       call.end();
     }
   }

@@ -1,0 +1,54 @@
+// Registry, edge and fixture upstreams as real processes, configured per test.
+import { join } from 'node:path';
+import { DEMO_SERVER, ROOT, startProcess, waitFor, waitForLine, type Proc } from './processes.js';
+
+export interface RegistryHandle {
+  proc: Proc;
+  grpcPort: number;
+  metricsPort: number;
+  url: string;
+}
+
+export interface EdgeHandle {
+  proc: Proc;
+  port: number;
+  url: string;
+}
+
+export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<RegistryHandle> {
+  const proc = startProcess(process.execPath, [join(ROOT, 'services/registry/dist/index.js')], {
+    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', ...env,
+  });
+  const line = await waitForLine(proc, /"msg":"registry ready"/, 'registry ready');
+  const info = JSON.parse(line.input!) as { grpcPort: number; metricsPort: number };
+  return { proc, grpcPort: info.grpcPort, metricsPort: info.metricsPort, url: `127.0.0.1:${info.grpcPort}` };
+}
+
+/** Starts an edge and waits until it is ready (first catalog snapshot), unless `waitReady` is false. */
+export async function startEdge(registryUrl: string, env: NodeJS.ProcessEnv = {}, waitReady = true): Promise<EdgeHandle> {
+  const proc = startProcess(process.execPath, [join(ROOT, 'services/edge/dist/index.js')], {
+    REGISTRY_URL: registryUrl, HOST: '127.0.0.1', PORT: '0', ...env,
+  });
+  const line = await waitForLine(proc, /"msg":"edge listening"/, 'edge listening');
+  const port = (JSON.parse(line.input!) as { port: number }).port;
+  const url = `http://127.0.0.1:${port}`;
+  if (waitReady) await waitFor('edge /readyz', async () => (await fetch(`${url}/readyz`)).ok || undefined);
+  return { proc, port, url };
+}
+
+/** The demo MCP server over Streamable HTTP; `url` is its /mcp endpoint. */
+export async function startDemoHttp(label?: string): Promise<{ proc: Proc; url: string }> {
+  const proc = startProcess(process.execPath, [DEMO_SERVER, '--http', '--port', '0', ...(label ? ['--label', label] : [])]);
+  const m = await waitForLine(proc, /^listening (\d+)/, 'demo HTTP server');
+  return { proc, url: `http://127.0.0.1:${m[1]}/mcp` };
+}
+
+/** Waits until the edge lists tools of every given server. */
+export async function waitForTools(edgeUrl: string, prefixes: string[]): Promise<string[]> {
+  return waitFor(`tools of ${prefixes.join(', ')}`, async () => {
+    const res = await fetch(`${edgeUrl}/mcp/tools/list`);
+    const { tools } = (await res.json()) as { tools: { name: string }[] };
+    const names = tools.map((t) => t.name);
+    return prefixes.every((p) => names.some((n) => n.startsWith(p))) ? names : undefined;
+  });
+}

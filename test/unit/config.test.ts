@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfig } from '@mcpgw/common/config';
+
+const litellm = `
+model_list: []
+mcp_servers:
+  zapier_mcp:
+    url: "https://actions.zapier.com/mcp/sk-xxxxx/sse"
+  fetch:
+    url: http://localhost:8000/mcp
+    auth_type: bearer_token
+    auth_value: os.environ/FETCH_TOKEN
+    headers: { X-Team: search }
+  everything:
+    command: npx
+    args: ["-y", "@modelcontextprotocol/server-everything"]
+    env: { DEBUG: "\${DEBUG_LEVEL}" }
+`;
+
+test("LiteLLM's mcp_servers block parses unchanged, transports inferred", () => {
+  const cfg = parseConfig(litellm, 'c.yaml', { FETCH_TOKEN: 'tok', DEBUG_LEVEL: '2' });
+  const byName = Object.fromEntries(cfg.servers.map((s) => [s.name, s]));
+  assert.equal(byName.zapier_mcp!.transport, 'sse');
+  assert.equal(byName.fetch!.transport, 'http');
+  assert.equal(byName.fetch!.headers.Authorization, 'Bearer tok');
+  assert.equal(byName.fetch!.headers['X-Team'], 'search');
+  assert.equal(byName.everything!.transport, 'stdio');
+  assert.deepEqual(byName.everything!.args, ['-y', '@modelcontextprotocol/server-everything']);
+  assert.equal(byName.everything!.env.DEBUG, '2');
+  assert.equal(cfg.gateway.toolSeparator, '__');
+});
+
+test('the JSON-in-YAML form from the LiteLLM docs parses too', () => {
+  const cfg = parseConfig('mcp_servers: {"github": {"url": "http://127.0.0.1:9/mcp", "transport": "http", "auth_type": "api_key", "auth_value": "k"}}', 'c.yaml', {});
+  assert.equal(cfg.servers[0]!.headers['X-API-Key'], 'k');
+});
+
+test('errors name the server, the key and the line', () => {
+  const text = 'mcp_servers:\n  ok:\n    command: node\n  broken:\n    command: node\n    timeout_ms: "soon"\n';
+  assert.throws(() => parseConfig(text, 'c.yaml', {}), (err: Error) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /c\.yaml:6/);
+    assert.match(err.message, /server 'broken'/);
+    assert.match(err.message, /timeout_ms/);
+    return true;
+  });
+});
+
+test('missing url/command, a missing env var and the separator in a name are rejected', () => {
+  assert.throws(() => parseConfig('mcp_servers:\n  a:\n    description: x\n', 'c.yaml', {}), /c\.yaml:2.*server 'a'.*command/);
+  assert.throws(() => parseConfig('mcp_servers:\n  a:\n    url: http://x/mcp\n    auth_type: bearer_token\n    auth_value: os.environ/NOPE\n', 'c.yaml', {}), /c\.yaml:5.*NOPE is not set/);
+  assert.throws(() => parseConfig('mcp_servers:\n  my__server:\n    command: node\n', 'c.yaml', {}), /c\.yaml:2.*separator/);
+  assert.throws(() => parseConfig('mcp_servers:\n  a:\n    command: node\n    transport: websocket\n', 'c.yaml', {}), /c\.yaml:4.*transport/);
+});
+
+test('unknown keys are warned about, not fatal', () => {
+  const cfg = parseConfig('mcp_servers:\n  a:\n    command: node\n    colour: blue\n', 'c.yaml', {});
+  assert.equal(cfg.warnings.length, 1);
+  assert.match(cfg.warnings[0]!, /c\.yaml:4.*colour/);
+});
+
+test('the edge reads only the gateway block, so server secrets need not be in its environment', () => {
+  const cfg = parseConfig('mcp_servers:\n  a:\n    url: http://x/mcp\n    auth_type: bearer_token\n    auth_value: os.environ/ONLY_IN_REGISTRY\ngateway:\n  tool_separator: "--"\n', 'c.yaml', {}, { gatewayOnly: true });
+  assert.equal(cfg.gateway.toolSeparator, '--');
+  assert.equal(cfg.servers.length, 0);
+});
