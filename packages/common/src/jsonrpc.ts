@@ -13,6 +13,8 @@ export const ErrorCode = {
   UpstreamUnavailable: -32010,
   /** The registry (gRPC) could not be reached. */
   RegistryUnavailable: -32011,
+  /** The upstream already runs `max_concurrency` requests from this registry. */
+  Overloaded: -32012,
 } as const;
 
 export type JsonRpcId = string | number;

@@ -26,6 +26,7 @@ export function httpStatusOf(error: JsonRpcError): number {
     case ErrorCode.RequestTimeout: return 504;
     case ErrorCode.UpstreamUnavailable:
     case ErrorCode.RegistryUnavailable: return 502;
+    case ErrorCode.Overloaded: return 503;
     default: return 500;
   }
 }

@@ -56,6 +56,7 @@ export class Upstream {
   lastError = '';
   lastSeenMs = 0;
   toolCount = 0;
+  private inFlight = 0;
   private client?: Client;
   private stopped = false;
   private attempt = 0;
@@ -88,7 +89,12 @@ export class Upstream {
       throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name,
         `not connected${this.lastError ? ` (${this.lastError})` : ''}`));
     }
+    // A bounded upstream: past the limit the caller hears it at once instead of queueing without bound.
+    if (this.inFlight >= this.config.maxConcurrency) {
+      throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, this.config.name, `busy: ${this.inFlight} requests in flight (max_concurrency)`));
+    }
     const timeout = Math.min(opts.timeoutMs || this.config.timeoutMs, this.config.timeoutMs);
+    this.inFlight++;
     try {
       const result = await client.request({ method, params } as never, PassthroughResult, {
         signal: opts.signal,
@@ -100,6 +106,8 @@ export class Upstream {
       return result;
     } catch (err) {
       throw new UpstreamCallError(this.toJsonRpcError(err, timeout));
+    } finally {
+      this.inFlight--;
     }
   }
 
