@@ -11,6 +11,7 @@ import { RedisCatalog } from './catalog/redis-catalog.js';
 import { createRegistryMetrics } from './metrics.js';
 import { bindGrpc, createGrpcServer } from './server.js';
 import { UpstreamSet } from './upstreams/upstream-set.js';
+import { watchConfig } from './config-watch.js';
 
 const log = createLogger('registry');
 const env = process.env;
@@ -50,7 +51,11 @@ const configured = new Set(config.servers.map((s) => s.name));
 for (const e of catalog.entries()) {
   if (!configured.has(e.name)) await catalog.remove(e.name).catch(() => {});
 }
-upstreams.start(config.servers);
+await upstreams.apply(config.servers);
+const stopWatching = watchConfig(configPath, log, async (next) => {
+  const diff = await upstreams.apply(next.servers);
+  log.info(diff, 'config reloaded');
+});
 
 const { server: grpcServer } = createGrpcServer({ catalog, upstreams, metrics, log });
 const grpcHost = env.GRPC_HOST ?? '0.0.0.0';
@@ -79,6 +84,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal }, 'registry shutting down');
   const force = setTimeout(() => process.exit(1), 10_000);
   force.unref();
+  stopWatching();
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   await upstreams.stop();
   await catalog.close();

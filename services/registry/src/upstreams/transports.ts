@@ -1,21 +1,15 @@
-import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerConfig } from '@mcpgw/common/config';
 
+import { StdioUpstreamTransport } from './stdio.js';
+
 /** A fresh client transport for one upstream, as its config says. */
-export function createTransport(cfg: ServerConfig): Transport {
+export function createTransport(cfg: ServerConfig, onStderr: (line: string) => void): Transport {
   switch (cfg.transport) {
     case 'stdio':
-      return new StdioClientTransport({
-        command: cfg.command!,
-        args: cfg.args,
-        // The SDK's safe default environment (PATH, HOME, ...) plus the server's own.
-        env: { ...getDefaultEnvironment(), ...cfg.env },
-        cwd: cfg.cwd,
-        stderr: 'pipe',
-      });
+      return new StdioUpstreamTransport(cfg, onStderr);
     case 'sse':
       return new SSEClientTransport(new URL(cfg.url!), {
         requestInit: { headers: cfg.headers },

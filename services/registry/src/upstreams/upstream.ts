@@ -1,8 +1,11 @@
 // One upstream MCP server: one long-lived SDK client, reconnected with capped
-// backoff when it drops. Calls never re-initialize and never list first.
+// backoff when it drops or stops answering pings. Calls never re-initialize
+// (except once, transparently, when a shared HTTP session expired) and never
+// list first. A breaker and a concurrency limit keep one bad upstream from
+// tying up the registry.
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   McpError,
   ErrorCode as SdkErrorCode,
@@ -16,6 +19,7 @@ import { backoffDelay } from '@mcpgw/common/backoff';
 import { ErrorCode, upstreamError, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { ServerConfig } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
+import { Breaker, type BreakerState } from './breaker.js';
 import { createTransport } from './transports.js';
 
 /** Upstream results pass through untouched: their shape is the upstream's business. */
@@ -40,9 +44,15 @@ export interface CallOptions {
   onProgress?: (p: Progress) => void;
 }
 
+export interface UpstreamEvents {
+  contents(c: CatalogContents): void;
+  state(u: Upstream): void;
+  breaker(u: Upstream, s: BreakerState): void;
+}
+
 /** A failed upstream request, already shaped as the JSON-RPC error the client gets. */
 export class UpstreamCallError extends Error {
-  constructor(readonly error: JsonRpcError) {
+  constructor(readonly error: JsonRpcError, readonly connectionFailure = false) {
     super(error.message);
   }
 }
@@ -50,84 +60,140 @@ export class UpstreamCallError extends Error {
 const CLIENT_INFO = { name: 'mcpgw', version: '0.1.0' };
 const LIST_TIMEOUT_MS = 30_000;
 const MAX_PAGES = 100;
+const PING_INTERVAL_MS = Number(process.env.MCPGW_PING_INTERVAL_MS ?? 30_000);
+const PING_TIMEOUT_MS = 10_000;
+/** Lists are re-read this often even without list_changed: a safety net. */
+const REFRESH_INTERVAL_MS = Number(process.env.MCPGW_REFRESH_INTERVAL_MS ?? 300_000);
 
 export class Upstream {
   state: UpstreamState = 'connecting';
   lastError = '';
   lastSeenMs = 0;
   toolCount = 0;
+  readonly breaker: Breaker;
   private inFlight = 0;
   private client?: Client;
   private stopped = false;
   private attempt = 0;
   private retryTimer?: NodeJS.Timeout;
+  private readonly timers: NodeJS.Timeout[] = [];
   private refreshing?: Promise<void>;
   private refreshAgain = false;
+  private reconnecting?: Promise<void>;
 
-  constructor(
-    readonly config: ServerConfig,
-    private readonly log: Logger,
-    private readonly onContents: (c: CatalogContents) => void,
-    private readonly onStateChange: (u: Upstream) => void = () => {},
-  ) {}
+  constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents) {
+    this.breaker = new Breaker((s) => events.breaker(this, s));
+  }
 
   start(): void {
     void this.connect();
+    const ping = setInterval(() => void this.ping(), PING_INTERVAL_MS);
+    const refresh = setInterval(() => this.state === 'up' && this.refresh(), REFRESH_INTERVAL_MS);
+    for (const t of [ping, refresh]) t.unref();
+    this.timers.push(ping, refresh);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    for (const t of this.timers) clearInterval(t);
     const client = this.client;
     this.client = undefined;
     await client?.close().catch(() => {});
   }
 
   async request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions = {}): Promise<Record<string, unknown>> {
-    const client = this.client;
-    if (!client || this.state !== 'up') {
-      throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name,
-        `not connected${this.lastError ? ` (${this.lastError})` : ''}`));
+    const name = this.config.name;
+    const wait = this.breaker.admit();
+    if (wait !== undefined) {
+      throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, `failing; circuit open, next try in ${Math.ceil(wait / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`));
     }
     // A bounded upstream: past the limit the caller hears it at once instead of queueing without bound.
     if (this.inFlight >= this.config.maxConcurrency) {
-      throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, this.config.name, `busy: ${this.inFlight} requests in flight (max_concurrency)`));
+      throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, name, `busy: ${this.inFlight} requests in flight (max_concurrency)`));
     }
-    const timeout = Math.min(opts.timeoutMs || this.config.timeoutMs, this.config.timeoutMs);
     this.inFlight++;
     try {
-      const result = await client.request({ method, params } as never, PassthroughResult, {
-        signal: opts.signal,
-        timeout,
-        onprogress: opts.onProgress,
-        resetTimeoutOnProgress: false,
+      const result = await this.send(method, params, opts).catch(async (err: unknown) => {
+        if (!isExpiredSession(err) || opts.signal?.aborted) throw err;
+        // A shared HTTP upstream forgot our session: initialize again, once, and retry.
+        this.log.info({ server: name }, 'upstream session expired; re-initializing');
+        await this.reconnectNow();
+        return this.send(method, params, opts);
       });
-      this.lastSeenMs = Date.now();
+      this.breaker.success();
       return result;
     } catch (err) {
-      throw new UpstreamCallError(this.toJsonRpcError(err, timeout));
+      const e = err instanceof UpstreamCallError ? err : this.toCallError(err, this.timeoutFor(opts));
+      if (e.connectionFailure && !opts.signal?.aborted) this.breaker.failure();
+      else this.breaker.success();
+      throw e;
     } finally {
       this.inFlight--;
     }
   }
 
-  private toJsonRpcError(err: unknown, timeout: number): JsonRpcError {
+  private timeoutFor(opts: CallOptions): number {
+    return Math.min(opts.timeoutMs || this.config.timeoutMs, this.config.timeoutMs);
+  }
+
+  private async send(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
+    const client = this.client;
+    if (!client || this.state !== 'up') {
+      throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
+    }
+    const result = await client.request({ method, params } as never, PassthroughResult, {
+      signal: opts.signal,
+      timeout: this.timeoutFor(opts),
+      onprogress: opts.onProgress,
+    });
+    this.lastSeenMs = Date.now();
+    return result;
+  }
+
+  private toCallError(err: unknown, timeout: number): UpstreamCallError {
     const name = this.config.name;
     if (err instanceof McpError) {
-      if (err.code === SdkErrorCode.RequestTimeout) return upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`);
-      if (err.code === SdkErrorCode.ConnectionClosed) return upstreamError(ErrorCode.UpstreamUnavailable, name, 'connection closed during the request');
+      if (err.code === SdkErrorCode.RequestTimeout) return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`), true);
+      if (err.code === SdkErrorCode.ConnectionClosed) return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, 'connection closed during the request'), true);
       // The upstream's own JSON-RPC error: code, message and data pass through.
-      return { code: err.code, message: err.message.replace(/^MCP error -?\d+: /, ''), data: err.data };
+      return new UpstreamCallError({ code: err.code, message: err.message.replace(/^MCP error -?\d+: /, ''), data: err.data });
     }
+    if (err instanceof Error && err.name === 'AbortError') return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, 'cancelled'));
     const message = err instanceof Error ? err.message : String(err);
-    return upstreamError(ErrorCode.UpstreamUnavailable, name, message);
+    return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, message), true);
+  }
+
+  /** Replaces the client now (shared by the 404 path and failed pings). */
+  private reconnectNow(): Promise<void> {
+    this.reconnecting ??= (async () => {
+      const old = this.client;
+      this.client = undefined;
+      await old?.close().catch(() => {});
+      clearTimeout(this.retryTimer);
+      await this.connect();
+    })().finally(() => { this.reconnecting = undefined; });
+    return this.reconnecting;
+  }
+
+  private async ping(): Promise<void> {
+    const client = this.client;
+    if (!client || this.state !== 'up' || this.reconnecting) return;
+    try {
+      await client.ping({ timeout: PING_TIMEOUT_MS });
+      this.lastSeenMs = Date.now();
+    } catch (err) {
+      if (this.client !== client) return;
+      this.log.warn({ server: this.config.name, err: (err as Error).message }, 'upstream ping failed; reconnecting');
+      this.lastError = `ping failed: ${(err as Error).message}`;
+      await this.reconnectNow();
+    }
   }
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState('connecting');
-    const transport = createTransport(this.config);
-    if (transport instanceof StdioClientTransport) this.captureStderr(transport);
+    const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: line }, 'upstream stderr'));
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     client.onerror = (err) => this.log.debug({ server: this.config.name, err: err.message }, 'upstream transport error');
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh());
@@ -136,8 +202,8 @@ export class Upstream {
     try {
       await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     } catch (err) {
-      this.fail(`connect failed: ${(err as Error).message}`);
       await client.close().catch(() => {});
+      this.fail(`connect failed: ${(err as Error).message}`);
       return;
     }
     if (this.stopped) {
@@ -166,6 +232,7 @@ export class Upstream {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++);
     this.log.warn({ server: this.config.name, reason, retryInMs: delay }, 'upstream down');
+    clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.retryTimer.unref();
   }
@@ -173,21 +240,7 @@ export class Upstream {
   private setState(state: UpstreamState): void {
     if (this.state === state) return;
     this.state = state;
-    this.onStateChange(this);
-  }
-
-  private captureStderr(transport: StdioClientTransport): void {
-    let buffered = '';
-    transport.stderr?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      let nl;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).trimEnd();
-        buffered = buffered.slice(nl + 1);
-        if (line) this.log.info({ server: this.config.name, stderr: line.slice(0, 2000) }, 'upstream stderr');
-      }
-      if (buffered.length > 64 * 1024) buffered = '';
-    });
+    this.events.state(this);
   }
 
   /** Re-read the upstream's lists; coalesces bursts of list_changed notifications. */
@@ -199,7 +252,7 @@ export class Upstream {
     this.refreshing = this.readContents()
       .then((c) => {
         this.toolCount = c.tools.length;
-        this.onContents(c);
+        this.events.contents(c);
       })
       .catch((err: unknown) => this.log.warn({ server: this.config.name, err: (err as Error).message }, 'catalog refresh failed'))
       .finally(() => {
@@ -255,4 +308,8 @@ export class Upstream {
     }
     return items;
   }
+}
+
+function isExpiredSession(err: unknown): boolean {
+  return err instanceof StreamableHTTPError && err.code === 404;
 }
