@@ -66,3 +66,52 @@ describe('state in Redis', () => {
     }
   });
 });
+
+describe('legacy SSE across edges', () => {
+  after(stopAll);
+
+  test('a POST that lands on the edge not holding the stream is answered on the stream', async () => {
+    const redis = await startRedis();
+    const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `x${Date.now()}:` };
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`), env);
+    const [holder, other] = await Promise.all([startEdge(registry.url, env), startEdge(registry.url, env)]);
+    await waitForTools(holder.url, ['demo__']);
+
+    const abort = new AbortController();
+    const res = await fetch(`${holder.url}/mcp/`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    const nextEvent = async (): Promise<{ event: string; data: string }> => {
+      for (;;) {
+        const end = buffered.indexOf('\n\n');
+        if (end >= 0) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end + 2);
+          if (block.startsWith(':')) continue;
+          const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+          const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
+          return { event, data };
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('stream ended');
+        buffered += value;
+      }
+    };
+    try {
+      const endpoint = await nextEvent();
+      assert.equal(endpoint.event, 'endpoint');
+      // Resolve the relative endpoint against the *other* edge.
+      const postUrl = new URL(endpoint.data, `${other.url}/mcp/`).href;
+      const post = (body: unknown) => fetch(postUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal((await post(INIT)).status, 202);
+      const init = JSON.parse((await nextEvent()).data);
+      assert.equal(init.result.serverInfo.name, 'mcpgw');
+      assert.equal((await post({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'demo__echo', arguments: { message: 'across' } } })).status, 202);
+      const call = JSON.parse((await nextEvent()).data);
+      assert.equal(call.id, 2);
+      assert.equal(call.result.content[0].text, 'across');
+    } finally {
+      abort.abort();
+    }
+  });
+});

@@ -13,6 +13,7 @@ import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
 import type { SseWriter } from './transports/sse-writer.js';
+import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
 
 export interface EdgeOptions {
@@ -23,6 +24,9 @@ export interface EdgeOptions {
   log: Logger;
   guard: GuardOptions;
   instanceId: string;
+  /** Streams this replica holds, shared with the stream bus. */
+  streams: Map<string, SseWriter>;
+  bus: StreamBus;
   maxBodyBytes: number;
   callTimeoutMs: number;
 }
@@ -42,9 +46,9 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   // MCP and REST bodies are JSON only; anything else is 415, not a string body.
   app.removeContentTypeParser('text/plain');
   const { metrics } = opts;
-  const streams = new Map<string, SseWriter>();
+  const { streams } = opts;
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs });
-  const deps: TransportDeps = { dispatcher, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams };
+  const deps: TransportDeps = { dispatcher, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus };
 
   // Every failure fastify itself detects (bad JSON, wrong content type, body
   // too large) is still answered as JSON-RPC, with the HTTP status the spec expects.

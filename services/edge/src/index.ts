@@ -12,6 +12,8 @@ import { LOOPBACK_HOSTS } from './guard.js';
 import { createEdgeMetrics } from './metrics.js';
 import { RegistryLink } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
+import type { SseWriter } from './transports/sse-writer.js';
+import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
 const log = createLogger('edge');
 const env = process.env;
@@ -39,13 +41,20 @@ if (!masterKey && !loopbackOnly) {
 
 const metrics = createEdgeMetrics();
 const ttlMs = Number(env.MCPGW_SESSION_TTL_SECONDS ?? 3600) * 1000;
+const instanceId = `${hostname()}-${randomBytes(4).toString('hex')}`;
+const streams = new Map<string, SseWriter>();
 let redis: Redis | undefined;
 let sessions: SessionStore;
+let bus: StreamBus;
 if (env.REDIS_URL) {
-  redis = await connectRedis(env.REDIS_URL, log, 'edge');
-  sessions = new RedisSessionStore(redis, env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX, ttlMs);
+  const prefix = env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX;
+  const [client, sub] = await Promise.all([connectRedis(env.REDIS_URL, log, 'edge'), connectRedis(env.REDIS_URL, log, 'edge-sub')]);
+  redis = client;
+  sessions = new RedisSessionStore(redis, prefix, ttlMs);
+  bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
 } else {
   sessions = new MemorySessionStore(ttlMs);
+  bus = new LocalStreamBus(streams);
 }
 
 const catalog = new CatalogView(gateway.toolSeparator ?? DEFAULT_SEPARATOR);
@@ -58,7 +67,9 @@ const app = buildApp({
   sessions,
   metrics,
   log,
-  instanceId: `${hostname()}-${randomBytes(4).toString('hex')}`,
+  instanceId,
+  streams,
+  bus,
   guard: {
     allowedHosts: list(env.MCPGW_ALLOWED_HOSTS) ?? gateway.allowedHosts ?? LOOPBACK_HOSTS,
     allowedOrigins: list(env.MCPGW_ALLOWED_ORIGINS) ?? gateway.allowedOrigins ?? [],
@@ -81,6 +92,7 @@ async function shutdown(signal: string): Promise<void> {
   await app.close();
   registry.close();
   await sessions.close();
+  await bus.close();
   await redis?.quit().catch(() => redis?.disconnect());
   process.exit(0);
 }

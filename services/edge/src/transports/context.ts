@@ -8,6 +8,7 @@ import { errorText } from '../jsonrpc.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
 import type { SseWriter } from './sse-writer.js';
+import type { StreamBus } from './stream-bus.js';
 
 /** What the transports share. */
 export interface TransportDeps {
@@ -19,6 +20,8 @@ export interface TransportDeps {
   instanceId: string;
   /** Streams this replica holds, by session id: legacy SSE streams and Streamable HTTP GET streams. */
   streams: Map<string, SseWriter>;
+  /** Reaches a stream held by any replica. */
+  bus: StreamBus;
 }
 
 /** The SDK's code for an unknown session. */

@@ -60,15 +60,19 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     const server = serverParam(req);
     const session = await loadSession(deps, reply, sid, server);
     if (!session) return reply;
-    const sse = streams.get(sid);
-    if (!sse) {
-      // The stream lives on another replica; cross-replica delivery comes with the edge:{instance} channel.
-      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream not held by this replica; reconnect the SSE stream' });
+    if (!streams.has(sid) && session.e === deps.instanceId) {
+      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream is closed; open a new SSE stream' });
     }
+    // The stream may be held by another replica: answers travel over the stream bus.
+    const send = (text: string) => {
+      deps.bus.deliver(session.e, sid, text).then((delivered) => {
+        if (!delivered) deps.log.debug({ session: sid.slice(0, 6) }, 'legacy SSE stream gone; answer dropped');
+      }, (err: Error) => deps.log.warn({ err: err.message }, 'stream bus delivery failed'));
+    };
     if (Array.isArray(req.body)) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: JSON-RPC batches are not supported' });
     const c = classify(req.body);
     if (c.kind === 'invalid') {
-      sse.event('message', errorText(c.id, c.error));
+      send(errorText(c.id, c.error));
       return sendError(reply, 400, c.error, c.id);
     }
     reply.code(202).send('Accepted');
@@ -84,12 +88,11 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
       await sessions.update({ ...session, v: version, cc: (params.capabilities as Record<string, unknown>) ?? {}, ci: info ? `${String(info.name)}/${String(info.version)}` : undefined })
         .catch((err: Error) => deps.log.warn({ err: err.message }, 'session update failed'));
-      sse.event('message', resultText(msg.id, initializeResult(version)));
+      send(resultText(msg.id, initializeResult(version)));
       return;
     }
     const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
-    const text = await dispatcher.handle({ session, server, traceparent, notify: (json) => sse.event('message', json) }, msg);
-    sse.event('message', text);
+    send(await dispatcher.handle({ session, server, traceparent, notify: send }, msg));
   };
 
   for (const path of paths.get) app.get(path, open);

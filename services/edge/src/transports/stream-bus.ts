@@ -1,0 +1,62 @@
+// Delivers a message to a stream held by some edge replica: written directly
+// when this replica holds it, else published on that replica's Redis channel
+// (`<prefix>edge:<instance>`). Without Redis there is only this replica.
+import type { Redis } from 'ioredis';
+import type { Logger } from '@mcpgw/common/logger';
+import type { SseWriter } from './sse-writer.js';
+
+export interface StreamBus {
+  /** false when no replica holds the stream any more. */
+  deliver(instance: string | undefined, sessionId: string, text: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+function writeLocal(streams: Map<string, SseWriter>, sessionId: string, text: string): boolean {
+  const sse = streams.get(sessionId);
+  return sse ? sse.event('message', text) : false;
+}
+
+export class LocalStreamBus implements StreamBus {
+  constructor(private readonly streams: Map<string, SseWriter>) {}
+  async deliver(_instance: string | undefined, sessionId: string, text: string): Promise<boolean> {
+    return writeLocal(this.streams, sessionId, text);
+  }
+  async close(): Promise<void> {}
+}
+
+export class RedisStreamBus implements StreamBus {
+  private constructor(
+    private readonly streams: Map<string, SseWriter>,
+    private readonly pub: Redis,
+    private readonly sub: Redis,
+    private readonly prefix: string,
+    private readonly instanceId: string,
+  ) {}
+
+  static async open(streams: Map<string, SseWriter>, pub: Redis, sub: Redis, prefix: string, instanceId: string, log: Logger): Promise<RedisStreamBus> {
+    const bus = new RedisStreamBus(streams, pub, sub, prefix, instanceId);
+    const channel = bus.channel(instanceId);
+    sub.on('message', (ch: string, message: string) => {
+      if (ch !== channel) return;
+      const tab = message.indexOf('\t');
+      writeLocal(streams, message.slice(0, tab), message.slice(tab + 1));
+    });
+    await sub.subscribe(channel).catch((err: Error) => log.warn({ err: err.message }, 'edge channel subscribe failed; ioredis retries on reconnect'));
+    return bus;
+  }
+
+  private channel(instance: string): string {
+    return `${this.prefix}edge:${instance}`;
+  }
+
+  async deliver(instance: string | undefined, sessionId: string, text: string): Promise<boolean> {
+    if (writeLocal(this.streams, sessionId, text)) return true;
+    if (!instance || instance === this.instanceId) return false;
+    const receivers = await this.pub.publish(this.channel(instance), `${sessionId}\t${text}`);
+    return receivers > 0;
+  }
+
+  async close(): Promise<void> {
+    await this.sub.quit().catch(() => this.sub.disconnect());
+  }
+}
