@@ -9,7 +9,8 @@ import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
 import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
 import { RedisCatalog } from './catalog/redis-catalog.js';
 import { createRegistryMetrics } from './metrics.js';
-import { bindGrpc, createGrpcServer } from './server.js';
+import { bindGrpc, createGrpcServer, createRegistryService, type RegistryDeps } from './server.js';
+import { openRedisCancelBus } from './cancel-bus.js';
 import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
 
@@ -57,7 +58,13 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
   log.info(diff, 'config reloaded');
 });
 
-const { server: grpcServer } = createGrpcServer({ catalog, upstreams, metrics, log });
+const deps: RegistryDeps = { catalog, upstreams, metrics, log };
+const registryService = createRegistryService(deps);
+if (redisClients.length > 0) {
+  const [redis, sub] = redisClients as [Redis, Redis];
+  deps.cancelBus = await openRedisCancelBus(redis, sub, prefix, log, registryService.cancelLocal);
+}
+const { server: grpcServer } = createGrpcServer(deps, registryService);
 const grpcHost = env.GRPC_HOST ?? '0.0.0.0';
 const grpcPort = await bindGrpc(grpcServer, `${grpcHost}:${env.GRPC_PORT ?? '50051'}`);
 

@@ -19,6 +19,7 @@ import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
 import type { RegistryMetrics } from './metrics.js';
+import type { CancelBus } from './cancel-bus.js';
 import { UpstreamCallError, type Upstream } from './upstreams/upstream.js';
 import type { UpstreamSet } from './upstreams/upstream-set.js';
 
@@ -27,6 +28,14 @@ export interface RegistryDeps {
   upstreams: UpstreamSet;
   metrics: RegistryMetrics;
   log: Logger;
+  /** Reaches other replicas (Redis); absent with one replica. */
+  cancelBus?: CancelBus;
+}
+
+export interface RegistryImpl {
+  service: RegistryServer;
+  /** Cancels a call this replica runs; false when it runs no such call. */
+  cancelLocal(key: string, reason: string): boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -66,11 +75,16 @@ function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-export function createRegistryService(deps: RegistryDeps): RegistryServer {
+export function createRegistryService(deps: RegistryDeps): RegistryImpl {
   const { catalog, upstreams, metrics, log } = deps;
   /** Running calls by session and client request id, for Cancel. */
   const running = new Map<string, AbortController>();
   const callKey = (ctx: CallContext | undefined, requestId: string) => `${ctx?.sessionId ?? ''}\0${requestId}`;
+  const cancelLocal = (key: string, reason: string): boolean => {
+    const abort = running.get(key);
+    abort?.abort(reason);
+    return abort !== undefined;
+  };
 
   /** Runs one upstream request and streams progress, then exactly one result. */
   async function relay(
@@ -121,7 +135,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryServer {
     }
   }
 
-  return {
+  const service: RegistryServer = {
     listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {
       const only = new Set(call.request.servers);
       const servers = catalog.entries().filter((e) => only.size === 0 || only.has(e.name)).map(toServerCatalog);
@@ -164,9 +178,11 @@ export function createRegistryService(deps: RegistryDeps): RegistryServer {
     },
 
     cancel(call, cb) {
-      const abort = running.get(callKey(call.request.context, call.request.requestId));
-      abort?.abort(call.request.reason || 'cancelled by the client');
-      cb(null, { found: abort !== undefined });
+      const key = callKey(call.request.context, call.request.requestId);
+      const reason = call.request.reason || 'cancelled by the client';
+      if (cancelLocal(key, reason)) return cb(null, { found: true });
+      if (!deps.cancelBus) return cb(null, { found: false });
+      deps.cancelBus.publish(key, reason).then(() => cb(null, { found: true }), (err: Error) => cb({ code: status.UNAVAILABLE, details: `cancel broadcast failed: ${err.message}` }));
     },
 
     respond(_call, cb) {
@@ -188,10 +204,11 @@ export function createRegistryService(deps: RegistryDeps): RegistryServer {
       });
     },
   };
+  return { service, cancelLocal };
 }
 
 /** A grpc-js server with the registry and grpc.health.v1 services; not yet bound. */
-export function createGrpcServer(deps: RegistryDeps): { server: Server; health: HealthImplementation } {
+export function createGrpcServer(deps: RegistryDeps, registry = createRegistryService(deps)): { server: Server; health: HealthImplementation } {
   const server = new Server({
     'grpc.max_connection_age_ms': MAX_CONNECTION_AGE_MS,
     // Long-running streams (WatchCatalog, slow tool calls) are not cut by the age limit.
@@ -201,7 +218,7 @@ export function createGrpcServer(deps: RegistryDeps): { server: Server; health: 
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
-  server.addService(RegistryService, createRegistryService(deps));
+  server.addService(RegistryService, registry.service);
   const health = new HealthImplementation({ '': 'SERVING', 'mcpgw.registry.v1.Registry': 'SERVING' });
   health.addToServer(server);
   return { server, health };
