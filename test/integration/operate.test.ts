@@ -1,0 +1,79 @@
+// What the images and the chart promise, proven without a container engine:
+// the services run as an unprivileged user with only a temp dir writable and
+// stop cleanly on SIGTERM; a real Prometheus scrapes real series from both.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEdge, startRegistry } from '../harness/gateway.js';
+import { DEMO_SERVER, ROOT, freePort, startProcess, stopAll, waitFor, waitForLine, writeConfig } from '../harness/processes.js';
+
+const has = (cmd: string) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('operating the services', () => {
+  after(stopAll);
+
+  test('registry and edge run as uid 65534 with only a temp dir writable, and exit 0 on SIGTERM', async () => {
+    assert.ok(has('setpriv'), 'setpriv (util-linux) is needed for this test');
+    const tmp = mkdtempSync(join(tmpdir(), 'mcpgw-nobody-'));
+    chmodSync(tmp, 0o777);
+    const cfg = join(tmp, 'config.yaml');
+    writeFileSync(cfg, `mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`);
+    chmodSync(cfg, 0o644);
+    const asNobody = (script: string, env: Record<string, string>) => startProcess('setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, join(ROOT, script)],
+      { HOME: tmp, TMPDIR: tmp, PATH: `${join(process.execPath, '..')}:/usr/bin:/bin`, ...env });
+    const grpcPort = await freePort();
+    const registry = asNobody('services/registry/dist/index.js', { MCPGW_CONFIG: cfg, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: '0' });
+    await waitForLine(registry, /"msg":"registry ready"/, 'registry ready as nobody');
+    const port = await freePort();
+    const edge = asNobody('services/edge/dist/index.js', { REGISTRY_URL: `127.0.0.1:${grpcPort}`, HOST: '127.0.0.1', PORT: String(port) });
+    await waitFor('edge ready as nobody', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok || undefined);
+    const call = await fetch(`http://127.0.0.1:${port}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'demo__echo', arguments: { message: 'unprivileged' } }) });
+    assert.equal(((await call.json()) as { content: { text: string }[] }).content[0]!.text, 'unprivileged');
+    const uid = execFileSync('ps', ['-o', 'uid=', '-p', String(edge.child.pid)], { encoding: 'utf8' }).trim();
+    assert.equal(uid, '65534');
+    for (const p of [edge, registry]) p.child.kill('SIGTERM');
+    assert.equal(await edge.exited, 0, `edge exit code; output:\n${edge.lines.join('\n')}`);
+    assert.equal(await registry.exited, 0, `registry exit code; output:\n${registry.lines.join('\n')}`);
+  });
+
+  test('a real Prometheus scrapes mcpgw series from the edge and the registry', async (t) => {
+    if (!has('prometheus')) {
+      if (process.env.CI) assert.fail('prometheus is not installed (.ci/run installs it)');
+      t.skip('prometheus not installed');
+      return;
+    }
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`));
+    const edge = await startEdge(registry.url);
+    await fetch(`${edge.url}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'demo__echo', arguments: { message: 'x' } }) });
+    const dir = mkdtempSync(join(tmpdir(), 'mcpgw-prom-'));
+    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: edge\n    static_configs: [{ targets: ['127.0.0.1:${edge.port}'] }]\n  - job_name: registry\n    static_configs: [{ targets: ['127.0.0.1:${registry.metricsPort}'] }]\n`);
+    const promPort = await freePort();
+    startProcess('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`]);
+    const query = async (q: string) => {
+      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+      const body = (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+      return body.data.result;
+    };
+    const up = await waitFor('mcpgw_upstream_up{server="demo"} == 1 in Prometheus', async () => {
+      const r = await query('mcpgw_upstream_up{server="demo"}');
+      return r.length > 0 && r[0]!.value[1] === '1' ? r : undefined;
+    }, 60_000);
+    assert.equal(up[0]!.metric.job, 'registry');
+    const calls = await waitFor('mcpgw_tool_calls_total in Prometheus', async () => {
+      const r = await query('mcpgw_tool_calls_total{server="demo",outcome="ok"}');
+      return r.length > 0 ? r : undefined;
+    }, 60_000);
+    assert.equal(calls[0]!.metric.job, 'edge');
+  });
+});
