@@ -14,7 +14,7 @@ helm="$bin_dir/helm"
 # `helm version` reports what the linker stamped in; without -X it would say
 # only "vMAJOR.MINOR", so the build below stamps the full pinned version.
 cached_version() {
-  [ -x "$helm" ] && "$helm" version --template '{{.Version}}' 2>/dev/null || true
+  if [ -x "$helm" ]; then "$helm" version --template '{{.Version}}' 2>/dev/null || true; fi
 }
 
 if [ "$(cached_version)" != "$HELM_VERSION" ]; then

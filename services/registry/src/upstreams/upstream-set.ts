@@ -5,7 +5,7 @@ import type { CatalogStore } from '../catalog/catalog.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { Upstream } from './upstream.js';
 
-const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 
 /** Every configured upstream, feeding its contents into the catalog. */
 export class UpstreamSet {
