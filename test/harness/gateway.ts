@@ -37,8 +37,8 @@ export async function startEdge(registryUrl: string, env: NodeJS.ProcessEnv = {}
 }
 
 /** The demo MCP server over Streamable HTTP; `url` is its /mcp endpoint. */
-export async function startDemoHttp(label?: string): Promise<{ proc: Proc; url: string }> {
-  const proc = startProcess(process.execPath, [DEMO_SERVER, '--http', '--port', '0', ...(label ? ['--label', label] : [])]);
+export async function startDemoHttp(label?: string, extraArgs: string[] = []): Promise<{ proc: Proc; url: string }> {
+  const proc = startProcess(process.execPath, [DEMO_SERVER, '--http', '--port', '0', ...(label ? ['--label', label] : []), ...extraArgs]);
   const m = await waitForLine(proc, /^listening (\d+)/, 'demo HTTP server');
   return { proc, url: `http://127.0.0.1:${m[1]}/mcp` };
 }

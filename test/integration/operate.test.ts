@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEdge, startRegistry } from '../harness/gateway.js';
+import { startDemoHttp, startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
 import { DEMO_SERVER, ROOT, freePort, startProcess, stopAll, waitFor, waitForLine, writeConfig } from '../harness/processes.js';
 
 const has = (cmd: string) => {
@@ -75,5 +75,28 @@ describe('operating the services', () => {
       return r.length > 0 ? r : undefined;
     }, 60_000);
     assert.equal(calls[0]!.metric.job, 'edge');
+  });
+});
+
+describe('logs and traces', () => {
+  after(stopAll);
+
+  test('traceparent reaches the HTTP upstream; the upstream credential never appears in any log', async () => {
+    const secret = 'sk-test-5ecr3t-value-0123456789';
+    const upstream = await startDemoHttp('traced', ['--require-token', secret]);
+    const cfg = writeConfig(`mcp_servers:\n  traced:\n    url: ${upstream.url}\n    auth_type: bearer_token\n    auth_value: os.environ/TRACED_TOKEN\n`);
+    const registry = await startRegistry(cfg, { TRACED_TOKEN: secret, LOG_LEVEL: 'debug' });
+    const edge = await startEdge(registry.url, { LOG_LEVEL: 'debug', MCPGW_CONFIG: cfg });
+    await waitForTools(edge.url, ['traced__']);
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const res = await fetch(`${edge.url}/mcp/tools/call`, {
+      method: 'POST', headers: { 'content-type': 'application/json', traceparent },
+      body: JSON.stringify({ name: 'traced__echo', arguments: { message: 'traced' } }),
+    });
+    assert.equal(res.status, 200);
+    await waitFor('the traceparent at the upstream', () => upstream.proc.lines.some((l) => l === `traceparent ${traceparent}`) || undefined);
+    await waitFor('the access line', () => edge.proc.lines.some((l) => l.includes('"msg":"tools/call"') && l.includes('"outcome":"ok"')) || undefined);
+    const leaked = [...registry.proc.lines, ...edge.proc.lines].filter((l) => l.includes(secret));
+    assert.deepEqual(leaked, [], 'log lines containing the secret');
   });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the demo server over stdio (default) or Streamable HTTP:
 //   mcpgw-demo-server [--label L]
-//   mcpgw-demo-server --http [--port N] [--host H] [--label L]   (prints "listening <port>")
+//   mcpgw-demo-server --http [--port N] [--host H] [--label L] [--require-token T]   (prints "listening <port>")
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
     label: { type: 'string' },
+    // HTTP only: answer 401 unless `Authorization: Bearer <token>` (to test upstream credentials).
+    'require-token': { type: 'string' },
   },
 });
 
@@ -34,6 +36,12 @@ if (!values.http) {
       res.writeHead(404).end();
       return;
     }
+    if (values['require-token'] && req.headers.authorization !== `Bearer ${values['require-token']}`) {
+      res.writeHead(401).end();
+      return;
+    }
+    // Trace context seen from the gateway, for tests (one line per traced request).
+    if (req.headers.traceparent) console.log(`traceparent ${String(req.headers.traceparent)}`);
     const body = req.method === 'POST' ? await readBody(req) : undefined;
     const id = req.headers['mcp-session-id'];
     let transport = typeof id === 'string' ? sessions.get(id) : undefined;

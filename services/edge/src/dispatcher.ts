@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // Answers one JSON-RPC request of a session, whatever transport carried it.
 // Lists come from the edge's catalog view; calls go to the registry as one
 // gRPC stream each. Returns the whole JSON-RPC response as text.
@@ -133,6 +134,8 @@ export class Dispatcher {
     // A cheap check on the bytes: a tool failure is reported by the upstream as isError.
     const outcome = 'error' in answer ? 'error' : answer.result.includes('"isError":true') ? 'tool_error' : 'ok';
     m.toolCalls.inc({ server: route.server, outcome });
+    // The access line: ids hashed, never arguments or results.
+    if (this.deps.log.isLevelEnabled('debug')) this.deps.log.debug({ req: String(id), session: hashId(ctx.session.id), server: route.server, tool: route.name, outcome, ms: Math.round(seconds * 1e4) / 10 }, 'tools/call');
     m.toolCallDuration.observe({ server: route.server }, seconds);
     m.registryRpcDuration.observe({ method: 'CallTool' }, seconds);
     return answer;
@@ -179,6 +182,10 @@ export class Dispatcher {
       ctx.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+function hashId(id: string): string {
+  return id ? createHash('sha256').update(id).digest('hex').slice(0, 12) : '';
 }
 
 function invalidParams(message: string, data?: Record<string, unknown>): JsonRpcError {

@@ -22,6 +22,7 @@ import type { RegistryMetrics } from './metrics.js';
 import type { CancelBus } from './cancel-bus.js';
 import { UpstreamCallError, type Upstream } from './upstreams/upstream.js';
 import type { UpstreamSet } from './upstreams/upstream-set.js';
+import { traceContext } from './upstreams/trace-context.js';
 
 export interface RegistryDeps {
   catalog: CatalogStore;
@@ -115,13 +116,15 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     call.on('cancelled', () => abort.abort('client went away'));
     const started = performance.now();
     try {
-      const result = await upstream.request(method, params, {
+      // W3C trace context from the edge (metadata or the call context) goes on to HTTP upstreams.
+      const traceparent = ctx?.traceparent || String(call.metadata.get('traceparent')[0] ?? '');
+      const result = await traceContext.run(traceparent, () => upstream.request(method, params, {
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
         onProgress: wantProgress
           ? (p) => call.write({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } } })
           : undefined,
-      });
+      }));
       call.write(resultEvent(result));
     } catch (err) {
       const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: (err as Error).message, data: { server } };

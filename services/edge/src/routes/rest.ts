@@ -42,7 +42,8 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
     const abort = new AbortController();
     const onClose = () => { if (!reply.raw.writableFinished) abort.abort(); };
     reply.raw.on('close', onClose);
-    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, signal: abort.signal }, `rest-${req.id}`, body.name, body.arguments ?? {});
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, signal: abort.signal, traceparent }, `rest-${req.id}`, body.name, body.arguments ?? {});
     reply.raw.off('close', onClose);
     if ('result' in answer) return reply.type('application/json').send(answer.result);
     const error = typeof answer.error === 'string' ? (JSON.parse(answer.error) as JsonRpcError) : answer.error;

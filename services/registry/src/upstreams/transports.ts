@@ -4,6 +4,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerConfig } from '@mcpgw/common/config';
 
 import { StdioUpstreamTransport } from './stdio.js';
+import { fetchWithTrace } from './trace-context.js';
 
 /** A fresh client transport for one upstream, as its config says. */
 export function createTransport(cfg: ServerConfig, onStderr: (line: string) => void): Transport {
@@ -13,9 +14,10 @@ export function createTransport(cfg: ServerConfig, onStderr: (line: string) => v
     case 'sse':
       return new SSEClientTransport(new URL(cfg.url!), {
         requestInit: { headers: cfg.headers },
+        fetch: fetchWithTrace,
         eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...init?.headers as Record<string, string>, ...cfg.headers } }) },
       });
     case 'http':
-      return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers } });
+      return new StreamableHTTPClientTransport(new URL(cfg.url!), { requestInit: { headers: cfg.headers }, fetch: fetchWithTrace });
   }
 }
