@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { progressTokenOf } from '../dispatcher.js';
-import { classify, resultText } from '../jsonrpc.js';
+import { classify, errorText, resultText } from '../jsonrpc.js';
 import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
 import { loadSession, newSessionId, sendError, serverParam, type TransportDeps } from './context.js';
@@ -29,9 +29,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     if (server !== undefined && !deps.catalog.hasServer(server)) return sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
     const acc = accepts(req);
     if (!acc.json && !acc.sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: Accept must allow application/json or text/event-stream' });
-    if (Array.isArray(req.body)) {
-      return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: JSON-RPC batches are not supported; send one message per request' });
-    }
+    if (Array.isArray(req.body)) return batch(req, reply, req.body, server);
     const c = classify(req.body);
     if (c.kind === 'invalid') return sendError(reply, 400, c.error, c.id);
 
@@ -85,6 +83,31 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const text = await dispatcher.handle({ session, server, traceparent, notify: (json) => sse.event('message', json) }, msg);
     sse.event('message', text);
     sse.end();
+  };
+
+  /** JSON-RPC batches: part of protocol 2025-03-26 only (removed in 2025-06-18). */
+  const batch = async (req: FastifyRequest, reply: FastifyReply, items: unknown[], server: string | undefined) => {
+    const sid = req.headers['mcp-session-id'];
+    if (typeof sid !== 'string' || sid === '') {
+      return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: a batch cannot initialize a session; send initialize alone' });
+    }
+    const session = await loadSession(deps, reply, sid, server);
+    if (!session) return reply;
+    if (session.v !== '2025-03-26') {
+      return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: `Invalid Request: JSON-RPC batches are not part of protocol ${session.v}; send one message per request` });
+    }
+    if (items.length === 0) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch' });
+    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    const answers = await Promise.all(items.map(async (item) => {
+      const c = classify(item);
+      if (c.kind === 'invalid') return errorText(c.id, c.error);
+      if (c.kind === 'notification' && c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
+      if (c.kind !== 'request') return undefined;
+      return dispatcher.handle({ session, server, traceparent }, c.msg);
+    }));
+    const texts = answers.filter((a): a is string => a !== undefined);
+    if (texts.length === 0) return reply.code(202).send();
+    return reply.type('application/json').send(`[${texts.join(',')}]`);
   };
 
   const getStream = async (req: FastifyRequest, reply: FastifyReply, sid: string) => {
