@@ -7,6 +7,7 @@ import { startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
 import { INIT, rpc } from '../harness/mcp.js';
 import { DEMO_SERVER, stopAll, writeConfig } from '../harness/processes.js';
 import { startRedis, type RedisHandle } from '../harness/redis.js';
+import { sseReader } from '../harness/sse.js';
 
 describe('state in Redis', () => {
   let redis: RedisHandle;
@@ -78,25 +79,8 @@ describe('legacy SSE across edges', () => {
     await waitForTools(holder.url, ['demo__']);
 
     const abort = new AbortController();
-    const res = await fetch(`${holder.url}/mcp/`, { headers: { accept: 'text/event-stream' }, signal: abort.signal });
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = '';
-    const nextEvent = async (): Promise<{ event: string; data: string }> => {
-      for (;;) {
-        const end = buffered.indexOf('\n\n');
-        if (end >= 0) {
-          const block = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          if (block.startsWith(':')) continue;
-          const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-          const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
-          return { event, data };
-        }
-        const { value, done } = await reader.read();
-        if (done) throw new Error('stream ended');
-        buffered += value;
-      }
-    };
+    const stream = sseReader(await fetch(`${holder.url}/mcp/`, { headers: { accept: 'text/event-stream' }, signal: abort.signal }));
+    const nextEvent = () => stream.next();
     try {
       const endpoint = await nextEvent();
       assert.equal(endpoint.event, 'endpoint');
@@ -113,5 +97,51 @@ describe('legacy SSE across edges', () => {
     } finally {
       abort.abort();
     }
+  });
+});
+
+describe('resumable streams across edges', () => {
+  after(stopAll);
+
+  test('kill -9 of the edge holding an SSE response mid-call: the client resumes on another edge and gets every event once', async () => {
+    const redis = await startRedis();
+    const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `r${Date.now()}:` };
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`), env);
+    const [doomed, survivor] = await Promise.all([startEdge(registry.url, env), startEdge(registry.url, env)]);
+    await waitForTools(doomed.url, ['demo__']);
+    const sid = (await rpc(`${doomed.url}/mcp`, INIT)).headers.get('mcp-session-id')!;
+    const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25', accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+
+    const first = sseReader(await fetch(`${doomed.url}/mcp`, {
+      method: 'POST', headers,
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'demo__countdown', arguments: { n: 10, delay_ms: 150 }, _meta: { progressToken: 'tok' } } }),
+    }));
+    const priming = await first.next();
+    assert.ok(priming.id, 'a priming event with an id');
+    assert.equal(priming.data, '');
+    const progress: number[] = [];
+    let lastId = priming.id!;
+    while (progress.length < 3) {
+      const e = await first.next();
+      const msg = JSON.parse(e.data);
+      assert.equal(msg.params.progressToken, 'tok');
+      progress.push(msg.params.progress);
+      lastId = e.id!;
+    }
+    doomed.proc.kill('SIGKILL');
+    await doomed.proc.exited;
+    first.close();
+
+    const resumed = sseReader(await fetch(`${survivor.url}/mcp`, { headers: { ...headers, 'last-event-id': lastId } }));
+    let final: any;
+    while (!final) {
+      const e = await resumed.next();
+      const msg = JSON.parse(e.data);
+      if (msg.method === 'notifications/progress') progress.push(msg.params.progress);
+      else final = msg;
+    }
+    assert.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal(final.id, 7);
+    assert.equal(final.result.content[0].text, 'liftoff');
   });
 });

@@ -28,3 +28,25 @@ export interface JsonRpcError {
 export function upstreamError(code: number, server: string, message: string, extra?: Record<string, unknown>): JsonRpcError {
   return { code, message: `upstream '${server}': ${message}`, data: { server, ...extra } };
 }
+
+export interface ProgressValues {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/**
+ * JSON-RPC texts built by concatenation, so payloads that are already JSON
+ * (results from upstreams) are never parsed and re-serialised. `idJson` and
+ * `tokenJson` are JSON texts (ids may be strings or numbers).
+ */
+export function responseText(idJson: string, outcome: { result: string } | { error: string }): string {
+  return 'result' in outcome
+    ? `{"jsonrpc":"2.0","id":${idJson},"result":${outcome.result}}`
+    : `{"jsonrpc":"2.0","id":${idJson},"error":${outcome.error}}`;
+}
+
+export function progressText(tokenJson: string, p: ProgressValues): string {
+  const params = { progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message ? { message: p.message } : {}) };
+  return `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":${tokenJson},${JSON.stringify(params).slice(1)}}`;
+}

@@ -2,6 +2,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
+import type { EventLog } from '@mcpgw/common/event-log';
 import type { CatalogView } from './catalog-view.js';
 import { Dispatcher } from './dispatcher.js';
 import { createGuard, type GuardOptions } from './guard.js';
@@ -27,6 +28,9 @@ export interface EdgeOptions {
   /** Streams this replica holds, shared with the stream bus. */
   streams: Map<string, SseWriter>;
   bus: StreamBus;
+  /** Events of SSE response streams; `sharedEvents` when they live in Redis. */
+  events: EventLog;
+  sharedEvents: boolean;
   maxBodyBytes: number;
   callTimeoutMs: number;
 }
@@ -48,7 +52,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const { metrics } = opts;
   const { streams } = opts;
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs });
-  const deps: TransportDeps = { dispatcher, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus };
+  const deps: TransportDeps = { dispatcher, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus,
+    events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000 };
 
   // Every failure fastify itself detects (bad JSON, wrong content type, body
   // too large) is still answered as JSON-RPC, with the HTTP status the spec expects.
@@ -101,6 +106,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
 
   app.addHook('onClose', async () => {
     for (const s of streams.values()) s.end();
+    await opts.events.close();
   });
   return app;
 }

@@ -4,11 +4,11 @@ import { createHash } from 'node:crypto';
 // gRPC stream each. Returns the whole JSON-RPC response as text.
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
-import { ErrorCode, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, progressText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogView } from './catalog-view.js';
 import { fromGrpcError } from './errors.js';
-import { errorText, notificationText, resultText, type JsonRpcRequest } from './jsonrpc.js';
+import { errorText, resultText, type JsonRpcRequest } from './jsonrpc.js';
 import type { EdgeMetrics } from './metrics.js';
 import { LOG_LEVELS } from './protocol.js';
 import type { RegistryLink } from './registry-client.js';
@@ -19,8 +19,15 @@ export interface RequestContext {
   /** Per-server view (/servers/{name}/...) or undefined for the aggregate. */
   server?: string;
   traceparent?: string;
-  /** Sends a notification on this request's stream (progress); absent when the reply is plain JSON. */
-  notify?: (json: string) => void;
+  /**
+   * Sends a notification on this request's stream (progress); absent when the
+   * reply is plain JSON. `eventId` is set when the registry already stored it.
+   */
+  notify?: (json: string, eventId?: string) => void;
+  /** Ask the registry to store this call's events in the shared log (a resumable SSE stream). */
+  resumable?: boolean;
+  /** Set by the dispatcher: the stored event id of the final response, when the registry stored it. */
+  finalEventId?: string;
   /** Aborted when the caller gave up (REST: client disconnected). */
   signal?: AbortSignal;
 }
@@ -103,8 +110,11 @@ export class Dispatcher {
     });
   }
 
-  private context(session: SessionRecord, requestId: string, traceparent = ''): CallContext {
-    return { principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs: this.deps.callTimeoutMs, protocolVersion: session.v };
+  private context(session: SessionRecord, requestId: string, traceparent = '', token?: string | number, resumable = false): CallContext {
+    return {
+      principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs: this.deps.callTimeoutMs, protocolVersion: session.v,
+      progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: resumable,
+    };
   }
 
   /** tools/call by exposed name; shared by JSON-RPC and REST. */
@@ -121,7 +131,7 @@ export class Dispatcher {
     }
     const started = performance.now();
     const stream = this.deps.registry.callTool({
-      context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent),
+      context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent, token, ctx.resumable),
       server: route.server,
       tool: route.name,
       argumentsJson: Buffer.from(JSON.stringify(args)),
@@ -145,7 +155,7 @@ export class Dispatcher {
     const token = progressTokenOf(msg);
     const started = performance.now();
     const stream = this.deps.registry.forward({
-      context: this.context(ctx.session, JSON.stringify(msg.id), ctx.traceparent),
+      context: this.context(ctx.session, JSON.stringify(msg.id), ctx.traceparent, token, ctx.resumable),
       server,
       method: msg.method,
       paramsJson: Buffer.from(JSON.stringify(params)),
@@ -166,11 +176,11 @@ export class Dispatcher {
         if (!e) continue;
         if (e.$case === 'progress' && token !== undefined && ctx.notify) {
           const p = e.value;
-          ctx.notify(notificationText('notifications/progress', {
-            progressToken: token, progress: p.progress, ...(p.hasTotal ? { total: p.total } : {}), ...(p.message ? { message: p.message } : {}),
-          }));
+          if (ev.eventId) ctx.notify(ev.messageJson.toString('utf8'), ev.eventId);
+          else ctx.notify(progressText(JSON.stringify(token), { progress: p.progress, total: p.hasTotal ? p.total : undefined, message: p.message }));
         } else if (e.$case === 'result') {
           const r = e.value;
+          if (ev.eventId) ctx.finalEventId = ev.eventId;
           return r.errorJson.length > 0 ? { error: r.errorJson.toString('utf8') } : { result: r.resultJson.toString('utf8') };
         }
       }

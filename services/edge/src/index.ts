@@ -6,6 +6,7 @@ import { ConfigError, loadConfigFile, type GatewayConfig } from '@mcpgw/common/c
 import { createLogger } from '@mcpgw/common/logger';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
+import { MemoryEventLog, RedisEventLog, type EventLog } from '@mcpgw/common/event-log';
 import { buildApp } from './app.js';
 import { CatalogView } from './catalog-view.js';
 import { LOOPBACK_HOSTS } from './guard.js';
@@ -46,15 +47,18 @@ const streams = new Map<string, SseWriter>();
 let redis: Redis | undefined;
 let sessions: SessionStore;
 let bus: StreamBus;
+let events: EventLog;
 if (env.REDIS_URL) {
   const prefix = env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX;
   const [client, sub] = await Promise.all([connectRedis(env.REDIS_URL, log, 'edge'), connectRedis(env.REDIS_URL, log, 'edge-sub')]);
   redis = client;
   sessions = new RedisSessionStore(redis, prefix, ttlMs);
   bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
+  events = new RedisEventLog(redis, prefix, ttlMs);
 } else {
   sessions = new MemorySessionStore(ttlMs);
   bus = new LocalStreamBus(streams);
+  events = new MemoryEventLog(ttlMs);
 }
 
 const catalog = new CatalogView(gateway.toolSeparator ?? DEFAULT_SEPARATOR);
@@ -70,6 +74,8 @@ const app = buildApp({
   instanceId,
   streams,
   bus,
+  events,
+  sharedEvents: Boolean(redis),
   guard: {
     allowedHosts: list(env.MCPGW_ALLOWED_HOSTS) ?? gateway.allowedHosts ?? LOOPBACK_HOSTS,
     allowedOrigins: list(env.MCPGW_ALLOWED_ORIGINS) ?? gateway.allowedOrigins ?? [],

@@ -11,6 +11,7 @@ import { RedisCatalog } from './catalog/redis-catalog.js';
 import { createRegistryMetrics } from './metrics.js';
 import { bindGrpc, createGrpcServer, createRegistryService, type RegistryDeps } from './server.js';
 import { openRedisCancelBus } from './cancel-bus.js';
+import { RedisEventLog } from '@mcpgw/common/event-log';
 import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
 
@@ -63,6 +64,7 @@ const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];
   deps.cancelBus = await openRedisCancelBus(redis, sub, prefix, log, registryService.cancelLocal);
+  deps.events = new RedisEventLog(redis, prefix, Number(env.MCPGW_SESSION_TTL_SECONDS ?? 3600) * 1000);
 }
 const { server: grpcServer } = createGrpcServer(deps, registryService);
 const grpcHost = env.GRPC_HOST ?? '0.0.0.0';
@@ -95,6 +97,7 @@ async function shutdown(signal: string): Promise<void> {
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   await upstreams.stop();
   await catalog.close();
+  await deps.events?.close();
   metricsServer.close();
   await Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect())));
   process.exit(0);

@@ -15,7 +15,8 @@ import {
   type ServerCatalog,
   type WatchCatalogRequest,
 } from '@mcpgw/proto/registry';
-import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, progressText, responseText } from '@mcpgw/common/jsonrpc';
+import type { EventLog } from '@mcpgw/common/event-log';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ export interface RegistryDeps {
   log: Logger;
   /** Reaches other replicas (Redis); absent with one replica. */
   cancelBus?: CancelBus;
+  /** The shared event log (Redis), for calls the edge asks to make resumable. */
+  events?: EventLog;
 }
 
 export interface RegistryImpl {
@@ -61,12 +64,12 @@ function toCatalogEvent(c: CatalogChange): CatalogEvent {
   return { version: c.version, snapshot: c.snapshot, servers: c.servers.map(toServerCatalog), removedServers: c.removed };
 }
 
-function resultEvent(result: unknown): CallEvent {
-  return { event: { $case: 'result', value: { resultJson: Buffer.from(JSON.stringify(result)), errorJson: EMPTY } } };
+function resultEvent(resultJson: string): CallEvent {
+  return { event: { $case: 'result', value: { resultJson: Buffer.from(resultJson), errorJson: EMPTY } }, eventId: '', messageJson: EMPTY };
 }
 
-function errorEvent(error: JsonRpcError): CallEvent {
-  return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson: Buffer.from(JSON.stringify(error)) } } };
+function errorEvent(errorJson: string): CallEvent {
+  return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson: Buffer.from(errorJson) } }, eventId: '', messageJson: EMPTY };
 }
 
 function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
@@ -98,7 +101,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     const ctx = call.request.context;
     const upstream: Upstream | undefined = upstreams.get(server);
     if (!upstream) {
-      call.write(errorEvent({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } }));
+      call.write(errorEvent(JSON.stringify({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } })));
       call.end();
       return;
     }
@@ -106,14 +109,34 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     try {
       params = buildParams();
     } catch (err) {
-      call.write(errorEvent({ code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } }));
+      call.write(errorEvent(JSON.stringify({ code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } })));
       call.end();
       return;
     }
     const abort = new AbortController();
     const key = ctx?.requestId ? callKey(ctx, ctx.requestId) : undefined;
     if (key) running.set(key, abort);
-    call.on('cancelled', () => abort.abort('client went away'));
+    // A call whose events are stored runs on when the edge goes away: the
+    // client resumes it elsewhere. Explicit cancellation comes through Cancel.
+    const store = ctx?.storeEvents && ctx.sessionId && ctx.requestId ? deps.events : undefined;
+    call.on('cancelled', () => { if (!store) abort.abort('client went away'); });
+    let chain: Promise<void> = Promise.resolve();
+    /** Writes events in order; with `store`, each is first appended to the session's event log. */
+    const emit = (event: CallEvent, text: (() => string) | undefined, final: boolean): void => {
+      chain = chain.then(async () => {
+        if (store && text) {
+          const message = text();
+          try {
+            event.eventId = await store.append(ctx!.sessionId, ctx!.requestId, message, final);
+            event.messageJson = Buffer.from(message);
+          } catch (err) {
+            log.warn({ server, err: (err as Error).message }, 'event log append failed; the stream will not be resumable');
+          }
+        }
+        if (!call.cancelled) call.write(event);
+      });
+    };
+    const tokenJson = ctx?.progressToken || undefined;
     const started = performance.now();
     try {
       // W3C trace context from the edge (metadata or the call context) goes on to HTTP upstreams.
@@ -122,19 +145,23 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
         onProgress: wantProgress
-          ? (p) => call.write({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } } })
+          ? (p) => emit({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } }, eventId: '', messageJson: EMPTY },
+            tokenJson ? () => progressText(tokenJson, p) : undefined, false)
           : undefined,
       }));
-      call.write(resultEvent(result));
+      const resultJson = JSON.stringify(result);
+      emit(resultEvent(resultJson), () => responseText(ctx!.requestId, { result: resultJson }), true);
     } catch (err) {
       const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: (err as Error).message, data: { server } };
-      call.write(errorEvent(error));
+      const errorJson = JSON.stringify(error);
+      emit(errorEvent(errorJson), () => responseText(ctx!.requestId, { error: errorJson }), true);
     } finally {
       if (key) running.delete(key);
       const seconds = (performance.now() - started) / 1000;
       metrics.upstreamRequestDuration.observe({ server, method }, seconds);
       log.debug({ server, method, ms: Math.round(seconds * 1e4) / 10, aborted: abort.signal.aborted }, 'upstream request');
-      call.end();
+      await chain;
+      if (!call.cancelled) call.end();
     }
   }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
+import type { EventLog } from '@mcpgw/common/event-log';
 import type { CatalogView } from '../catalog-view.js';
 import type { Dispatcher } from '../dispatcher.js';
 import { errorText } from '../jsonrpc.js';
@@ -22,6 +23,12 @@ export interface TransportDeps {
   streams: Map<string, SseWriter>;
   /** Reaches a stream held by any replica. */
   bus: StreamBus;
+  /** Events of SSE response streams, for Last-Event-ID resumption. */
+  events: EventLog;
+  /** True when `events` is shared (Redis): the registry then stores call events itself. */
+  sharedEvents: boolean;
+  /** How long a resumed stream waits for the rest of its call. */
+  resumeWindowMs: number;
 }
 
 /** The SDK's code for an unknown session. */

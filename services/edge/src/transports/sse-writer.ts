@@ -26,6 +26,11 @@ export class SseWriter {
     this.res.on('close', listener);
   }
 
+  /** The priming event: an id to resume from before any message, and the reconnect delay. */
+  prime(id: string, retryMs: number): boolean {
+    return this.write(`id: ${id}\nretry: ${retryMs}\ndata: \n\n`);
+  }
+
   event(name: string, data: string, id?: string): boolean {
     return this.write(`${id ? `id: ${id}\n` : ''}event: ${name}\ndata: ${data}\n\n`);
   }

@@ -3,12 +3,16 @@
 // from the store, and answered as JSON, or as SSE when progress was asked for.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
-import { progressTokenOf } from '../dispatcher.js';
+import { decodeEventId, primingEventId } from '@mcpgw/common/event-log';
+import { progressTokenOf, type RequestContext } from '../dispatcher.js';
 import { classify, errorText, resultText } from '../jsonrpc.js';
 import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
 import { loadSession, newSessionId, sendError, serverParam, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
+
+/** The reconnect delay suggested to clients (`retry:` of the priming event). */
+const RETRY_MS = 1_000;
 
 function accepts(req: FastifyRequest): { json: boolean; sse: boolean } {
   const accept = (req.headers.accept ?? '*/*').toLowerCase();
@@ -80,9 +84,53 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     }
     reply.hijack();
     const sse = new SseWriter(reply.raw);
-    const text = await dispatcher.handle({ session, server, traceparent, notify: (json) => sse.event('message', json) }, msg);
-    sse.event('message', text);
+    const streamId = JSON.stringify(msg.id);
+    // Resumable (2025-11-25 clients handle the priming event's empty data).
+    const resumable = session.v >= '2025-11-25';
+    if (resumable) sse.prime(primingEventId(streamId), RETRY_MS);
+    // Events go out in order; each is stored first (unless the registry stored it), so a
+    // client that lost the stream can resume it with Last-Event-ID on any replica.
+    let chain: Promise<void> = Promise.resolve();
+    const emit = (text: string, eventId: string | undefined, final: boolean) => {
+      chain = chain.then(async () => {
+        let id = eventId;
+        if (!id && resumable) id = await deps.events.append(session.id, streamId, text, final).catch(() => undefined);
+        sse.event('message', text, id);
+      });
+    };
+    const ctx: RequestContext = { session, server, traceparent, resumable: resumable && deps.sharedEvents, notify: (json, id) => emit(json, id, false) };
+    const text = await dispatcher.handle(ctx, msg);
+    emit(text, ctx.finalEventId, true);
+    await chain;
     sse.end();
+  };
+
+  /** GET with Last-Event-ID: replays what the stream missed, then follows it to its final response. */
+  const resume = async (req: FastifyRequest, reply: FastifyReply, sid: string, lastEventId: string) => {
+    const server = serverParam(req);
+    const session = await loadSession(deps, reply, sid, server);
+    if (!session) return reply;
+    const at = decodeEventId(lastEventId);
+    if (!at) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Last-Event-ID is not an event id of this gateway' });
+    reply.hijack();
+    const sse = new SseWriter(reply.raw);
+    const deadline = Date.now() + deps.resumeWindowMs;
+    let cursor = lastEventId;
+    try {
+      while (!sse.closed && Date.now() < deadline) {
+        const events = await deps.events.readAfter(sid, cursor, 1_000);
+        for (const e of events) {
+          cursor = e.id;
+          if (e.streamId !== at.streamId) continue;
+          sse.event('message', e.text, e.id);
+          if (e.final) return;
+        }
+      }
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message }, 'resume failed');
+    } finally {
+      sse.end();
+    }
   };
 
   /** JSON-RPC batches: part of protocol 2025-03-26 only (removed in 2025-06-18). */
@@ -111,6 +159,8 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
   };
 
   const getStream = async (req: FastifyRequest, reply: FastifyReply, sid: string) => {
+    const lastEventId = req.headers['last-event-id'];
+    if (typeof lastEventId === 'string' && lastEventId !== '') return resume(req, reply, sid, lastEventId);
     const server = serverParam(req);
     if (!accepts(req).sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: GET needs Accept: text/event-stream' });
     const session = await loadSession(deps, reply, sid, server);

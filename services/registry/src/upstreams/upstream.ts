@@ -9,6 +9,7 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import {
   McpError,
   ErrorCode as SdkErrorCode,
+  ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -80,6 +81,9 @@ export class Upstream {
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private reconnecting?: Promise<void>;
+  /** Progress listeners by our own progress token (see connect()). */
+  private readonly progressListeners = new Map<string, (p: Progress) => void>();
+  private nextToken = 0;
 
   constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents) {
     this.breaker = new Breaker((s) => events.breaker(this, s));
@@ -142,13 +146,19 @@ export class Upstream {
     if (!client || this.state !== 'up') {
       throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
     }
-    const result = await client.request({ method, params } as never, PassthroughResult, {
-      signal: opts.signal,
-      timeout: this.timeoutFor(opts),
-      onprogress: opts.onProgress,
-    });
-    this.lastSeenMs = Date.now();
-    return result;
+    let token: string | undefined;
+    if (opts.onProgress) {
+      token = `mcpgw-${++this.nextToken}`;
+      this.progressListeners.set(token, opts.onProgress);
+      params = { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: token } };
+    }
+    try {
+      const result = await client.request({ method, params } as never, PassthroughResult, { signal: opts.signal, timeout: this.timeoutFor(opts) });
+      this.lastSeenMs = Date.now();
+      return result;
+    } finally {
+      if (token) this.progressListeners.delete(token);
+    }
   }
 
   private toCallError(err: unknown, timeout: number): UpstreamCallError {
@@ -199,6 +209,14 @@ export class Upstream {
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh());
     client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.refresh());
     client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh());
+    // Our own progress routing: the SDK drops a progress notification that arrives
+    // in the same read as its response (it forgets the request's handler first).
+    // Ours forgets the listener only after the response is handled, so the last
+    // progress event still goes out, and before the result.
+    client.setNotificationHandler(ProgressNotificationSchema, (n) => {
+      const { progressToken, ...values } = n.params;
+      this.progressListeners.get(String(progressToken))?.(values);
+    });
     try {
       await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     } catch (err) {

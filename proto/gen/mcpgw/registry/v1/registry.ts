@@ -37,6 +37,15 @@ export interface CallContext {
   timeoutMs: number;
   /** Negotiated MCP protocol version of the client session. */
   protocolVersion: string;
+  /** The client's progress token as JSON text; empty = none. */
+  progressToken: string;
+  /**
+   * Store each event of this call in the session's shared event log (Redis)
+   * and keep running when the edge goes away, so the client can resume with
+   * Last-Event-ID on any edge. The registry then fills CallEvent.event_id and
+   * CallEvent.message_json.
+   */
+  storeEvents: boolean;
 }
 
 export interface ListToolsRequest {
@@ -113,6 +122,12 @@ export interface CallEvent {
     | { $case: "serverRequest"; value: ServerRequest }
     | { $case: "result"; value: CallResult }
     | undefined;
+  /**
+   * With CallContext.store_events: the SSE event id under which the event was
+   * stored, and the exact JSON-RPC message (client token and id applied).
+   */
+  eventId: string;
+  messageJson: Buffer;
 }
 
 export interface Progress {
@@ -189,7 +204,16 @@ export enum ServerStatus_State {
 }
 
 function createBaseCallContext(): CallContext {
-  return { principal: "", sessionId: "", requestId: "", traceparent: "", timeoutMs: 0, protocolVersion: "" };
+  return {
+    principal: "",
+    sessionId: "",
+    requestId: "",
+    traceparent: "",
+    timeoutMs: 0,
+    protocolVersion: "",
+    progressToken: "",
+    storeEvents: false,
+  };
 }
 
 export const CallContext: MessageFns<CallContext> = {
@@ -211,6 +235,12 @@ export const CallContext: MessageFns<CallContext> = {
     }
     if (message.protocolVersion !== "") {
       writer.uint32(50).string(message.protocolVersion);
+    }
+    if (message.progressToken !== "") {
+      writer.uint32(58).string(message.progressToken);
+    }
+    if (message.storeEvents !== false) {
+      writer.uint32(64).bool(message.storeEvents);
     }
     return writer;
   },
@@ -274,6 +304,22 @@ export const CallContext: MessageFns<CallContext> = {
             }
 
             message.protocolVersion = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.progressToken = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.storeEvents = reader.bool();
             continue;
           }
         }
@@ -882,7 +928,7 @@ export const ForwardRequest: MessageFns<ForwardRequest> = {
 };
 
 function createBaseCallEvent(): CallEvent {
-  return { event: undefined };
+  return { event: undefined, eventId: "", messageJson: Buffer.alloc(0) };
 }
 
 export const CallEvent: MessageFns<CallEvent> = {
@@ -900,6 +946,12 @@ export const CallEvent: MessageFns<CallEvent> = {
       case "result":
         CallResult.encode(message.event.value, writer.uint32(34).fork()).join();
         break;
+    }
+    if (message.eventId !== "") {
+      writer.uint32(42).string(message.eventId);
+    }
+    if (message.messageJson.length !== 0) {
+      writer.uint32(50).bytes(message.messageJson);
     }
     return writer;
   },
@@ -947,6 +999,22 @@ export const CallEvent: MessageFns<CallEvent> = {
             }
 
             message.event = { $case: "result", value: CallResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.messageJson = Buffer.from(reader.bytes());
             continue;
           }
         }
