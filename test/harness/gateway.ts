@@ -1,5 +1,6 @@
 // Registry, edge and fixture upstreams as real processes, configured per test.
 import { join } from 'node:path';
+import { fixtureCommand } from '../fixtures/launch.js';
 import { DEMO_SERVER, ROOT, startProcess, waitFor, waitForLine, type Proc } from './processes.js';
 
 export interface RegistryHandle {
@@ -51,4 +52,27 @@ export async function waitForTools(edgeUrl: string, prefixes: string[]): Promise
     const names = tools.map((t) => t.name);
     return prefixes.every((p) => names.some((n) => n.startsWith(p))) ? names : undefined;
   });
+}
+
+/** A fixture upstream (test/fixtures) over SSE or Streamable HTTP, as a process the harness stops. */
+export async function startFixtureServer(behaviour: string, transport: 'sse' | 'http', extra: string[] = []): Promise<{ proc: Proc; url: string }> {
+  const { command, args } = fixtureCommand(behaviour, transport, ['--port', '0', ...extra]);
+  const proc = startProcess(command, args);
+  const m = await waitForLine(proc, /^listening (\d+)/, `fixture ${behaviour}/${transport}`);
+  return { proc, url: `http://127.0.0.1:${m[1]}${transport === 'sse' ? '/sse' : '/mcp'}` };
+}
+
+/** The reference server-everything over SSE or Streamable HTTP, forced onto loopback. */
+export async function startEverything(transport: 'sse' | 'http'): Promise<{ proc: Proc; url: string }> {
+  const proc = startProcess(process.execPath, ['--import', join(ROOT, 'bench/lib/loopback.mjs'), EVERYTHING, transport === 'sse' ? 'sse' : 'streamableHttp'], { PORT: '0' });
+  const m = await waitForLine(proc, /bench-listening (\d+)/, `server-everything ${transport}`);
+  return { proc, url: `http://127.0.0.1:${m[1]}${transport === 'sse' ? '/sse' : '/mcp'}` };
+}
+
+export const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+
+/** YAML for a stdio fixture upstream. */
+export function fixtureStdio(name: string, behaviour: string, extra: string[] = [], more = ''): string {
+  const { command, args } = fixtureCommand(behaviour, 'stdio', extra);
+  return `  ${name}:\n    command: ${JSON.stringify(command)}\n    args: ${JSON.stringify(args)}\n${more}`;
 }

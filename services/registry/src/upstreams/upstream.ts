@@ -84,6 +84,7 @@ export class Upstream {
   /** Progress listeners by our own progress token (see connect()). */
   private readonly progressListeners = new Map<string, (p: Progress) => void>();
   private nextToken = 0;
+  private lastReinitMs = 0;
 
   constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents) {
     this.breaker = new Breaker((s) => events.breaker(this, s));
@@ -272,7 +273,14 @@ export class Upstream {
         this.toolCount = c.tools.length;
         this.events.contents(c);
       })
-      .catch((err: unknown) => this.log.warn({ server: this.config.name, err: (err as Error).message }, 'catalog refresh failed'))
+      .catch((err: unknown) => {
+        this.log.warn({ server: this.config.name, err: (err as Error).message }, 'catalog refresh failed');
+        // An HTTP upstream that forgot our session: initialize again (not more than every 5 s).
+        if (isExpiredSession(err) && Date.now() - this.lastReinitMs > 5_000) {
+          this.lastReinitMs = Date.now();
+          void this.reconnectNow();
+        }
+      })
       .finally(() => {
         this.refreshing = undefined;
         if (this.refreshAgain) {
