@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
+import { fixtureStdio, startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
 import { INIT, rpc } from '../harness/mcp.js';
 import { DEMO_SERVER, stopAll, writeConfig } from '../harness/processes.js';
 import { startRedis, type RedisHandle } from '../harness/redis.js';
@@ -143,5 +143,46 @@ describe('resumable streams across edges', () => {
     assert.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.equal(final.id, 7);
     assert.equal(final.result.content[0].text, 'liftoff');
+  });
+});
+
+describe('catalog across registry replicas', () => {
+  after(stopAll);
+
+  test('two registries running the same upstreams keep one stable version', async () => {
+    const redis = await startRedis();
+    const prefix = `v${Date.now()}:`;
+    const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: prefix, MCPGW_REFRESH_INTERVAL_MS: '300' };
+    const cfg = writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n${fixtureStdio('paged', 'paged')}`);
+    const [a] = await Promise.all([startRegistry(cfg, env), startRegistry(cfg, env)]);
+    const edge = await startEdge(a.url, env);
+    await waitForTools(edge.url, ['demo__', 'paged__']);
+    const store = new Redis(redis.url);
+    try {
+      const v1 = await store.get(`${prefix}catalog:version`);
+      // Both replicas refresh every 300 ms; equal contents must not move the version.
+      await new Promise((r) => setTimeout(r, 2_000));
+      assert.equal(await store.get(`${prefix}catalog:version`), v1);
+      assert.equal(v1, '2', 'one version per server');
+    } finally {
+      store.disconnect();
+    }
+  });
+
+  test('a change on one registry reaches an edge of another registry within 1 s', async () => {
+    const redis = await startRedis();
+    const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `c${Date.now()}:` };
+    const live = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('live', 'changing')}`), env);
+    // The other replica's own upstream never answers: what it serves comes from Redis.
+    const mirror = await startRegistry(writeConfig('mcp_servers:\n  live:\n    command: node\n    args: ["-e", "setInterval(() => {}, 1000)"]\n'), env);
+    const [liveEdge, mirrorEdge] = await Promise.all([startEdge(live.url, env), startEdge(mirror.url, env)]);
+    await waitForTools(liveEdge.url, ['live__v1']);
+    await waitForTools(mirrorEdge.url, ['live__v1']);
+    const bumped = Date.now();
+    const r = await fetch(`${liveEdge.url}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'live__bump', arguments: {} }) });
+    assert.equal(r.status, 200);
+    await waitForTools(mirrorEdge.url, ['live__v2']);
+    const ms = Date.now() - bumped;
+    assert.ok(ms < 1_000, `the change reached the other replica's edge after ${ms} ms`);
   });
 });
