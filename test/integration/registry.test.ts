@@ -58,7 +58,7 @@ describe('stdio upstreams', () => {
     const cfg = {
       name: 'forky', transport: 'stdio' as const, command: 'sh',
       args: ['-c', `sleep 300 & exec "${process.execPath}" "${DEMO_SERVER}"`],
-      env: {}, headers: {}, timeoutMs: 5000, maxConcurrency: 4, session: 'shared' as const,
+      env: {}, headers: {}, timeoutMs: 5000, maxConcurrency: 4, maxSessions: 4, session: 'shared' as const,
     };
     const pids: number[] = [];
     for (let i = 0; i < 100; i++) {

@@ -23,6 +23,8 @@ export interface ServerConfig {
   timeoutMs: number;
   maxConcurrency: number;
   session: SessionMode;
+  /** per_client: how many client sessions may have their own upstream session at once. */
+  maxSessions: number;
   description?: string;
 }
 
@@ -62,6 +64,7 @@ const serverSchema = z.object({
   disallowed_tools: z.array(z.string()).optional(),
   timeout_ms: z.number().int().positive().optional(),
   max_concurrency: z.number().int().positive().optional(),
+  max_sessions: z.number().int().positive().optional(),
   session: z.enum(['shared', 'per_client']).optional(),
   description: z.string().optional(),
   // Accepted for LiteLLM compatibility; not used by mcpgw.
@@ -199,6 +202,8 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     timeoutMs: s.timeout_ms ?? DEFAULT_TIMEOUT_MS,
     maxConcurrency: s.max_concurrency ?? DEFAULT_MAX_CONCURRENCY,
     session: s.session ?? 'shared',
+    // stdio sessions are processes: a lower default cap.
+    maxSessions: s.max_sessions ?? (transport === 'stdio' ? 32 : 256),
     description: s.description,
   };
 }

@@ -25,11 +25,13 @@ interface View {
   prompts: Map<string, ToolRoute>;
   /** Resource URI -> server. URIs are not renamed (yet); the first server wins. */
   resources: Map<string, string>;
+  /** Resource template URI pattern -> server (for completion/complete by ref/resource). */
+  templates: Map<string, string>;
 }
 
 const EMPTY_VIEW: View = {
   toolsList: '{"tools":[]}', promptsList: '{"prompts":[]}', resourcesList: '{"resources":[]}', resourceTemplatesList: '{"resourceTemplates":[]}',
-  tools: new Map(), prompts: new Map(), resources: new Map(),
+  tools: new Map(), prompts: new Map(), resources: new Map(), templates: new Map(),
 };
 
 export class CatalogView {
@@ -66,6 +68,11 @@ export class CatalogView {
     return this.servers.has(name);
   }
 
+  /** `session: per_client` servers: their calls may carry server-to-client traffic. */
+  isPerClient(name: string): boolean {
+    return this.servers.get(name)?.perClient ?? false;
+  }
+
   /** The aggregate view, or one server's unprefixed view. */
   view(server?: string): View | undefined {
     return server === undefined ? this.aggregate : this.perServer.get(server);
@@ -77,6 +84,7 @@ export class CatalogView {
     const tools = new Map<string, ToolRoute>();
     const prompts = new Map<string, ToolRoute>();
     const resources = new Map<string, string>();
+    const templates = new Map<string, string>();
     this.perServer.clear();
     for (const server of names) {
       const s = this.servers.get(server)!;
@@ -107,6 +115,12 @@ export class CatalogView {
         ownResources.set(r.uri, server);
         all.resources.push(r);
       }
+      const ownTemplates = new Map<string, string>();
+      for (const t of own.templates) {
+        if (typeof t.uriTemplate !== 'string') continue;
+        if (!templates.has(t.uriTemplate)) templates.set(t.uriTemplate, server);
+        ownTemplates.set(t.uriTemplate, server);
+      }
       all.templates.push(...own.templates);
       this.perServer.set(server, {
         toolsList: `{"tools":${s.toolsJson.length ? s.toolsJson.toString('utf8') : '[]'}}`,
@@ -116,6 +130,7 @@ export class CatalogView {
         tools: ownTools,
         prompts: ownPrompts,
         resources: ownResources,
+        templates: ownTemplates,
       });
     }
     this.aggregate = {
@@ -126,6 +141,7 @@ export class CatalogView {
       tools,
       prompts,
       resources,
+      templates,
     };
   }
 }

@@ -81,11 +81,27 @@ export class Dispatcher {
         if (!route) return errorText(id, invalidParams(`unknown prompt '${params.name}'`, { prompt: params.name }));
         return answerText(id, await this.forward(ctx, msg, route.server, { ...params, name: route.name }));
       }
-      case 'resources/read': {
-        if (typeof params.uri !== 'string') return errorText(id, invalidParams('resources/read needs "uri" (a string)'));
-        const server = view.resources.get(params.uri) ?? ctx.server;
-        if (!server) return errorText(id, { code: -32002, message: `resource not found: ${params.uri}`, data: { uri: params.uri } });
+      case 'resources/read':
+      case 'resources/subscribe':
+      case 'resources/unsubscribe': {
+        if (typeof params.uri !== 'string') return errorText(id, invalidParams(`${method} needs "uri" (a string)`));
+        const server = this.resourceServer(ctx, params.uri);
+        if (!server) return errorText(id, { code: -32002, message: `Resource not found: ${params.uri}`, data: { uri: params.uri } });
         return answerText(id, await this.forward(ctx, msg, server, params));
+      }
+      case 'completion/complete': {
+        const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
+        if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+          const route = view.prompts.get(ref.name);
+          if (!route) return errorText(id, invalidParams(`unknown prompt '${ref.name}'`, { prompt: ref.name }));
+          return answerText(id, await this.forward(ctx, msg, route.server, { ...params, ref: { ...ref, name: route.name } }));
+        }
+        if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+          const server = view.templates.get(ref.uri) ?? this.resourceServer(ctx, ref.uri);
+          if (!server) return errorText(id, invalidParams(`unknown resource template '${ref.uri}'`, { uri: ref.uri }));
+          return answerText(id, await this.forward(ctx, msg, server, params));
+        }
+        return errorText(id, invalidParams('completion/complete needs "ref" of type ref/prompt (with name) or ref/resource (with uri)'));
       }
       case 'logging/setLevel': {
         if (!LOG_LEVELS.includes(params.level as never)) return errorText(id, invalidParams(`logging/setLevel needs "level", one of ${LOG_LEVELS.join(', ')}`));
@@ -97,6 +113,33 @@ export class Dispatcher {
       default:
         return errorText(id, { code: ErrorCode.MethodNotFound, message: `Method not found: ${method}` });
     }
+  }
+
+  /** The server a resource URI belongs to: listed URIs, else the per-server view's own server. */
+  private resourceServer(ctx: RequestContext, uri: string): string | undefined {
+    return this.deps.catalog.view(ctx.server)?.resources.get(uri) ?? ctx.server;
+  }
+
+  /** Whether answering `msg` may need a stream: its server is per_client (requests and log messages to the client). */
+  mayNeedStream(ctx: RequestContext, msg: JsonRpcRequest): boolean {
+    const view = this.deps.catalog.view(ctx.server);
+    if (!view) return false;
+    const name = msg.params?.name;
+    if (msg.method === 'tools/call' && typeof name === 'string') {
+      const route = view.tools.get(name);
+      return route !== undefined && this.deps.catalog.isPerClient(route.server);
+    }
+    return ctx.server !== undefined && this.deps.catalog.isPerClient(ctx.server);
+  }
+
+  /** The client's answer to a server-to-client request: to the registry that asked. */
+  respond(session: SessionRecord, msg: { id: JsonRpcId }): void {
+    this.deps.registry.respond({ context: this.context(session, ''), id: String(msg.id), responseJson: Buffer.from(JSON.stringify(msg)) });
+  }
+
+  /** The client session ended: its per_client upstream sessions close. */
+  endSession(session: SessionRecord): void {
+    this.deps.registry.endSession({ context: this.context(session, '') });
   }
 
   /** A client's notifications/cancelled: reaches the registry running the call. */
@@ -114,6 +157,7 @@ export class Dispatcher {
     return {
       principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs: this.deps.callTimeoutMs, protocolVersion: session.v,
       progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: resumable,
+      clientCapabilitiesJson: session.cc ? Buffer.from(JSON.stringify(session.cc)) : EMPTY,
     };
   }
 
@@ -178,6 +222,17 @@ export class Dispatcher {
           const p = e.value;
           if (ev.eventId) ctx.notify(ev.messageJson.toString('utf8'), ev.eventId);
           else ctx.notify(progressText(JSON.stringify(token), { progress: p.progress, total: p.hasTotal ? p.total : undefined, message: p.message }));
+        } else if (e.$case === 'notificationJson' && ctx.notify) {
+          const text = e.value.toString('utf8');
+          if (wantedLog(ctx.session, text)) ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : text, ev.eventId || undefined);
+        } else if (e.$case === 'serverRequest') {
+          const r = e.value;
+          if (!ctx.notify) {
+            // No stream to ask the client on: answer the upstream at once.
+            this.deps.registry.respond({ context: this.context(ctx.session, ''), id: r.id, responseJson: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: ErrorCode.InternalError, message: 'mcpgw: this request has no stream to the client (REST, or a JSON-only client)' } })) });
+          } else {
+            ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : `{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"method":${JSON.stringify(r.method)},"params":${r.paramsJson.toString('utf8') || '{}'}}`, ev.eventId || undefined);
+          }
         } else if (e.$case === 'result') {
           const r = e.value;
           if (ev.eventId) ctx.finalEventId = ev.eventId;
@@ -192,6 +247,15 @@ export class Dispatcher {
       ctx.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+const LEVEL_RANK = new Map<string, number>(LOG_LEVELS.map((l, i) => [l, i]));
+
+/** notifications/message below the session's logging/setLevel are dropped; others pass. */
+function wantedLog(session: SessionRecord, text: string): boolean {
+  if (!session.ll || !text.includes('"notifications/message"')) return true;
+  const level = (JSON.parse(text) as { params?: { level?: string } }).params?.level ?? 'info';
+  return (LEVEL_RANK.get(level) ?? 0) >= (LEVEL_RANK.get(session.ll) ?? 0);
 }
 
 function hashId(id: string): string {

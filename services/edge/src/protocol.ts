@@ -8,7 +8,8 @@ export const GATEWAY_INFO = { name: 'mcpgw', title: 'mcpgw MCP gateway', version
 export const CAPABILITIES = {
   tools: { listChanged: true },
   prompts: { listChanged: true },
-  resources: { listChanged: true },
+  resources: { subscribe: true, listChanged: true },
+  completions: {},
   logging: {},
 };
 

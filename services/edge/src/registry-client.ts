@@ -9,7 +9,9 @@ import {
   type CancelRequest,
   type CatalogEvent,
   type ForwardRequest,
+  type EndSessionRequest,
   type ListServersResponse,
+  type RespondRequest,
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
@@ -86,6 +88,17 @@ export class RegistryLink {
   /** Asks every registry target: the call may run on any of them. */
   cancel(req: CancelRequest): void {
     for (const c of this.clients) c.cancel(req, new Metadata(), { deadline: Date.now() + 5_000 }, () => {});
+  }
+
+  /** Any registry may hold the request; it passes the answer on to the one that does. */
+  respond(req: RespondRequest): void {
+    this.pick().respond(req, new Metadata(), { deadline: Date.now() + 5_000 }, (err) => {
+      if (err) this.log.warn({ err: err.details }, 'respond failed');
+    });
+  }
+
+  endSession(req: EndSessionRequest): void {
+    for (const c of this.clients) c.endSession(req, new Metadata(), { deadline: Date.now() + 5_000 }, () => {});
   }
 
   listServers(): Promise<ListServersResponse> {

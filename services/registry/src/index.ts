@@ -10,7 +10,9 @@ import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
 import { RedisCatalog } from './catalog/redis-catalog.js';
 import { createRegistryMetrics } from './metrics.js';
 import { bindGrpc, createGrpcServer, createRegistryService, type RegistryDeps } from './server.js';
-import { openRedisCancelBus } from './cancel-bus.js';
+import { openReplicaBus } from './replica-bus.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { RedisEventLog } from '@mcpgw/common/event-log';
 import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
@@ -59,11 +61,11 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
   log.info(diff, 'config reloaded');
 });
 
-const deps: RegistryDeps = { catalog, upstreams, metrics, log };
+const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId: `${hostname()}-${randomBytes(4).toString('hex')}` };
 const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];
-  deps.cancelBus = await openRedisCancelBus(redis, sub, prefix, log, registryService.cancelLocal);
+  deps.replicaBus = await openReplicaBus(redis, sub, prefix, log, registryService.onReplicaMessage);
   deps.events = new RedisEventLog(redis, prefix, Number(env.MCPGW_SESSION_TTL_SECONDS ?? 3600) * 1000);
 }
 const { server: grpcServer } = createGrpcServer(deps, registryService);

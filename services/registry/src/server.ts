@@ -15,12 +15,14 @@ import {
   type ServerCatalog,
   type WatchCatalogRequest,
 } from '@mcpgw/proto/registry';
-import { ErrorCode, progressText, responseText } from '@mcpgw/common/jsonrpc';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, progressText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
 import type { RegistryMetrics } from './metrics.js';
-import type { CancelBus } from './cancel-bus.js';
+import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
+import type { CallSink } from './upstreams/client-peer.js';
 import { UpstreamCallError, type Upstream } from './upstreams/upstream.js';
 import type { UpstreamSet } from './upstreams/upstream-set.js';
 import { traceContext } from './upstreams/trace-context.js';
@@ -31,15 +33,17 @@ export interface RegistryDeps {
   metrics: RegistryMetrics;
   log: Logger;
   /** Reaches other replicas (Redis); absent with one replica. */
-  cancelBus?: CancelBus;
+  replicaBus?: ReplicaBus;
+  /** This replica's id, unique among replicas: part of server-to-client request ids. */
+  instanceId: string;
   /** The shared event log (Redis), for calls the edge asks to make resumable. */
   events?: EventLog;
 }
 
 export interface RegistryImpl {
   service: RegistryServer;
-  /** Cancels a call this replica runs; false when it runs no such call. */
-  cancelLocal(key: string, reason: string): boolean;
+  /** What another replica broadcast: acted on when this replica holds the target. */
+  onReplicaMessage(message: ReplicaMessage): void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -57,6 +61,7 @@ export function toServerCatalog(e: CatalogEntry): ServerCatalog {
     stale: e.stale,
     description: e.description,
     serverInfoJson: e.serverInfoJson,
+    perClient: e.perClient,
   };
 }
 
@@ -80,10 +85,21 @@ function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
 }
 
 export function createRegistryService(deps: RegistryDeps): RegistryImpl {
-  const { catalog, upstreams, metrics, log } = deps;
+  const { catalog, upstreams, metrics, log, instanceId } = deps;
   /** Running calls by session and client request id, for Cancel. */
   const running = new Map<string, AbortController>();
   const callKey = (ctx: CallContext | undefined, requestId: string) => `${ctx?.sessionId ?? ''}\0${requestId}`;
+  /** Server-to-client requests waiting for the client's answer, by gateway-wide id. */
+  const pendingRequests = new Map<string, { resolve(result: Record<string, unknown>): void; reject(err: Error): void }>();
+  let serverRequestCount = 0;
+  const respondLocal = (id: string, responseJson: string): boolean => {
+    const pending = pendingRequests.get(id);
+    if (!pending) return false;
+    const response = JSON.parse(responseJson) as { result?: Record<string, unknown>; error?: { code: number; message: string; data?: unknown } };
+    if (response.error) pending.reject(new McpError(response.error.code, response.error.message, response.error.data));
+    else pending.resolve(response.result ?? {});
+    return true;
+  };
   const cancelLocal = (key: string, reason: string): boolean => {
     const abort = running.get(key);
     abort?.abort(reason);
@@ -99,20 +115,19 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     wantProgress: boolean,
   ): Promise<void> {
     const ctx = call.request.context;
-    const upstream: Upstream | undefined = upstreams.get(server);
-    if (!upstream) {
-      call.write(errorEvent(JSON.stringify({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } })));
+    const fail = (error: JsonRpcError) => {
+      call.write(errorEvent(JSON.stringify(error)));
       call.end();
-      return;
-    }
+    };
+    let upstream: Upstream | undefined;
     let params: Record<string, unknown>;
     try {
       params = buildParams();
+      upstream = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'));
     } catch (err) {
-      call.write(errorEvent(JSON.stringify({ code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } })));
-      call.end();
-      return;
+      return fail(err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } });
     }
+    if (!upstream) return fail({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
     const abort = new AbortController();
     const key = ctx?.requestId ? callKey(ctx, ctx.requestId) : undefined;
     if (key) running.set(key, abort);
@@ -141,14 +156,34 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     try {
       // W3C trace context from the edge (metadata or the call context) goes on to HTTP upstreams.
       const traceparent = ctx?.traceparent || String(call.metadata.get('traceparent')[0] ?? '');
-      const result = await traceContext.run(traceparent, () => upstream.request(method, params, {
+      const run = () => upstream.request(method, params, {
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
         onProgress: wantProgress
           ? (p) => emit({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } }, eventId: '', messageJson: EMPTY },
             tokenJson ? () => progressText(tokenJson, p) : undefined, false)
           : undefined,
-      }));
+      });
+      // A per_client session's requests and notifications to its client ride on this call's stream.
+      const sink: CallSink = {
+        notification: (message) => {
+          // The SDK hands over the parsed notification without its "jsonrpc" member.
+          const text = JSON.stringify({ jsonrpc: '2.0', ...message });
+          emit({ event: { $case: 'notificationJson', value: Buffer.from(text) }, eventId: '', messageJson: EMPTY }, () => text, false);
+        },
+        request: (reqMethod, reqParams, signal) => new Promise((resolve, reject) => {
+          const id = `${instanceId}.${++serverRequestCount}`;
+          const done = () => { pendingRequests.delete(id); signal.removeEventListener('abort', onAbort); };
+          const onAbort = () => { done(); reject(new Error('cancelled')); };
+          signal.addEventListener('abort', onAbort, { once: true });
+          pendingRequests.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
+          const paramsJson = JSON.stringify(reqParams ?? {});
+          emit({ event: { $case: 'serverRequest', value: { id, method: reqMethod, paramsJson: Buffer.from(paramsJson) } }, eventId: '', messageJson: EMPTY },
+            () => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(reqMethod)},"params":${paramsJson}}`, false);
+        }),
+      };
+      const peer = upstream.peer;
+      const result = await traceContext.run(traceparent, () => (peer ? peer.during(sink, run) : run()));
       const resultJson = JSON.stringify(result);
       emit(resultEvent(resultJson), () => responseText(ctx!.requestId, { result: resultJson }), true);
     } catch (err) {
@@ -211,13 +246,21 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const key = callKey(call.request.context, call.request.requestId);
       const reason = call.request.reason || 'cancelled by the client';
       if (cancelLocal(key, reason)) return cb(null, { found: true });
-      if (!deps.cancelBus) return cb(null, { found: false });
-      deps.cancelBus.publish(key, reason).then(() => cb(null, { found: true }), (err: Error) => cb({ code: status.UNAVAILABLE, details: `cancel broadcast failed: ${err.message}` }));
+      broadcast({ kind: 'cancel', key, reason }, cb);
     },
 
-    respond(_call, cb) {
-      // Server-to-client requests come with per_client upstreams (registry issue).
-      cb({ code: status.UNIMPLEMENTED, details: 'Respond is not implemented yet' });
+    respond(call, cb) {
+      const { id, responseJson } = call.request;
+      try {
+        if (respondLocal(id, responseJson.toString('utf8'))) return cb(null, { found: true });
+      } catch (err) {
+        return cb({ code: status.INVALID_ARGUMENT, details: `response is not JSON-RPC: ${(err as Error).message}` });
+      }
+      broadcast({ kind: 'respond', id, response: responseJson.toString('utf8') }, cb);
+    },
+
+    endSession(call, cb) {
+      upstreams.endSession(call.request.context?.sessionId ?? '').then((closed) => cb(null, { closed }), (err: Error) => cb({ code: status.INTERNAL, details: err.message }));
     },
 
     listServers(_call, cb) {
@@ -234,7 +277,17 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       });
     },
   };
-  return { service, cancelLocal };
+  /** Hands a message to the other replicas (the one holding its target acts on it). */
+  function broadcast(message: ReplicaMessage, cb: sendUnaryData<{ found: boolean }>): void {
+    if (!deps.replicaBus) return cb(null, { found: false });
+    deps.replicaBus.publish(message).then(() => cb(null, { found: true }), (err: Error) => cb({ code: status.UNAVAILABLE, details: `broadcast to replicas failed: ${err.message}` }));
+  }
+
+  const onReplicaMessage = (m: ReplicaMessage): void => {
+    if (m.kind === 'cancel') cancelLocal(m.key, m.reason);
+    else respondLocal(m.id, m.response);
+  };
+  return { service, onReplicaMessage };
 }
 
 /** A grpc-js server with the registry and grpc.health.v1 services; not yet bound. */

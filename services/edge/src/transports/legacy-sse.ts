@@ -51,6 +51,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       streams.delete(session.id);
       metrics.sessionsActive.dec({ transport: 'sse' });
       sessions.delete(session.id).catch(() => {});
+      dispatcher.endSession(session);
     });
   };
 
@@ -76,7 +77,10 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       return sendError(reply, 400, c.error, c.id);
     }
     reply.code(202).send('Accepted');
-    if (c.kind === 'response') return;
+    if (c.kind === 'response') {
+      dispatcher.respond(session, c.msg);
+      return;
+    }
     if (c.kind === 'notification') {
       if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
       return;

@@ -72,12 +72,15 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
       return reply.code(202).send();
     }
-    if (c.kind === 'response') return reply.code(202).send();
+    if (c.kind === 'response') {
+      dispatcher.respond(session, c.msg);
+      return reply.code(202).send();
+    }
 
     const msg = c.msg;
     const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
     // SSE only when it buys something (progress) or the client accepts nothing else.
-    const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined);
+    const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined || dispatcher.mayNeedStream({ session, server }, msg));
     if (!stream) {
       const text = await dispatcher.handle({ session, server, traceparent }, msg);
       return reply.type('application/json').send(text);
@@ -150,6 +153,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       const c = classify(item);
       if (c.kind === 'invalid') return errorText(c.id, c.error);
       if (c.kind === 'notification' && c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
+      if (c.kind === 'response') dispatcher.respond(session, c.msg);
       if (c.kind !== 'request') return undefined;
       return dispatcher.handle({ session, server, traceparent }, c.msg);
     }));
@@ -180,6 +184,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const session = await loadSession(deps, reply, sid, serverParam(req));
     if (!session) return reply;
     await sessions.delete(sid).catch(() => false);
+    dispatcher.endSession(session);
     deps.streams.get(sid)?.end();
     metrics.sessionsActive.dec({ transport: 'http' });
     return reply.code(200).send();

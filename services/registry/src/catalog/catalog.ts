@@ -15,6 +15,7 @@ export interface CatalogEntry {
   /** Loaded from the shared cache; this replica's upstream has not confirmed it yet. */
   stale: boolean;
   toolCount: number;
+  perClient: boolean;
 }
 
 export interface CatalogChange {
@@ -48,6 +49,7 @@ export function toEntry(c: CatalogContents, stale = false): CatalogEntry {
     serverInfoJson: Buffer.from(JSON.stringify(c.serverInfo ?? {})),
     stale,
     toolCount: c.tools.length,
+    perClient: c.perClient,
   };
 }
 

@@ -61,7 +61,7 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     const entry = toEntry(contents);
     const fields = [
       'tools', entry.toolsJson, 'resources', entry.resourcesJson, 'templates', entry.resourceTemplatesJson,
-      'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson,
+      'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson, 'perClient', entry.perClient ? '1' : '0',
     ];
     const v = Number(await this.redis.eval(PUT_SCRIPT, 3, this.keys.server(entry.name), this.keys.version, this.keys.servers,
       entry.hash, entry.name, this.keys.channel, ...fields));
@@ -138,6 +138,7 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
       serverInfoJson: h.info ?? Buffer.from('{}'),
       stale: true,
       toolCount: (JSON.parse(toolsJson.toString()) as unknown[]).length,
+      perClient: h.perClient?.toString() === '1',
     };
   }
 }

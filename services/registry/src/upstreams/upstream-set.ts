@@ -1,15 +1,30 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ServerConfig } from '@mcpgw/common/config';
+import { ErrorCode, upstreamError } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogStore } from '../catalog/catalog.js';
 import type { RegistryMetrics } from '../metrics.js';
-import { Upstream } from './upstream.js';
+import { ClientPeer } from './client-peer.js';
+import { Upstream, UpstreamCallError, type UpstreamEvents } from './upstream.js';
 
 const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
+/** A per_client upstream session nobody used for this long is closed. */
+const SESSION_IDLE_MS = Number(process.env.MCPGW_CLIENT_SESSION_IDLE_MS ?? 15 * 60_000);
+const SESSION_CONNECT_MS = 30_000;
 
-/** Every configured upstream, feeding its contents into the catalog. */
+interface ClientSession {
+  upstream: Upstream;
+  idle?: NodeJS.Timeout;
+}
+
+/**
+ * Every configured upstream, feeding its contents into the catalog, plus the
+ * per_client upstream sessions (one per client session and server, created
+ * on first use, closed on EndSession or when idle).
+ */
 export class UpstreamSet {
   private readonly byName = new Map<string, Upstream>();
+  private readonly sessions = new Map<string, ClientSession>();
 
   constructor(private readonly catalog: CatalogStore, private readonly log: Logger, private readonly metrics: RegistryMetrics) {}
 
@@ -19,6 +34,54 @@ export class UpstreamSet {
 
   all(): Upstream[] {
     return [...this.byName.values()];
+  }
+
+  /**
+   * The upstream a client session's request goes to: the shared one, or for
+   * `session: per_client` servers that client session's own (started on first use).
+   */
+  async forSession(name: string, sessionId: string, clientCapabilities: () => Record<string, unknown>): Promise<Upstream | undefined> {
+    const shared = this.byName.get(name);
+    if (!shared || shared.config.session !== 'per_client') return shared;
+    if (!sessionId) throw new UpstreamCallError(upstreamError(ErrorCode.InvalidParams, name, 'is per_client: call it within an MCP session (not over REST)'));
+    const key = `${name}\0${sessionId}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const count = [...this.sessions.values()].filter((x) => x.upstream.config.name === name).length;
+      if (count >= shared.config.maxSessions) {
+        throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, name, `has ${count} client sessions open (max_sessions); try again later`));
+      }
+      const upstream = new Upstream(shared.config, this.log, this.eventsFor(shared.config, false), new ClientPeer(clientCapabilities()));
+      s = { upstream };
+      this.sessions.set(key, s);
+      upstream.start();
+    }
+    clearTimeout(s.idle);
+    const session = s;
+    session.idle = setTimeout(() => void this.closeSession(key), SESSION_IDLE_MS);
+    session.idle.unref();
+    try {
+      await session.upstream.whenUp(SESSION_CONNECT_MS);
+    } catch (err) {
+      await this.closeSession(key);
+      throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, `client session could not start: ${(err as Error).message}`), true);
+    }
+    return session.upstream;
+  }
+
+  /** Closes the per_client upstream sessions of a client session. */
+  async endSession(sessionId: string): Promise<number> {
+    const keys = [...this.sessions.keys()].filter((k) => k.endsWith(`\0${sessionId}`));
+    await Promise.all(keys.map((k) => this.closeSession(k)));
+    return keys.length;
+  }
+
+  private async closeSession(key: string): Promise<void> {
+    const s = this.sessions.get(key);
+    if (!s) return;
+    this.sessions.delete(key);
+    clearTimeout(s.idle);
+    await s.upstream.stop();
   }
 
   /**
@@ -41,7 +104,8 @@ export class UpstreamSet {
     await Promise.all([...removed, ...changed].map(async (name) => {
       const upstream = this.byName.get(name)!;
       this.byName.delete(name);
-      await upstream.stop();
+      const ownSessions = [...this.sessions.keys()].filter((k) => k.startsWith(`${name}\0`));
+      await Promise.all([upstream.stop(), ...ownSessions.map((k) => this.closeSession(k))]);
     }));
     for (const name of removed) {
       await this.catalog.remove(name).catch((err: Error) => this.log.warn({ server: name, err: err.message }, 'catalog remove failed'));
@@ -51,31 +115,37 @@ export class UpstreamSet {
     return { added, removed, changed };
   }
 
-  private startOne(cfg: ServerConfig): void {
+  /** Metrics and catalog updates for an upstream; `shared` ones also feed the catalog and the up/breaker gauges. */
+  private eventsFor(cfg: ServerConfig, shared: boolean): UpstreamEvents {
     const { metrics } = this;
-    const upstream = new Upstream(cfg, this.log, {
+    return {
       contents: (contents) => {
-        if (this.byName.get(cfg.name) !== upstream) return; // replaced meanwhile
+        if (!shared || this.byName.get(cfg.name)?.config !== cfg) return; // replaced meanwhile
         metrics.catalogTools.set({ server: cfg.name }, contents.tools.length);
         this.catalog.put(contents).catch((err: Error) => this.log.warn({ server: cfg.name, err: err.message }, 'catalog write failed'));
       },
       state: (u) => {
-        metrics.upstreamUp.set({ server: cfg.name }, u.state === 'up' ? 1 : 0);
+        if (shared) metrics.upstreamUp.set({ server: cfg.name }, u.state === 'up' ? 1 : 0);
         if (u.state === 'connecting') metrics.upstreamReconnects.inc({ server: cfg.name });
       },
       breaker: (_u, s) => {
+        if (!shared) return;
         metrics.breakerState.set({ server: cfg.name }, BREAKER_VALUE[s]);
         this.log.warn({ server: cfg.name, breaker: s }, 'circuit breaker changed');
       },
-    });
-    metrics.upstreamUp.set({ server: cfg.name }, 0);
-    metrics.breakerState.set({ server: cfg.name }, 0);
+    };
+  }
+
+  private startOne(cfg: ServerConfig): void {
+    const upstream = new Upstream(cfg, this.log, this.eventsFor(cfg, true));
+    this.metrics.upstreamUp.set({ server: cfg.name }, 0);
+    this.metrics.breakerState.set({ server: cfg.name }, 0);
     this.byName.set(cfg.name, upstream);
     upstream.start();
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.all().map((u) => u.stop()));
+    await Promise.all([...this.all().map((u) => u.stop()), ...[...this.sessions.keys()].map((k) => this.closeSession(k))]);
     this.byName.clear();
   }
 }

@@ -9,6 +9,11 @@ import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamable
 import {
   McpError,
   ErrorCode as SdkErrorCode,
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  ResourceUpdatedNotificationSchema,
   ProgressNotificationSchema,
   PromptListChangedNotificationSchema,
   ResourceListChangedNotificationSchema,
@@ -21,6 +26,7 @@ import { ErrorCode, upstreamError, type JsonRpcError } from '@mcpgw/common/jsonr
 import type { ServerConfig } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
 import { Breaker, type BreakerState } from './breaker.js';
+import type { ClientPeer } from './client-peer.js';
 import { createTransport } from './transports.js';
 
 /** Upstream results pass through untouched: their shape is the upstream's business. */
@@ -37,6 +43,7 @@ export interface CatalogContents {
   prompts: unknown[];
   description: string;
   serverInfo: unknown;
+  perClient: boolean;
 }
 
 export interface CallOptions {
@@ -86,8 +93,23 @@ export class Upstream {
   private nextToken = 0;
   private lastReinitMs = 0;
 
-  constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents) {
+  /**
+   * `peer`: this is one client session's own upstream session (`per_client`);
+   * its server-to-client requests and notifications go to that client. Such an
+   * upstream does not feed the catalog (the shared instance does).
+   */
+  constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer) {
     this.breaker = new Breaker((s) => events.breaker(this, s));
+  }
+
+  /** Resolves once connected; rejects after `timeoutMs` with the last error. */
+  async whenUp(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.state !== 'up') {
+      if (this.stopped) throw new Error('stopped');
+      if (Date.now() > deadline) throw new Error(`not connected after ${timeoutMs} ms${this.lastError ? ` (${this.lastError})` : ''}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   start(): void {
@@ -205,11 +227,14 @@ export class Upstream {
     if (this.stopped) return;
     this.setState('connecting');
     const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: line }, 'upstream stderr'));
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    const client = new Client(CLIENT_INFO, { capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} });
     client.onerror = (err) => this.log.debug({ server: this.config.name, err: err.message }, 'upstream transport error');
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh());
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.refresh());
-    client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh());
+    if (this.peer) this.wirePeer(client, this.peer);
+    else {
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh());
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.refresh());
+      client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh());
+    }
     // Our own progress routing: the SDK drops a progress notification that arrives
     // in the same read as its response (it forgets the request's handler first).
     // Ours forgets the listener only after the response is handled, so the last
@@ -241,8 +266,24 @@ export class Upstream {
     this.lastSeenMs = Date.now();
     this.lastError = '';
     this.setState('up');
-    this.log.info({ server: this.config.name, transport: this.config.transport }, 'upstream connected');
-    this.refresh();
+    this.log.info({ server: this.config.name, transport: this.config.transport, perClient: Boolean(this.peer) }, 'upstream connected');
+    if (!this.peer) this.refresh();
+  }
+
+  /** Server-to-client requests and notifications of a per_client session go to its client's call in flight. */
+  private wirePeer(client: Client, peer: ClientPeer): void {
+    const caps = peer.capabilities;
+    const relay = (method: string) => async (req: { params?: unknown }, extra: { signal: AbortSignal }) => {
+      const call = peer.active;
+      if (!call) throw new McpError(SdkErrorCode.InternalError, `mcpgw: '${method}' from '${this.config.name}' arrived while the client has no call in flight; only requests made during a call reach the client`);
+      return call.request(method, req.params, extra.signal) as never;
+    };
+    if (caps.sampling) client.setRequestHandler(CreateMessageRequestSchema, relay('sampling/createMessage'));
+    if (caps.elicitation) client.setRequestHandler(ElicitRequestSchema, relay('elicitation/create'));
+    if (caps.roots) client.setRequestHandler(ListRootsRequestSchema, relay('roots/list'));
+    const forward = (n: Record<string, unknown>) => peer.active?.notification(n);
+    client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
   }
 
   private fail(reason: string): void {
@@ -300,7 +341,8 @@ export class Upstream {
     const prompts = caps.prompts ? await this.listAll(client, 'prompts/list', 'prompts') : [];
     const filtered = tools.filter((t) => this.isToolAllowed((t as { name?: unknown }).name));
     const serverInfo = { serverInfo: client.getServerVersion(), capabilities: caps, instructions: client.getInstructions() };
-    const body = JSON.stringify([filtered, resources, resourceTemplates, prompts]);
+    const perClient = this.config.session === 'per_client';
+    const body = JSON.stringify([filtered, resources, resourceTemplates, prompts, perClient]);
     return {
       name: this.config.name,
       hash: createHash('sha256').update(body).digest('hex'),
@@ -310,6 +352,7 @@ export class Upstream {
       prompts,
       description: this.config.description ?? '',
       serverInfo,
+      perClient,
     };
   }
 
@@ -334,6 +377,13 @@ export class Upstream {
     }
     return items;
   }
+}
+
+/** The client capabilities a per_client upstream session declares: what the end client has, of what we relay. */
+function clientCapabilities(caps: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of ['sampling', 'elicitation', 'roots'] as const) if (caps[key]) out[key] = caps[key];
+  return out;
 }
 
 function isExpiredSession(err: unknown): boolean {

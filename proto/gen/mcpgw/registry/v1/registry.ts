@@ -46,6 +46,11 @@ export interface CallContext {
    * CallEvent.message_json.
    */
   storeEvents: boolean;
+  /**
+   * The client's capabilities from initialize (JSON): a per_client upstream
+   * session declares the same sampling/elicitation/roots support upstream.
+   */
+  clientCapabilitiesJson: Buffer;
 }
 
 export interface ListToolsRequest {
@@ -89,6 +94,11 @@ export interface ServerCatalog {
   description: string;
   /** The upstream's initialize result (serverInfo, capabilities, instructions) as JSON. */
   serverInfoJson: Buffer;
+  /**
+   * `session: per_client`: each client session gets its own upstream session,
+   * and server-to-client requests and log messages reach the client.
+   */
+  perClient: boolean;
 }
 
 export interface CallToolRequest {
@@ -203,6 +213,15 @@ export enum ServerStatus_State {
   UNRECOGNIZED = -1,
 }
 
+export interface EndSessionRequest {
+  context?: CallContext | undefined;
+}
+
+export interface EndSessionResponse {
+  /** How many per_client upstream sessions were closed. */
+  closed: number;
+}
+
 function createBaseCallContext(): CallContext {
   return {
     principal: "",
@@ -213,6 +232,7 @@ function createBaseCallContext(): CallContext {
     protocolVersion: "",
     progressToken: "",
     storeEvents: false,
+    clientCapabilitiesJson: Buffer.alloc(0),
   };
 }
 
@@ -241,6 +261,9 @@ export const CallContext: MessageFns<CallContext> = {
     }
     if (message.storeEvents !== false) {
       writer.uint32(64).bool(message.storeEvents);
+    }
+    if (message.clientCapabilitiesJson.length !== 0) {
+      writer.uint32(74).bytes(message.clientCapabilitiesJson);
     }
     return writer;
   },
@@ -320,6 +343,14 @@ export const CallContext: MessageFns<CallContext> = {
             }
 
             message.storeEvents = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.clientCapabilitiesJson = Buffer.from(reader.bytes());
             continue;
           }
         }
@@ -596,6 +627,7 @@ function createBaseServerCatalog(): ServerCatalog {
     stale: false,
     description: "",
     serverInfoJson: Buffer.alloc(0),
+    perClient: false,
   };
 }
 
@@ -627,6 +659,9 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
     }
     if (message.serverInfoJson.length !== 0) {
       writer.uint32(74).bytes(message.serverInfoJson);
+    }
+    if (message.perClient !== false) {
+      writer.uint32(80).bool(message.perClient);
     }
     return writer;
   },
@@ -714,6 +749,14 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
             }
 
             message.serverInfoJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.perClient = reader.bool();
             continue;
           }
         }
@@ -1644,6 +1687,98 @@ export const ServerStatus: MessageFns<ServerStatus> = {
   },
 };
 
+function createBaseEndSessionRequest(): EndSessionRequest {
+  return { context: undefined };
+}
+
+export const EndSessionRequest: MessageFns<EndSessionRequest> = {
+  encode(message: EndSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.context !== undefined) {
+      CallContext.encode(message.context, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.context = CallContext.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseEndSessionResponse(): EndSessionResponse {
+  return { closed: 0 };
+}
+
+export const EndSessionResponse: MessageFns<EndSessionResponse> = {
+  encode(message: EndSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.closed !== 0) {
+      writer.uint32(8).uint32(message.closed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EndSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEndSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.closed = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 export type RegistryService = typeof RegistryService;
 export const RegistryService = {
   /**
@@ -1720,6 +1855,19 @@ export const RegistryService = {
     responseSerialize: (value: ListServersResponse): Buffer => Buffer.from(ListServersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListServersResponse => ListServersResponse.decode(value),
   },
+  /**
+   * The client session ended (DELETE, or its legacy stream closed): per_client
+   * upstream sessions of it are closed.
+   */
+  endSession: {
+    path: "/mcpgw.registry.v1.Registry/EndSession" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EndSessionRequest): Buffer => Buffer.from(EndSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EndSessionRequest => EndSessionRequest.decode(value),
+    responseSerialize: (value: EndSessionResponse): Buffer => Buffer.from(EndSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EndSessionResponse => EndSessionResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
@@ -1741,6 +1889,11 @@ export interface RegistryServer extends UntypedServiceImplementation {
   /** The client's answer to a server-to-client request. */
   respond: handleUnaryCall<RespondRequest, RespondResponse>;
   listServers: handleUnaryCall<ListServersRequest, ListServersResponse>;
+  /**
+   * The client session ended (DELETE, or its legacy stream closed): per_client
+   * upstream sessions of it are closed.
+   */
+  endSession: handleUnaryCall<EndSessionRequest, EndSessionResponse>;
 }
 
 export interface RegistryClient extends Client {
@@ -1832,6 +1985,25 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListServersResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The client session ended (DELETE, or its legacy stream closed): per_client
+   * upstream sessions of it are closed.
+   */
+  endSession(
+    request: EndSessionRequest,
+    callback: (error: ServiceError | null, response: EndSessionResponse) => void,
+  ): ClientUnaryCall;
+  endSession(
+    request: EndSessionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EndSessionResponse) => void,
+  ): ClientUnaryCall;
+  endSession(
+    request: EndSessionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EndSessionResponse) => void,
   ): ClientUnaryCall;
 }
 
