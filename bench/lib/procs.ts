@@ -12,6 +12,8 @@ const KEEP_LINES = 400;
 
 export interface Proc {
   name: string;
+  /** Date.now() when it was spawned. */
+  startedAt: number;
   child: ChildProcess;
   pid: number;
   /** The last lines printed (stdout and stderr). */
@@ -34,6 +36,7 @@ export function startProcess(name: string, cmd: string, args: string[], env: Nod
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
   const proc: Proc = {
     name,
+    startedAt: Date.now(),
     child,
     pid: child.pid!,
     lines: [],
@@ -93,8 +96,19 @@ export async function stopProcess(proc: Proc, graceMs = 5_000): Promise<void> {
   proc.kill('SIGKILL'); // anything left in its group
 }
 
+const cleanups: (() => void)[] = [];
+/** Registers something to close before processes are killed (e.g. a Redis client, so it does not reconnect). */
+export function atStop(fn: () => void): void {
+  cleanups.push(fn);
+}
+
 /** Kills every process the benchmark started, whole process groups. */
 export async function stopAll(): Promise<void> {
+  for (const fn of cleanups.splice(0)) {
+    try {
+      fn();
+    } catch { /* best effort */ }
+  }
   const procs = [...running];
   for (const p of procs) p.kill('SIGKILL');
   await Promise.all(procs.map((p) => p.exited));

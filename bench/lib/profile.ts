@@ -58,7 +58,11 @@ function where(cf: CallFrame): string {
   return `${short}:${cf.lineNumber + 1}`;
 }
 
-export function summarizeProfile(file: string, calls?: number, topN = 30): ProfileSummary {
+/**
+ * `windowMs`: only samples taken this many ms after the process started count
+ * (the profile starts with the process; startup and shutdown are left out).
+ */
+export function summarizeProfile(file: string, calls?: number, topN = 30, windowMs?: [number, number]): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -73,8 +77,11 @@ export function summarizeProfile(file: string, calls?: number, topN = 30): Profi
   let idle = 0;
   let gc = 0;
   let all = 0;
+  let at = 0;
   for (let i = 0; i < prof.samples.length; i++) {
+    at += (prof.timeDeltas[i] ?? 0) / 1000;
     const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000; // the delta after a sample is that sample's time
+    if (windowMs && (at < windowMs[0] || at > windowMs[1])) continue;
     const node = byId.get(prof.samples[i]!);
     if (!node) continue;
     all += dt;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, ROOT, startProcess, waitFor, waitForLine, type Proc } from './procs.js';
+import { atStop, freePort, ROOT, startProcess, waitFor, waitForLine, type Proc } from './procs.js';
 
 const NODE = process.execPath;
 export const FIXTURE = join(ROOT, 'test/fixtures/bench-upstream/server.ts');
@@ -25,7 +25,9 @@ export async function startRedis(): Promise<RedisHandle> {
   await waitForLine(proc, /Ready to accept connections/, 'redis-server start', 15_000);
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
   await client.connect();
+  atStop(() => client.disconnect());
   return { proc, url, client };
 }
 

@@ -52,7 +52,7 @@ if (env.REDIS_URL) {
   const prefix = env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX;
   const [client, sub] = await Promise.all([connectRedis(env.REDIS_URL, log, 'edge'), connectRedis(env.REDIS_URL, log, 'edge-sub')]);
   redis = client;
-  sessions = new RedisSessionStore(redis, prefix, ttlMs);
+  sessions = new RedisSessionStore(redis, prefix, ttlMs, sub);
   bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
   events = new RedisEventLog(redis, prefix, ttlMs);
 } else {

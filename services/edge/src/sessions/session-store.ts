@@ -103,8 +103,23 @@ export class MemorySessionStore implements SessionStore {
  */
 export class RedisSessionStore implements SessionStore {
   private readonly cache = new LocalCache();
+  private readonly channel: string;
 
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number) {}
+  /**
+   * `sub`: a subscriber connection; updates and deletes are announced on
+   * `<prefix>sessions` so other replicas drop their cached copy at once.
+   */
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number, sub?: Redis) {
+    this.channel = `${prefix}sessions`;
+    if (sub) {
+      sub.on('message', (ch: string, id: string) => { if (ch === this.channel) this.cache.delete(id); });
+      sub.subscribe(this.channel).catch(() => { /* ioredis resubscribes on reconnect */ });
+    }
+  }
+
+  private announce(id: string): Promise<unknown> {
+    return this.redis.publish(this.channel, id).catch(() => 0);
+  }
 
   private key(id: string): string {
     return `${this.prefix}session:{${id}}`;
@@ -159,11 +174,14 @@ export class RedisSessionStore implements SessionStore {
     const now = Date.now();
     await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PX', this.ttlMs);
     this.cache.set(rec.id, { rec, expiresAt: now + this.ttlMs, freshUntil: now + CACHE_FRESH_MS });
+    await this.announce(rec.id);
   }
 
   async delete(id: string): Promise<boolean> {
     this.cache.delete(id);
-    return (await this.redis.del(this.key(id))) > 0;
+    const deleted = (await this.redis.del(this.key(id))) > 0;
+    await this.announce(id);
+    return deleted;
   }
 
   async close(): Promise<void> {}

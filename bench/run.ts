@@ -1,0 +1,566 @@
+#!/usr/bin/env node
+// mcpgw's benchmark (issue 6): gateway overhead, throughput and memory against
+// direct calls, measured side by side in one run.
+//
+//   npm run bench                      full run (~8 min on 2 cores)
+//   npm run bench -- --quick           under 60 s: one short round per figure
+//   npm run bench -- --smoke           the harness only (tests): tiny counts, < 30 s
+//   npm run bench -- --profile         --cpu-prof on the edge and the registry during a
+//                                      concurrency-16 gateway run; prints the top functions
+// Options: --out DIR (default bench/results), --rounds N, --duration MS, --warmup MS,
+//          --sessions N (largest idle-session count), --only calls,list,setup,sessions
+//
+// Writes <out>/<date>.json, <date>.md (also printed) and <date>.svg.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Redis } from 'ioredis';
+import { RawHttp, RawLegacySession, RawSession, RestCaller, SdkCaller, type Caller, type CallSpec } from './lib/clients.js';
+import { runLoad, type LoadResult } from './lib/load.js';
+import { fileLimits, ROOT, stopAll, stopProcess } from './lib/procs.js';
+import { profileMarkdown, summarizeProfile } from './lib/profile.js';
+import { Progress } from './lib/progress.js';
+import { comparisonFor, markdown, svgChart } from './lib/report.js';
+import type { BenchResults, CallRow, Figures, ListRow, SessionCost, SetupRow, Target } from './lib/results.js';
+import { httpSessionCost, sseSessionCost } from './lib/sessions.js';
+import {
+  MEM_PROBE, startEdge, startEverything, startFixture, startRedis, startRegistry, waitForTools, writeConfig,
+  type EdgeHandle, type RedisHandle, type RegistryHandle, type Upstream,
+} from './lib/stack.js';
+import { chartPoints, latencyStats, median, round1, round3 } from './lib/stats.js';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    sessions: { type: 'string' },
+    only: { type: 'string' },
+    'profile-seconds': { type: 'string', default: '10' },
+  },
+});
+
+const MODE: BenchResults['mode'] = opts.smoke ? 'smoke' : opts.quick ? 'quick' : 'full';
+interface Preset {
+  rounds: number; warmupMs: number; durationMs: number; concurrency: number[]; workloads: string[];
+  listMs: number; setupIterations: number; sessionCounts: number[]; sessionWarm: number; deadlineS: number;
+}
+const ALL_WORKLOADS = ['fast/echo', 'fast/echo-1KiB', 'fast/progress-10', 'everything/echo'];
+const PRESETS: Record<BenchResults['mode'], Preset> = {
+  full: { rounds: 3, warmupMs: 400, durationMs: 1500, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 1500, setupIterations: 100, sessionCounts: [1_000, 10_000], sessionWarm: 200, deadlineS: 1800 },
+  quick: { rounds: 1, warmupMs: 100, durationMs: 250, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 300, setupIterations: 15, sessionCounts: [1_000, 10_000], sessionWarm: 100, deadlineS: 120 },
+  smoke: { rounds: 1, warmupMs: 40, durationMs: 120, concurrency: [1, 4], workloads: ['fast/echo', 'fast/progress-10', 'everything/echo'], listMs: 100, setupIterations: 3, sessionCounts: [100, 300], sessionWarm: 20, deadlineS: 90 },
+};
+const P = PRESETS[MODE];
+if (opts.rounds) P.rounds = Number(opts.rounds);
+if (opts.duration) P.durationMs = Number(opts.duration);
+if (opts.warmup) P.warmupMs = Number(opts.warmup);
+if (opts.sessions) {
+  const max = Number(opts.sessions);
+  P.sessionCounts = [...new Set([Math.min(1_000, max), max])];
+}
+const ONLY = new Set((opts.only ?? 'calls,list,setup,sessions').split(',').map((s) => s.trim()));
+const OUT = opts.out ?? join(ROOT, 'bench/results');
+const LIST_SERVERS = 10;
+const LIST_TOOLS = 100;
+const notes: string[] = [];
+
+// ---------------------------------------------------------------- open files
+// 10,000 legacy SSE streams need 10,000 descriptors in this process and in the edge.
+{
+  const need = Math.max(...P.sessionCounts) + 1_024;
+  const { soft, hard } = fileLimits();
+  if (ONLY.has('sessions') && !opts.profile && soft < need) {
+    if (hard >= need && !process.env.MCPGW_BENCH_REEXEC) {
+      process.stderr.write(`bench: raising the open-file limit (ulimit -n) from ${soft} to ${need} for ${Math.max(...P.sessionCounts)} legacy SSE connections, and restarting\n`);
+      const child = spawn('sh', ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+        stdio: 'inherit', env: { ...process.env, MCPGW_BENCH_REEXEC: '1' },
+      });
+      child.on('exit', (code, sig) => process.exit(code ?? (sig ? 1 : 0)));
+      await new Promise(() => {}); // the child does the work
+    }
+    const fit = Math.max(100, Math.floor((soft - 1_024) / 1_000) * 1_000);
+    const msg = `open-file limit ${soft} (hard ${hard}) is below the ${need} needed: session counts scaled down to ${fit}; run \`ulimit -n ${need}\` (as root if needed) for the full count`;
+    process.stderr.write(`bench: ${msg}\n`);
+    notes.push(msg);
+    P.sessionCounts = [...new Set(P.sessionCounts.map((c) => Math.min(c, fit)))];
+  }
+}
+
+// The SDK's transports share one AbortSignal per client; undici frees each
+// request's abort listener only at GC, so Node warns past 1,500 listeners.
+// That warning is noise here (the listeners are freed), every other warning is kept.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'MaxListenersExceededWarning') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
+const started = Date.now();
+const deadline = setTimeout(() => {
+  process.stderr.write(`\nbench: over the ${P.deadlineS} s limit for --${MODE}; stopping everything\n`);
+  void stopAll().finally(() => process.exit(3));
+}, P.deadlineS * 1000);
+deadline.unref();
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\nbench: ${sig}; stopping everything\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------- stack
+interface Stack {
+  redis: RedisHandle;
+  fixture: Upstream;
+  everything: Upstream;
+  registry: RegistryHandle;
+  edge: EdgeHandle;
+}
+
+async function startStack(profileDir?: string): Promise<Stack> {
+  const redis = await startRedis();
+  const [fixture, everything] = await Promise.all([startFixture(LIST_SERVERS, LIST_TOOLS), startEverything()]);
+  const config = writeConfig({ fast: `${fixture.base}/mcp`, everything: `${everything.base}/mcp` }, 4096);
+  const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250'] : [];
+  const registry = await startRegistry(config, { REDIS_URL: redis.url }, prof);
+  const edge = await startEdge(registry.url, { REDIS_URL: redis.url }, prof);
+  await waitForTools(edge.url, { names: ['fast__echo', 'fast__progress', 'everything__echo'] });
+  return { redis, fixture, everything, registry, edge };
+}
+
+// ---------------------------------------------------------------- tools/call matrix
+interface Workload { id: string; upstream: 'fast' | 'everything'; tool: string; args: Record<string, unknown>; progress: number }
+const WORKLOADS: Record<string, Workload> = {
+  'fast/echo': { id: 'fast/echo', upstream: 'fast', tool: 'echo', args: { message: 'hello' }, progress: 0 },
+  'fast/echo-1KiB': { id: 'fast/echo-1KiB', upstream: 'fast', tool: 'echo', args: { message: 'x'.repeat(1024) }, progress: 0 },
+  'fast/progress-10': { id: 'fast/progress-10', upstream: 'fast', tool: 'progress', args: { steps: 10 }, progress: 10 },
+  'everything/echo': { id: 'everything/echo', upstream: 'everything', tool: 'echo', args: { message: 'hello' }, progress: 0 },
+};
+
+interface Mode { client: 'sdk' | 'raw'; target: 'direct' | 'gateway'; transport: CallRow['transport'] }
+const MODES: Mode[] = [
+  { client: 'sdk', target: 'direct', transport: 'streamable-http' },
+  { client: 'sdk', target: 'gateway', transport: 'streamable-http' },
+  { client: 'sdk', target: 'gateway', transport: 'legacy-sse' },
+  { client: 'raw', target: 'direct', transport: 'streamable-http' },
+  { client: 'raw', target: 'gateway', transport: 'streamable-http' },
+  { client: 'raw', target: 'gateway', transport: 'legacy-sse' },
+  { client: 'raw', target: 'gateway', transport: 'rest' },
+];
+
+function applicable(w: Workload, m: Mode): boolean {
+  // REST has no progress channel.
+  return !(w.progress > 0 && m.transport === 'rest');
+}
+
+/**
+ * How the answer reaches the client. The fast fixture answers JSON (SSE for
+ * progress); server-everything always streams SSE, so its gateway runs ask
+ * the gateway for SSE too (Accept: text/event-stream), keeping the response
+ * mode the same on both sides.
+ */
+function responseMode(w: Workload, m: Mode): 'json' | 'sse' {
+  if (m.transport === 'legacy-sse') return 'sse';
+  if (m.transport === 'rest') return 'json';
+  return w.progress > 0 || w.upstream === 'everything' ? 'sse' : 'json';
+}
+
+class Pools {
+  private readonly pools = new Map<string, Caller[]>();
+  readonly http = new RawHttp(512);
+
+  constructor(private readonly stack: Stack) {}
+
+  private urlFor(w: Workload, m: Mode): string {
+    if (m.target === 'direct') return `${w.upstream === 'fast' ? this.stack.fixture.base : this.stack.everything.base}/mcp`;
+    if (m.transport === 'legacy-sse') return `${this.stack.edge.url}/sse`;
+    return `${this.stack.edge.url}/mcp`;
+  }
+
+  async get(w: Workload, m: Mode, n: number): Promise<Caller[]> {
+    const url = this.urlFor(w, m);
+    const sseOnly = m.target === 'gateway' && m.transport === 'streamable-http' && w.upstream === 'everything';
+    const key = `${m.client}|${m.transport}|${url}|${sseOnly}`;
+    let pool = this.pools.get(key);
+    if (!pool) this.pools.set(key, (pool = []));
+    while (pool.length < n) {
+      const more = await Promise.all(Array.from({ length: Math.min(16, n - pool.length) }, (): Promise<Caller> => {
+        if (m.transport === 'rest') return Promise.resolve(new RestCaller(this.http, this.stack.edge.url));
+        if (m.client === 'sdk') return SdkCaller.open(url, m.transport === 'legacy-sse' ? 'sse' : 'http', sseOnly);
+        if (m.transport === 'legacy-sse') return RawLegacySession.open(this.http, url);
+        return RawSession.open(this.http, url, sseOnly ? 'text/event-stream' : undefined);
+      }));
+      pool.push(...more);
+    }
+    return pool;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].flat().map((c) => c.close().catch(() => undefined)));
+    this.pools.clear();
+    this.http.close();
+  }
+}
+
+function specFor(w: Workload, m: Mode): CallSpec {
+  const tool = m.target === 'gateway' ? `${w.upstream}__${w.tool}` : w.tool;
+  return { tool, args: w.args, argsJson: JSON.stringify(w.args), progressSteps: w.progress };
+}
+
+function figures(results: LoadResult[]): Figures {
+  const pooled = new Float64Array(results.reduce((n, r) => n + r.samples.length, 0));
+  let o = 0;
+  for (const r of results) {
+    pooled.set(r.samples, o);
+    o += r.samples.length;
+  }
+  const procs = new Set(results.flatMap((r) => Object.keys(r.cpuMs)));
+  const cpuUsPerCall: Record<string, number> = {};
+  const cpuPct: Record<string, number> = {};
+  for (const p of procs) {
+    cpuUsPerCall[p] = Math.round(median(results.map((r) => (r.calls ? ((r.cpuMs[p] ?? NaN) * 1000) / r.calls : NaN))));
+    cpuPct[p] = round1(median(results.map((r) => ((r.cpuMs[p] ?? NaN) / (r.seconds * 1000)) * 100)));
+  }
+  return {
+    p50: round3(median(results.map((r) => r.p50))),
+    p90: round3(median(results.map((r) => r.p90))),
+    p99: round3(median(results.map((r) => r.p99))),
+    max: round3(median(results.map((r) => r.max))),
+    mean: round3(median(results.map((r) => r.mean))),
+    rps: Math.round(median(results.map((r) => r.rps))),
+    calls: results.reduce((n, r) => n + r.calls, 0),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    firstError: results.find((r) => r.firstError)?.firstError,
+    cpuUsPerCall,
+    cpuPct,
+    dist: chartPoints(pooled),
+  };
+}
+
+async function callMatrix(stack: Stack, progress: Progress): Promise<CallRow[]> {
+  const pools = new Pools(stack);
+  const pids = { edge: stack.edge.proc.pid, registry: stack.registry.proc.pid, upstream: 0, redis: stack.redis.proc.pid };
+  const rows: CallRow[] = [];
+  try {
+    for (const wid of P.workloads) {
+      const w = WORKLOADS[wid]!;
+      pids.upstream = (w.upstream === 'fast' ? stack.fixture : stack.everything).proc.pid;
+      const modes = MODES.filter((m) => applicable(w, m));
+      for (const c of P.concurrency) {
+        const perMode = new Map<Mode, LoadResult[]>();
+        // Rounds interleave direct and gateway runs so drift hits both alike.
+        for (let round = 1; round <= P.rounds; round++) {
+          for (const m of modes) {
+            const label = `${w.id} c=${c} ${m.client} ${m.target === 'direct' ? 'direct' : `gateway ${m.transport}`}${P.rounds > 1 ? ` round ${round}/${P.rounds}` : ''}`;
+            progress.step(label);
+            const callers = await pools.get(w, m, c);
+            const spec = specFor(w, m);
+            const r = await runLoad({ concurrency: c, warmupMs: P.warmupMs, durationMs: P.durationMs, call: (i) => callers[i]!.call(spec), pids });
+            if (!perMode.has(m)) perMode.set(m, []);
+            perMode.get(m)!.push(r);
+            progress.end(`p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(2)} ms, ${Math.round(r.rps)}/s${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`);
+          }
+        }
+        for (const m of modes) {
+          rows.push({
+            workload: w.id, upstream: w.upstream, client: m.client, target: m.target, transport: m.transport,
+            response: responseMode(w, m), concurrency: c, rounds: P.rounds, ...figures(perMode.get(m)!),
+          });
+        }
+      }
+    }
+  } finally {
+    await pools.close();
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- 1,000-tool list
+async function listPhase(stack: Stack, progress: Progress): Promise<ListRow[]> {
+  const servers: Record<string, string> = {};
+  for (let i = 0; i < LIST_SERVERS; i++) servers[`list${i}`] = `${stack.fixture.base}/l${i}/mcp`;
+  const config = writeConfig(servers, 64);
+  // Its own key prefix: this registry must not touch the main catalog in the shared Redis.
+  const env = { REDIS_URL: stack.redis.url, MCPGW_REDIS_PREFIX: 'mcpgwbenchlist:' };
+  progress.step('1,000-tool list: starting a registry and an edge with 10 upstreams');
+  const registry = await startRegistry(config, env);
+  const edge = await startEdge(registry.url, env, [], 'edge-list');
+  const tools = LIST_SERVERS * LIST_TOOLS;
+  await waitForTools(edge.url, { count: tools });
+  progress.end('ready');
+  const http = new RawHttp(64);
+  const rows: ListRow[] = [];
+  const pids = { edge: edge.proc.pid, registry: registry.proc.pid, upstream: stack.fixture.proc.pid };
+  const runs: { path: string; client: 'sdk' | 'raw'; target: 'direct' | 'gateway'; c: number; open: () => Promise<Caller> }[] = [
+    { path: 'gateway POST /mcp tools/list', client: 'raw', target: 'gateway', c: 1, open: () => RawSession.open(http, `${edge.url}/mcp`) },
+    { path: 'direct POST /mcp tools/list', client: 'raw', target: 'direct', c: 1, open: () => RawSession.open(http, `${stack.fixture.base}/all/mcp`) },
+    { path: 'gateway GET /mcp/tools/list (REST)', client: 'raw', target: 'gateway', c: 1, open: async () => new RestCaller(http, edge.url) },
+    { path: 'gateway POST /mcp tools/list', client: 'sdk', target: 'gateway', c: 1, open: () => SdkCaller.open(`${edge.url}/mcp`, 'http') },
+    { path: 'direct POST /mcp tools/list', client: 'sdk', target: 'direct', c: 1, open: () => SdkCaller.open(`${stack.fixture.base}/all/mcp`, 'http') },
+    { path: 'gateway POST /mcp tools/list', client: 'raw', target: 'gateway', c: 16, open: () => RawSession.open(http, `${edge.url}/mcp`) },
+    { path: 'direct POST /mcp tools/list', client: 'raw', target: 'direct', c: 16, open: () => RawSession.open(http, `${stack.fixture.base}/all/mcp`) },
+  ];
+  try {
+    for (const run of runs) {
+      progress.step(`1,000-tool list: ${run.client} ${run.path} c=${run.c}`);
+      const callers = await Promise.all(Array.from({ length: run.c }, () => run.open()));
+      let bytes = 0;
+      let count = 0;
+      const results: LoadResult[] = [];
+      for (let round = 0; round < P.rounds; round++) {
+        results.push(await runLoad({
+          concurrency: run.c, warmupMs: P.warmupMs, durationMs: P.listMs, pids,
+          call: async (i) => {
+            const n = await callers[i]!.list!();
+            if (run.client === 'sdk') count = n;
+            else bytes = n;
+          },
+        }));
+      }
+      await Promise.all(callers.map((c) => c.close()));
+      const f = figures(results);
+      rows.push({ path: run.path, client: run.client, target: run.target, concurrency: run.c, tools: run.client === 'sdk' ? count : tools, bytes, ...f });
+      progress.end(`p50 ${f.p50.toFixed(3)} ms, ${f.rps}/s${f.errors ? `, ${f.errors} errors (${f.firstError})` : ''}`);
+    }
+  } finally {
+    http.close();
+    await stopProcess(edge.proc, 2_000);
+    await stopProcess(registry.proc, 2_000);
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- session setup
+async function setupPhase(stack: Stack, progress: Progress): Promise<SetupRow[]> {
+  const http = new RawHttp(8);
+  const rows: SetupRow[] = [];
+  const paths: { client: 'sdk' | 'raw'; target: 'direct' | 'gateway'; path: string; url: string }[] = [];
+  for (const client of ['sdk', 'raw'] as const) {
+    paths.push(
+      { client, target: 'direct', path: 'direct fast upstream /mcp', url: `${stack.fixture.base}/mcp` },
+      { client, target: 'gateway', path: 'gateway /servers/fast/mcp (same 3 tools)', url: `${stack.edge.url}/servers/fast/mcp` },
+      { client, target: 'gateway', path: 'gateway /mcp (aggregate list)', url: `${stack.edge.url}/mcp` },
+    );
+  }
+  try {
+    for (const p of paths) {
+      progress.step(`session setup: ${p.client} ${p.path}`);
+      const samples: number[] = [];
+      const warm = Math.min(5, P.setupIterations);
+      for (let i = 0; i < warm + P.setupIterations; i++) {
+        const t0 = performance.now();
+        const caller: Caller = p.client === 'sdk' ? await SdkCaller.open(p.url, 'http') : await RawSession.open(http, p.url);
+        await caller.list!();
+        const dt = performance.now() - t0;
+        if (i >= warm) samples.push(dt);
+        await caller.close();
+      }
+      const s = latencyStats(samples);
+      rows.push({ client: p.client, target: p.target, path: p.path, iterations: samples.length, p50: round3(s.p50), p90: round3(s.p90), p99: round3(s.p99), max: round3(s.max) });
+      progress.end(`p50 ${s.p50.toFixed(3)} ms`);
+    }
+  } finally {
+    http.close();
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------- session cost
+async function sessionPhase(stack: Stack, progress: Progress): Promise<SessionCost[]> {
+  const out: SessionCost[] = [];
+  const redis: Redis = stack.redis.client;
+  for (const kind of ['streamable-http', 'legacy-sse'] as const) {
+    progress.step(`session cost: ${kind}, fresh edge`);
+    const edge = await startEdge(stack.registry.url, { REDIS_URL: stack.redis.url }, ['--expose-gc', '--import', MEM_PROBE], `edge-${kind}`);
+    try {
+      const o = {
+        edge, redis, counts: P.sessionCounts, warm: P.sessionWarm,
+        onProgress: (n: number) => progress.step(`session cost: ${kind}, ${n.toLocaleString('en-US')} sessions open`),
+      };
+      const cost = kind === 'streamable-http' ? await httpSessionCost(o) : await sseSessionCost(o);
+      out.push(cost);
+      const last = cost.points.at(-1)!;
+      progress.end(`${last.sessions} sessions: edge RSS ${(last.rssBytes / 2 ** 20).toFixed(1)} MB, ${(cost.perSession.edgeRssBytes / 1024).toFixed(2)} KiB RSS/session, Redis ${cost.perSession.redisKeyBytes} B/key`);
+    } finally {
+      await stopProcess(edge.proc, 3_000);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- targets
+function targets(r: BenchResults): Target[] {
+  const t: Target[] = [];
+  const cmp = (workload: string, client: 'sdk' | 'raw', c: number) => r.comparisons.find((x) => x.workload === workload && x.client === client && x.transport === 'streamable-http' && x.concurrency === c);
+  for (const client of ['sdk', 'raw'] as const) {
+    const x = cmp('fast/echo', client, 1);
+    if (x) t.push({ name: `added p50 per tools/call, c=1 (fast/echo, ${client} client, Streamable HTTP)`, goal: '≤ 1 ms', measured: `${x.addedP50.toFixed(3)} ms (${x.gateway.p50.toFixed(3)} vs ${x.direct.p50.toFixed(3)})`, value: x.addedP50, pass: x.addedP50 <= 1 });
+  }
+  const ev = cmp('everything/echo', 'sdk', 1);
+  if (ev) t.push({ name: 'added p50 per tools/call, c=1 (everything/echo, sdk client)', goal: '≤ 1 ms', measured: `${ev.addedP50.toFixed(3)} ms (${ev.gateway.p50.toFixed(3)} vs ${ev.direct.p50.toFixed(3)})`, value: ev.addedP50, pass: ev.addedP50 <= 1 });
+  const top = Math.max(...r.settings.concurrency);
+  for (const client of ['raw', 'sdk'] as const) {
+    const x = cmp('fast/echo', client, top);
+    if (x) t.push({ name: `gateway throughput at c=${top} vs direct (fast/echo, ${client} client)`, goal: '≥ 50%', measured: `${Math.round(x.rpsRatio * 100)}% (${Math.round(x.gateway.rps)} vs ${Math.round(x.direct.rps)} calls/s)`, value: x.rpsRatio, pass: x.rpsRatio >= 0.5 });
+  }
+  const list = r.list.rows.find((l) => l.client === 'raw' && l.target === 'gateway' && l.concurrency === 1 && l.path.startsWith('gateway POST'));
+  if (list) t.push({ name: `list of ${r.list.servers * r.list.toolsPerServer} tools, p50 (raw client, Streamable HTTP)`, goal: '≤ 2 ms', measured: `${list.p50.toFixed(3)} ms (${list.bytes.toLocaleString('en-US')} bytes)`, value: list.p50, pass: list.p50 <= 2 });
+  const http = r.sessions.find((s) => s.transport === 'streamable-http');
+  if (http) {
+    const n = http.points.at(-1)!.sessions;
+    const edgeBytes = Math.max(http.perSession.edgeRssBytes, http.perSession.edgeHeapBytes);
+    t.push({ name: `idle Streamable HTTP session in the edge (${n.toLocaleString('en-US')} sessions; larger of RSS and heap growth)`, goal: '≤ 10 KiB', measured: `${(edgeBytes / 1024).toFixed(2)} KiB (RSS ${(http.perSession.edgeRssBytes / 1024).toFixed(2)}, heap ${(http.perSession.edgeHeapBytes / 1024).toFixed(2)})`, value: edgeBytes, pass: edgeBytes <= 10 * 1024 });
+    t.push({ name: 'idle Streamable HTTP session in Redis (MEMORY USAGE)', goal: '≤ 2 KiB', measured: `${http.perSession.redisKeyBytes} B (record ${http.perSession.recordBytes} B; used_memory +${http.perSession.redisUsedBytes} B/session)`, value: http.perSession.redisKeyBytes, pass: http.perSession.redisKeyBytes <= 2048 });
+  }
+  const sse = r.sessions.find((s) => s.transport === 'legacy-sse');
+  if (sse) {
+    const last = sse.points.at(-1)!;
+    const mb = last.rssBytes / 2 ** 20;
+    const full = last.sessions >= 10_000;
+    t.push({ name: `${last.sessions.toLocaleString('en-US')} legacy SSE connections on one edge, RSS${full ? '' : ' (scaled down: not the 10,000 of the target)'}`, goal: '< 300 MB at 10,000', measured: `${mb.toFixed(1)} MB`, value: mb, pass: full && mb < 300 });
+  }
+  return t;
+}
+
+// ---------------------------------------------------------------- profile mode
+async function profileRun(): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const dir = join(OUT, `profile-${stamp}`);
+  mkdirSync(dir, { recursive: true });
+  const progress = new Progress(3);
+  progress.step('starting the stack with --cpu-prof on the edge and the registry');
+  const stack = await startStack(dir);
+  progress.end('ready');
+  const seconds = Number(opts['profile-seconds']);
+  const http = new RawHttp(64);
+  const callers = await Promise.all(Array.from({ length: 16 }, () => RawSession.open(http, `${stack.edge.url}/mcp`)));
+  const spec: CallSpec = { tool: 'fast__echo', args: { message: 'hello' }, argsJson: '{"message":"hello"}', progressSteps: 0 };
+  progress.step(`fast/echo, raw client, gateway Streamable HTTP, c=16 for ${seconds} s`);
+  await runLoad({ concurrency: 16, warmupMs: 0, durationMs: 1500, call: (i) => callers[i]!.call(spec) });
+  const spawnedAt = { edge: stack.edge.proc.startedAt, registry: stack.registry.proc.startedAt };
+  const t0 = Date.now();
+  const r = await runLoad({ concurrency: 16, warmupMs: 0, durationMs: seconds * 1000, call: (i) => callers[i]!.call(spec), pids: { edge: stack.edge.proc.pid, registry: stack.registry.proc.pid } });
+  const t1 = Date.now();
+  progress.end(`${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)}/s, edge ${Math.round((r.cpuMs.edge! * 1000) / r.calls)} µs CPU/call, registry ${Math.round((r.cpuMs.registry! * 1000) / r.calls)} µs CPU/call`);
+  progress.step('stopping (profiles are written on exit)');
+  await Promise.all(callers.map((c) => c.close()));
+  http.close();
+  await stopProcess(stack.edge.proc, 15_000);
+  await stopProcess(stack.registry.proc, 15_000);
+  progress.end('done');
+  progress.finish();
+  const md: string[] = [`# mcpgw hot-path profile, ${new Date().toISOString()}`, '',
+    `fast/echo through the gateway (Streamable HTTP, raw keep-alive client), concurrency 16, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
+    `Only samples inside the measured window count. Node ${process.version}, ${cpus().length} cores.`, ''];
+  const summaries: Record<string, unknown> = {};
+  for (const [name, proc] of [['edge', stack.edge.proc], ['registry', stack.registry.proc]] as const) {
+    const file = readdirSync(dir).find((f) => f.includes(`.${proc.pid}.`) && f.endsWith('.cpuprofile'));
+    if (!file) {
+      md.push(`### ${name}`, '', `No profile was written (pid ${proc.pid}).`, '');
+      continue;
+    }
+    const start = spawnedAt[name];
+    const s = summarizeProfile(join(dir, file), r.calls, 40, [t0 - start, t1 - start]);
+    summaries[name] = s;
+    md.push(profileMarkdown(`${name} (${Math.round((r.cpuMs[name]! * 1000) / r.calls)} µs CPU per call by /proc)`, s, 30));
+  }
+  writeFileSync(join(dir, 'summary.md'), md.join('\n'));
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify(summaries, null, 2));
+  process.stdout.write(`${md.join('\n')}\n`);
+  process.stderr.write(`bench: profiles and summary in ${dir}\n`);
+}
+
+// ---------------------------------------------------------------- main
+function machine(): BenchResults['machine'] {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: process.platform,
+    release: release(),
+    totalMemoryMB: Math.round(totalmem() / 2 ** 20),
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+    openFileLimit: fileLimits().soft,
+    commit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
+    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+  };
+}
+
+async function main(): Promise<void> {
+  if (!process.version.startsWith('v22.')) process.stderr.write(`bench: running on Node ${process.version}; the project targets Node 22 (npm run bench uses the node@22 devDependency)\n`);
+  if (opts.profile) return profileRun();
+  const date = new Date();
+  const stamp = `${date.toISOString().slice(0, 10)}_${date.toISOString().slice(11, 19).replace(/:/g, '')}${MODE === 'full' ? '' : `-${MODE}`}`;
+  const callSteps = ONLY.has('calls') ? P.workloads.reduce((n, w) => n + MODES.filter((m) => applicable(WORKLOADS[w]!, m)).length, 0) * P.concurrency.length * P.rounds : 0;
+  const progress = new Progress(1 + callSteps + (ONLY.has('list') ? 8 : 0) + (ONLY.has('setup') ? 6 : 0) + (ONLY.has('sessions') ? 2 : 0), false);
+  progress.note(`mcpgw bench (${MODE}): ${cpus().length} cores, Node ${process.version}; results in ${OUT}`);
+  progress.step('starting redis, the upstreams, the registry and the edge');
+  const stack = await startStack();
+  progress.end(`edge ${stack.edge.url}, registry ${stack.registry.url}, fixture ${stack.fixture.base}, server-everything ${stack.everything.base}`);
+
+  const calls = ONLY.has('calls') ? await callMatrix(stack, progress) : [];
+  const listRows = ONLY.has('list') ? await listPhase(stack, progress) : [];
+  const setup = ONLY.has('setup') ? await setupPhase(stack, progress) : [];
+  const sessions = ONLY.has('sessions') ? await sessionPhase(stack, progress) : [];
+  progress.finish();
+
+  const comparisons = [];
+  for (const w of P.workloads) for (const client of ['sdk', 'raw'] as const) for (const c of P.concurrency) comparisons.push(...comparisonFor(calls, w, client, c));
+  if (MODE !== 'full') notes.push(`--${MODE}: ${P.rounds} round(s) of ${P.durationMs} ms per figure; use the full run for figures to quote`);
+  notes.push('The gateway runs with Redis (sessions and catalog); LOG_LEVEL=info, as deployed.');
+  if (SdkCaller.legacyProgressShort > 0) {
+    notes.push(`fast/progress-10 over legacy SSE with the SDK client: ${SdkCaller.legacyProgressShort} calls saw fewer than 10 progress notifications. ` +
+      'The gateway sends all 10 before the result (the raw legacy-SSE client, which checks, sees all 10); the SDK client runs notification handlers a microtask late, so progress that arrives in the same chunk as the result is dropped by the client. These calls are not counted as errors.');
+  }
+  notes.push('server-everything always answers tools/call as SSE, so its gateway runs ask the gateway for SSE too (Accept: text/event-stream); the fast fixture answers JSON (SSE for progress), like the gateway.');
+  const results: BenchResults = {
+    schema: 1,
+    date: date.toISOString(),
+    mode: MODE,
+    durationSeconds: Math.round((Date.now() - started) / 1000),
+    machine: machine(),
+    settings: { rounds: P.rounds, warmupMs: P.warmupMs, durationMs: P.durationMs, concurrency: P.concurrency, sessionCounts: P.sessionCounts, notes },
+    calls,
+    comparisons,
+    list: { servers: LIST_SERVERS, toolsPerServer: LIST_TOOLS, rows: listRows },
+    setup,
+    sessions,
+    targets: [],
+  };
+  results.targets = targets(results);
+  mkdirSync(OUT, { recursive: true });
+  const base = join(OUT, stamp);
+  const md = markdown(results);
+  writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(`${base}.md`, md);
+  writeFileSync(`${base}.svg`, svgChart(results));
+  process.stdout.write(`${md}\n`);
+  process.stderr.write(`bench: wrote ${base}.json, .md and .svg in ${results.durationSeconds} s\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`\nbench failed: ${(err as Error).stack ?? err}\n`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+  clearTimeout(deadline);
+}
+process.exit(process.exitCode ?? 0);
