@@ -54,7 +54,7 @@ interface Preset {
 const ALL_WORKLOADS = ['fast/echo', 'fast/echo-1KiB', 'fast/progress-10', 'everything/echo'];
 const PRESETS: Record<BenchResults['mode'], Preset> = {
   full: { rounds: 3, warmupMs: 400, durationMs: 1500, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 1500, setupIterations: 100, sessionCounts: [1_000, 10_000], sessionWarm: 200, deadlineS: 1800 },
-  quick: { rounds: 1, warmupMs: 100, durationMs: 250, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 300, setupIterations: 15, sessionCounts: [1_000, 10_000], sessionWarm: 100, deadlineS: 120 },
+  quick: { rounds: 1, warmupMs: 80, durationMs: 200, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 300, setupIterations: 15, sessionCounts: [1_000, 10_000], sessionWarm: 100, deadlineS: 120 },
   smoke: { rounds: 1, warmupMs: 40, durationMs: 120, concurrency: [1, 4], workloads: ['fast/echo', 'fast/progress-10', 'everything/echo'], listMs: 100, setupIterations: 3, sessionCounts: [100, 300], sessionWarm: 20, deadlineS: 90 },
 };
 const P = PRESETS[MODE];

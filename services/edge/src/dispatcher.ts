@@ -28,6 +28,8 @@ export interface RequestContext {
   resumable?: boolean;
   /** Set by the dispatcher: the stored event id of the final response, when the registry stored it. */
   finalEventId?: string;
+  /** Set by the dispatcher: the session's per_client upstream session is gone; the client must re-initialize (404). */
+  sessionLost?: boolean;
   /** Aborted when the caller gave up (REST: client disconnected). */
   signal?: AbortSignal;
 }
@@ -236,6 +238,7 @@ export class Dispatcher {
         } else if (e.$case === 'result') {
           const r = e.value;
           if (ev.eventId) ctx.finalEventId = ev.eventId;
+          if (r.errorJson.length > 0 && r.errorJson.includes('"sessionLost":true')) ctx.sessionLost = true;
           return r.errorJson.length > 0 ? { error: r.errorJson.toString('utf8') } : { result: r.resultJson.toString('utf8') };
         }
       }

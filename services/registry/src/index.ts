@@ -14,6 +14,7 @@ import { openReplicaBus } from './replica-bus.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { RedisEventLog } from '@mcpgw/common/event-log';
+import { RedisSessionLeases } from './upstreams/session-leases.js';
 import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
 
@@ -49,7 +50,9 @@ if (redisUrl) {
 metrics.catalogVersion.set(catalog.version);
 catalog.subscribe((c) => metrics.catalogVersion.set(c.version));
 
-const upstreams = new UpstreamSet(catalog, log, metrics);
+const instanceId = `${hostname()}-${randomBytes(4).toString('hex')}`;
+const leases = redisClients.length > 0 ? new RedisSessionLeases(redisClients[0]!, prefix, instanceId) : undefined;
+const upstreams = new UpstreamSet(catalog, log, metrics, leases);
 // Servers the shared catalog still lists but this config no longer has.
 const configured = new Set(config.servers.map((s) => s.name));
 for (const e of catalog.entries()) {
@@ -61,7 +64,7 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
   log.info(diff, 'config reloaded');
 });
 
-const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId: `${hostname()}-${randomBytes(4).toString('hex')}` };
+const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId };
 const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];
@@ -71,6 +74,8 @@ if (redisClients.length > 0) {
 const { server: grpcServer } = createGrpcServer(deps, registryService);
 const grpcHost = env.GRPC_HOST ?? '0.0.0.0';
 const grpcPort = await bindGrpc(grpcServer, `${grpcHost}:${env.GRPC_PORT ?? '50051'}`);
+// Where other replicas reach this one (per_client forwarding); the chart sets it to the pod IP.
+if (leases) leases.address = env.MCPGW_ADVERTISE_ADDR ?? `${grpcHost === '0.0.0.0' ? hostname() : grpcHost}:${grpcPort}`;
 
 const metricsServer = createHttpServer((req, res) => {
   if (req.url === '/metrics') {

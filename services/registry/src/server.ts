@@ -1,9 +1,10 @@
 // The registry's gRPC service: catalog reads and watches, and calls routed to
 // one upstream. MCP payloads stay JSON bytes; upstream failures are results
 // (CallResult.error_json), gRPC status is left for transport failures.
-import { Server, ServerCredentials, status, type ServerWritableStream, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { Server, ServerCredentials, credentials, status, type ServerWritableStream, type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import {
+  RegistryClient,
   RegistryService,
   ServerStatus_State,
   type CallContext,
@@ -23,8 +24,8 @@ import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalo
 import type { RegistryMetrics } from './metrics.js';
 import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
 import type { CallSink } from './upstreams/client-peer.js';
-import { UpstreamCallError, type Upstream } from './upstreams/upstream.js';
-import type { UpstreamSet } from './upstreams/upstream-set.js';
+import { UpstreamCallError } from './upstreams/upstream.js';
+import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
 import { traceContext } from './upstreams/trace-context.js';
 
 export interface RegistryDeps {
@@ -107,8 +108,34 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
   };
 
   /** Runs one upstream request and streams progress, then exactly one result. */
+  /** Owner replicas of per_client sessions, by address. */
+  const owners = new Map<string, RegistryClient>();
+
+  /** Another replica owns this client session's upstream session: pass the call through to it. */
+  function proxyToOwner(call: ServerWritableStream<CallToolRequest | ForwardRequest, CallEvent>, rpc: 'callTool' | 'forward', address: string, server: string): void {
+    let client = owners.get(address);
+    if (!client) owners.set(address, (client = new RegistryClient(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
+    const deadline = call.getDeadline();
+    const options = deadline instanceof Date || typeof deadline === 'number' ? { deadline } : {};
+    const stream = rpc === 'callTool'
+      ? client.callTool(call.request as CallToolRequest, call.metadata, options)
+      : client.forward(call.request as ForwardRequest, call.metadata, options);
+    stream.on('data', (ev: CallEvent) => call.write(ev));
+    stream.on('end', () => call.end());
+    stream.on('error', (err: ServiceError) => {
+      // The owner is gone: the upstream session it held is lost with it.
+      const error = err.code === status.UNAVAILABLE
+        ? { code: SESSION_LOST, message: `the registry replica holding the upstream session of '${server}' is gone; initialize a new session`, data: { server, sessionLost: true } }
+        : { code: ErrorCode.InternalError, message: `forwarding to the owner of '${server}' failed: ${err.details}`, data: { server } };
+      call.write(errorEvent(JSON.stringify(error)));
+      call.end();
+    });
+    call.on('cancelled', () => stream.cancel());
+  }
+
   async function relay(
     call: ServerWritableStream<CallToolRequest | ForwardRequest, CallEvent>,
+    rpc: 'callTool' | 'forward',
     server: string,
     method: string,
     buildParams: () => Record<string, unknown>,
@@ -119,15 +146,17 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       call.write(errorEvent(JSON.stringify(error)));
       call.end();
     };
-    let upstream: Upstream | undefined;
+    let target: Target | undefined;
     let params: Record<string, unknown>;
     try {
       params = buildParams();
-      upstream = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'));
+      target = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'));
     } catch (err) {
       return fail(err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } });
     }
-    if (!upstream) return fail({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
+    if (!target) return fail({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
+    if ('owner' in target) return proxyToOwner(call, rpc, target.owner, server);
+    const { upstream } = target;
     const abort = new AbortController();
     const key = ctx?.requestId ? callKey(ctx, ctx.requestId) : undefined;
     if (key) running.set(key, abort);
@@ -230,7 +259,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
 
     callTool(call: ServerWritableStream<CallToolRequest, CallEvent>) {
       const req = call.request;
-      void relay(call, req.server, 'tools/call', () => {
+      void relay(call, 'callTool', req.server, 'tools/call', () => {
         const params: Record<string, unknown> = { name: req.tool, arguments: parseObject(req.argumentsJson, 'arguments') };
         if (req.metaJson.length > 0) params._meta = parseObject(req.metaJson, '_meta');
         return params;
@@ -239,7 +268,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
 
     forward(call: ServerWritableStream<ForwardRequest, CallEvent>) {
       const req = call.request;
-      void relay(call, req.server, req.method, () => parseObject(req.paramsJson, 'params'), req.wantProgress);
+      void relay(call, 'forward', req.server, req.method, () => parseObject(req.paramsJson, 'params'), req.wantProgress);
     },
 
     cancel(call, cb) {

@@ -82,30 +82,44 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     // SSE only when it buys something (progress) or the client accepts nothing else.
     const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined || dispatcher.mayNeedStream({ session, server }, msg));
     if (!stream) {
-      const text = await dispatcher.handle({ session, server, traceparent }, msg);
-      return reply.type('application/json').send(text);
+      const ctx: RequestContext = { session, server, traceparent };
+      const text = await dispatcher.handle(ctx, msg);
+      if (ctx.sessionLost) await sessions.delete(session.id).catch(() => false);
+      return reply.code(ctx.sessionLost ? 404 : 200).type('application/json').send(text);
     }
-    reply.hijack();
-    const sse = new SseWriter(reply.raw);
     const streamId = JSON.stringify(msg.id);
     // Resumable (2025-11-25 clients handle the priming event's empty data).
     const resumable = session.v >= '2025-11-25';
-    if (resumable) sse.prime(primingEventId(streamId), RETRY_MS);
+    // The stream opens with the first event, so an answer that must be an HTTP
+    // status (a lost session: 404) can still be one.
+    let sse: SseWriter | undefined;
+    const open = (): SseWriter => {
+      if (sse) return sse;
+      reply.hijack();
+      sse = new SseWriter(reply.raw);
+      if (resumable) sse.prime(primingEventId(streamId), RETRY_MS);
+      return sse;
+    };
     // Events go out in order; each is stored first (unless the registry stored it), so a
     // client that lost the stream can resume it with Last-Event-ID on any replica.
     let chain: Promise<void> = Promise.resolve();
     const emit = (text: string, eventId: string | undefined, final: boolean) => {
+      const writer = open();
       chain = chain.then(async () => {
         let id = eventId;
         if (!id && resumable) id = await deps.events.append(session.id, streamId, text, final).catch(() => undefined);
-        sse.event('message', text, id);
+        writer.event('message', text, id);
       });
     };
     const ctx: RequestContext = { session, server, traceparent, resumable: resumable && deps.sharedEvents, notify: (json, id) => emit(json, id, false) };
     const text = await dispatcher.handle(ctx, msg);
+    if (ctx.sessionLost) {
+      await sessions.delete(session.id).catch(() => false);
+      if (!sse) return reply.code(404).type('application/json').send(text);
+    }
     emit(text, ctx.finalEventId, true);
     await chain;
-    sse.end();
+    sse!.end();
   };
 
   /** GET with Last-Event-ID: replays what the stream missed, then follows it to its final response. */

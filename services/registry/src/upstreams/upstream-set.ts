@@ -6,6 +6,7 @@ import type { CatalogStore } from '../catalog/catalog.js';
 import type { RegistryMetrics } from '../metrics.js';
 import { ClientPeer } from './client-peer.js';
 import { Upstream, UpstreamCallError, type UpstreamEvents } from './upstream.js';
+import type { SessionLeases } from './session-leases.js';
 
 const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 /** A per_client upstream session nobody used for this long is closed. */
@@ -15,7 +16,14 @@ const SESSION_CONNECT_MS = 30_000;
 interface ClientSession {
   upstream: Upstream;
   idle?: NodeJS.Timeout;
+  renew?: NodeJS.Timeout;
 }
+
+/** Where a client session's request to a server goes. */
+export type Target = { upstream: Upstream } | { owner: string };
+
+/** The SDK's code for an unknown session: the edge answers the client with 404. */
+export const SESSION_LOST = -32001;
 
 /**
  * Every configured upstream, feeding its contents into the catalog, plus the
@@ -26,7 +34,8 @@ export class UpstreamSet {
   private readonly byName = new Map<string, Upstream>();
   private readonly sessions = new Map<string, ClientSession>();
 
-  constructor(private readonly catalog: CatalogStore, private readonly log: Logger, private readonly metrics: RegistryMetrics) {}
+  /** `leases`: with several registry replicas (Redis), which one owns each per_client session. */
+  constructor(private readonly catalog: CatalogStore, private readonly log: Logger, private readonly metrics: RegistryMetrics, private readonly leases?: SessionLeases) {}
 
   get(name: string): Upstream | undefined {
     return this.byName.get(name);
@@ -40,12 +49,17 @@ export class UpstreamSet {
    * The upstream a client session's request goes to: the shared one, or for
    * `session: per_client` servers that client session's own (started on first use).
    */
-  async forSession(name: string, sessionId: string, clientCapabilities: () => Record<string, unknown>): Promise<Upstream | undefined> {
+  async forSession(name: string, sessionId: string, clientCapabilities: () => Record<string, unknown>): Promise<Target | undefined> {
     const shared = this.byName.get(name);
-    if (!shared || shared.config.session !== 'per_client') return shared;
+    if (!shared || shared.config.session !== 'per_client') return shared && { upstream: shared };
     if (!sessionId) throw new UpstreamCallError(upstreamError(ErrorCode.InvalidParams, name, 'is per_client: call it within an MCP session (not over REST)'));
     const key = `${name}\0${sessionId}`;
     let s = this.sessions.get(key);
+    if (!s && this.leases) {
+      const claim = await this.leases.claim(name, sessionId);
+      if (claim.kind === 'other') return { owner: claim.address };
+      if (claim.kind === 'lost') throw sessionLost(name);
+    }
     if (!s) {
       const count = [...this.sessions.values()].filter((x) => x.upstream.config.name === name).length;
       if (count >= shared.config.maxSessions) {
@@ -55,6 +69,7 @@ export class UpstreamSet {
       s = { upstream };
       this.sessions.set(key, s);
       upstream.start();
+      if (this.leases) this.keepLease(key, name, sessionId, s);
     }
     clearTimeout(s.idle);
     const session = s;
@@ -66,22 +81,42 @@ export class UpstreamSet {
       await this.closeSession(key);
       throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, `client session could not start: ${(err as Error).message}`), true);
     }
-    return session.upstream;
+    return { upstream: session.upstream };
+  }
+
+  /** Renews the lease while the session lives; losing it closes our upstream session. */
+  private keepLease(key: string, name: string, sessionId: string, s: ClientSession): void {
+    const leases = this.leases!;
+    s.renew = setInterval(() => {
+      leases.renew(name, sessionId).then((held) => {
+        if (!held) {
+          this.log.warn({ server: name }, 'per_client lease lost; closing the upstream session');
+          void this.closeSession(key, false);
+        }
+      }, (err: Error) => this.log.warn({ server: name, err: err.message }, 'lease renewal failed'));
+    }, leases.ttlMs / 3);
+    s.renew.unref();
   }
 
   /** Closes the per_client upstream sessions of a client session. */
   async endSession(sessionId: string): Promise<number> {
     const keys = [...this.sessions.keys()].filter((k) => k.endsWith(`\0${sessionId}`));
-    await Promise.all(keys.map((k) => this.closeSession(k)));
+    await Promise.all(keys.map((k) => this.closeSession(k, true)));
     return keys.length;
   }
 
-  private async closeSession(key: string): Promise<void> {
+  /** `ended`: the client ended its session (DELETE); else the upstream session was lost (idle, reload, shutdown). */
+  private async closeSession(key: string, ended = false): Promise<void> {
     const s = this.sessions.get(key);
     if (!s) return;
     this.sessions.delete(key);
     clearTimeout(s.idle);
-    await s.upstream.stop();
+    clearInterval(s.renew);
+    const [name, sessionId] = key.split('\0') as [string, string];
+    await Promise.all([
+      s.upstream.stop(),
+      this.leases?.release(name, sessionId, ended).catch((err: Error) => this.log.warn({ server: name, err: err.message }, 'lease release failed')),
+    ]);
   }
 
   /**
@@ -148,4 +183,12 @@ export class UpstreamSet {
     await Promise.all([...this.all().map((u) => u.stop()), ...[...this.sessions.keys()].map((k) => this.closeSession(k))]);
     this.byName.clear();
   }
+}
+
+function sessionLost(server: string): UpstreamCallError {
+  return new UpstreamCallError({
+    code: SESSION_LOST,
+    message: `the upstream session of '${server}' for this client session was lost (its registry replica went away or it idled out); initialize a new session`,
+    data: { server, sessionLost: true },
+  });
 }
