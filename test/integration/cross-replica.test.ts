@@ -56,8 +56,8 @@ ${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}${fixture
     clients.push(client);
     const asked: string[] = [];
     client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
-      const first = req.params.messages[0]!.content;
-      asked.push(first.type === 'text' ? first.text : '?');
+      const first = req.params.messages[0]!.content as { type: string; text?: string };
+      asked.push(first.text ?? '?');
       return { role: 'assistant', model: 'local-stub', content: { type: 'text', text: 'forty-two' } };
     });
     const sampled = await client.callTool({ name: 'conf__test_sampling', arguments: { prompt: 'meaning of life?' } });
