@@ -4,9 +4,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startDemoHttp, startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
 import { DEMO_SERVER, ROOT, freePort, startProcess, stopAll, waitFor, waitForLine, writeConfig } from '../harness/processes.js';
 
@@ -24,6 +24,12 @@ describe('operating the services', () => {
 
   test('registry and edge run as uid 65534 with only a temp dir writable, and exit 0 on SIGTERM', async () => {
     assert.ok(has('setpriv'), 'setpriv (util-linux) is needed for this test');
+    // The unprivileged user must be able to reach the checkout (a CI clone may
+    // sit in a 0700 temp dir): add search permission, nothing else, on the way down.
+    for (let dir = ROOT; dir !== dirname(dir); dir = dirname(dir)) {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+    }
     const tmp = mkdtempSync(join(tmpdir(), 'mcpgw-nobody-'));
     chmodSync(tmp, 0o777);
     const cfg = join(tmp, 'config.yaml');

@@ -89,9 +89,11 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   // list_changed goes once to every stream this replica holds when the catalog changes.
-  opts.catalog.onChange(() => {
-    const text = notificationText('notifications/tools/list_changed', {});
-    for (const s of streams.values()) s.event('message', text);
+  opts.catalog.onChange((changed) => {
+    for (const list of changed) {
+      const text = notificationText(`notifications/${list}/list_changed`, {});
+      for (const s of streams.values()) s.event('message', text);
+    }
   });
 
   app.register(async (mcp) => {

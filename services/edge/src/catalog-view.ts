@@ -4,6 +4,8 @@
 import type { CatalogEvent, ServerCatalog } from '@mcpgw/proto/registry';
 import { exposedName } from '@mcpgw/common/naming';
 
+export type ListName = 'tools' | 'prompts' | 'resources';
+
 export interface ToolRoute {
   server: string;
   /** The upstream's own name. */
@@ -38,7 +40,7 @@ export class CatalogView {
   private readonly servers = new Map<string, ServerCatalog>();
   private aggregate: View = EMPTY_VIEW;
   private readonly perServer = new Map<string, View>();
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(changed: ListName[]) => void>();
   version = 0;
   /** True once the first snapshot arrived; never goes back (readiness). */
   ready = false;
@@ -51,11 +53,15 @@ export class CatalogView {
     for (const name of event.removedServers) this.servers.delete(name);
     this.version = Number(event.version);
     if (event.snapshot) this.ready = true;
+    const before = this.aggregate;
     this.rebuild();
-    for (const l of this.listeners) l();
+    const after = this.aggregate;
+    const changed = (['tools', 'prompts', 'resources'] as const).filter((n) => before[`${n}List`] !== after[`${n}List`]);
+    if (changed.length > 0) for (const l of this.listeners) l(changed);
   }
 
-  onChange(listener: () => void): () => void {
+  /** Called with the aggregate lists whose contents changed. */
+  onChange(listener: (changed: ListName[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -64,6 +64,7 @@ if (env.REDIS_URL) {
 const catalog = new CatalogView(gateway.toolSeparator ?? DEFAULT_SEPARATOR);
 const registry = new RegistryLink(env.REGISTRY_URL ?? '127.0.0.1:50051', log);
 registry.watchCatalog(catalog);
+if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 
 const app = buildApp({
   catalog,

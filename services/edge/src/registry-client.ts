@@ -12,6 +12,7 @@ import {
   type EndSessionRequest,
   type ListServersResponse,
   type RespondRequest,
+  type SessionNotification,
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
@@ -75,6 +76,21 @@ export class RegistryLink {
     };
     stream.on('error', (err: ServiceError) => restart(err.details || err.message));
     stream.on('end', () => restart('stream ended'));
+  }
+
+  /** Without Redis: notifications for sessions, straight from the (single) registry; resubscribes when it drops. */
+  watchNotifications(onMessage: (sessionId: string, messageJson: string) => void, attempt = 0): void {
+    if (this.closed) return;
+    const stream = this.pick().watchNotifications({});
+    stream.on('data', (n: SessionNotification) => onMessage(n.sessionId, n.messageJson.toString('utf8')));
+    let restarted = false;
+    const restart = () => {
+      if (restarted || this.closed) return;
+      restarted = true;
+      setTimeout(() => this.watchNotifications(onMessage, attempt + 1), backoffDelay(attempt, 100, 5_000)).unref();
+    };
+    stream.on('error', restart);
+    stream.on('end', restart);
   }
 
   callTool(req: CallToolRequest, meta: CallMeta): ClientReadableStream<CallEvent> {

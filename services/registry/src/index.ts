@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { RedisEventLog } from '@mcpgw/common/event-log';
 import { RedisSessionLeases } from './upstreams/session-leases.js';
+import { LocalNotifier, RedisNotifier } from './notifier.js';
 import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
 
@@ -52,7 +53,9 @@ catalog.subscribe((c) => metrics.catalogVersion.set(c.version));
 
 const instanceId = `${hostname()}-${randomBytes(4).toString('hex')}`;
 const leases = redisClients.length > 0 ? new RedisSessionLeases(redisClients[0]!, prefix, instanceId) : undefined;
-const upstreams = new UpstreamSet(catalog, log, metrics, leases);
+const localNotifier = redisClients.length > 0 ? undefined : new LocalNotifier();
+const notifier = localNotifier ?? new RedisNotifier(redisClients[0]!, prefix);
+const upstreams = new UpstreamSet(catalog, log, metrics, notifier, leases);
 // Servers the shared catalog still lists but this config no longer has.
 const configured = new Set(config.servers.map((s) => s.name));
 for (const e of catalog.entries()) {
@@ -64,7 +67,7 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
   log.info(diff, 'config reloaded');
 });
 
-const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId };
+const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId, localNotifier };
 const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];

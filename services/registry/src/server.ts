@@ -14,6 +14,7 @@ import {
   type ForwardRequest,
   type RegistryServer,
   type ServerCatalog,
+  type SessionNotification,
   type WatchCatalogRequest,
 } from '@mcpgw/proto/registry';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
@@ -23,6 +24,7 @@ import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
+import type { LocalNotifier } from './notifier.js';
 import type { CallSink } from './upstreams/client-peer.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
@@ -37,6 +39,8 @@ export interface RegistryDeps {
   replicaBus?: ReplicaBus;
   /** This replica's id, unique among replicas: part of server-to-client request ids. */
   instanceId: string;
+  /** Without Redis: the notifier whose watchers are the edges' WatchNotifications streams. */
+  localNotifier?: LocalNotifier;
   /** The shared event log (Redis), for calls the edge asks to make resumable. */
   events?: EventLog;
 }
@@ -157,6 +161,17 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     if (!target) return fail({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
     if ('owner' in target) return proxyToOwner(call, rpc, target.owner, server);
     const { upstream } = target;
+    // Shared upstreams hear the first subscribe and the last unsubscribe of a URI only.
+    const uri = typeof params.uri === 'string' ? params.uri : undefined;
+    if (!upstream.peer && uri && ctx?.sessionId && (method === 'resources/subscribe' || method === 'resources/unsubscribe')) {
+      const tellUpstream = method === 'resources/subscribe'
+        ? upstreams.subscriptions.add(server, uri, ctx.sessionId)
+        : upstreams.subscriptions.remove(server, uri, ctx.sessionId);
+      if (!tellUpstream) {
+        call.write(resultEvent('{}'));
+        return void call.end();
+      }
+    }
     const abort = new AbortController();
     const key = ctx?.requestId ? callKey(ctx, ctx.requestId) : undefined;
     if (key) running.set(key, abort);
@@ -286,6 +301,14 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
         return cb({ code: status.INVALID_ARGUMENT, details: `response is not JSON-RPC: ${(err as Error).message}` });
       }
       broadcast({ kind: 'respond', id, response: responseJson.toString('utf8') }, cb);
+    },
+
+    watchNotifications(call: ServerWritableStream<unknown, SessionNotification>) {
+      // Only without Redis: then this registry is the only one and tells its edges directly.
+      if (!deps.localNotifier) return void call.end();
+      const stop = deps.localNotifier.watch((sessionId, messageJson) => call.write({ sessionId, messageJson: Buffer.from(messageJson) }));
+      call.on('cancelled', stop);
+      call.on('close', stop);
     },
 
     endSession(call, cb) {

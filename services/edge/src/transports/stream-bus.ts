@@ -35,13 +35,15 @@ export class RedisStreamBus implements StreamBus {
 
   static async open(streams: Map<string, SseWriter>, pub: Redis, sub: Redis, prefix: string, instanceId: string, log: Logger): Promise<RedisStreamBus> {
     const bus = new RedisStreamBus(streams, pub, sub, prefix, instanceId);
-    const channel = bus.channel(instanceId);
+    // Our own channel, and `notify`, where registries publish notifications for
+    // sessions outside calls (every edge hears them; the one holding the stream writes).
+    const channels = [bus.channel(instanceId), `${prefix}notify`];
     sub.on('message', (ch: string, message: string) => {
-      if (ch !== channel) return;
+      if (!channels.includes(ch)) return;
       const tab = message.indexOf('\t');
       writeLocal(streams, message.slice(0, tab), message.slice(tab + 1));
     });
-    await sub.subscribe(channel).catch((err: Error) => log.warn({ err: err.message }, 'edge channel subscribe failed; ioredis retries on reconnect'));
+    await sub.subscribe(...channels).catch((err: Error) => log.warn({ err: err.message }, 'edge channel subscribe failed; ioredis retries on reconnect'));
     return bus;
   }
 

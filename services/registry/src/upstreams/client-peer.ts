@@ -12,7 +12,15 @@ export class ClientPeer {
   /** Calls in flight, newest last: messages go to the newest (each to exactly one stream). */
   private readonly calls: CallSink[] = [];
 
-  constructor(readonly capabilities: Record<string, unknown>) {}
+  /** `outside`: where notifications go while no call is in flight (the session's own stream). */
+  constructor(readonly capabilities: Record<string, unknown>, private readonly outside: (messageJson: string) => void) {}
+
+  /** A notification from the upstream session: on the newest call's stream, else on the session's stream. */
+  notify(message: Record<string, unknown>): void {
+    const call = this.active;
+    if (call) call.notification(message);
+    else this.outside(JSON.stringify({ jsonrpc: '2.0', ...message }));
+  }
 
   /** Makes `sink` the target while `run` is in flight. */
   async during<T>(sink: CallSink, run: () => Promise<T>): Promise<T> {

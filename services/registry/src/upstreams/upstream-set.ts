@@ -7,6 +7,8 @@ import type { RegistryMetrics } from '../metrics.js';
 import { ClientPeer } from './client-peer.js';
 import { Upstream, UpstreamCallError, type UpstreamEvents } from './upstream.js';
 import type { SessionLeases } from './session-leases.js';
+import { Subscriptions } from './subscriptions.js';
+import type { SessionNotifier } from '../notifier.js';
 
 const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 /** A per_client upstream session nobody used for this long is closed. */
@@ -34,8 +36,19 @@ export class UpstreamSet {
   private readonly byName = new Map<string, Upstream>();
   private readonly sessions = new Map<string, ClientSession>();
 
-  /** `leases`: with several registry replicas (Redis), which one owns each per_client session. */
-  constructor(private readonly catalog: CatalogStore, private readonly log: Logger, private readonly metrics: RegistryMetrics, private readonly leases?: SessionLeases) {}
+  readonly subscriptions = new Subscriptions();
+
+  /**
+   * `notifier` reaches client sessions outside calls; `leases`: with several
+   * registry replicas (Redis), which one owns each per_client session.
+   */
+  constructor(
+    private readonly catalog: CatalogStore,
+    private readonly log: Logger,
+    private readonly metrics: RegistryMetrics,
+    private readonly notifier: SessionNotifier,
+    private readonly leases?: SessionLeases,
+  ) {}
 
   get(name: string): Upstream | undefined {
     return this.byName.get(name);
@@ -65,7 +78,8 @@ export class UpstreamSet {
       if (count >= shared.config.maxSessions) {
         throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, name, `has ${count} client sessions open (max_sessions); try again later`));
       }
-      const upstream = new Upstream(shared.config, this.log, this.eventsFor(shared.config, false), new ClientPeer(clientCapabilities()));
+      const peer = new ClientPeer(clientCapabilities(), (text) => this.notifier.publish(sessionId, text));
+      const upstream = new Upstream(shared.config, this.log, this.eventsFor(shared.config, false), peer);
       s = { upstream };
       this.sessions.set(key, s);
       upstream.start();
@@ -100,6 +114,9 @@ export class UpstreamSet {
 
   /** Closes the per_client upstream sessions of a client session. */
   async endSession(sessionId: string): Promise<number> {
+    for (const { server, uri } of this.subscriptions.dropSession(sessionId)) {
+      this.byName.get(server)?.request('resources/unsubscribe', { uri }).catch(() => {});
+    }
     const keys = [...this.sessions.keys()].filter((k) => k.endsWith(`\0${sessionId}`));
     await Promise.all(keys.map((k) => this.closeSession(k, true)));
     return keys.length;
@@ -158,6 +175,12 @@ export class UpstreamSet {
         if (!shared || this.byName.get(cfg.name)?.config !== cfg) return; // replaced meanwhile
         metrics.catalogTools.set({ server: cfg.name }, contents.tools.length);
         this.catalog.put(contents).catch((err: Error) => this.log.warn({ server: cfg.name, err: err.message }, 'catalog write failed'));
+      },
+      notification: (message) => {
+        const uri = (message.params as { uri?: unknown } | undefined)?.uri;
+        if (message.method !== 'notifications/resources/updated' || typeof uri !== 'string') return;
+        const text = JSON.stringify({ jsonrpc: '2.0', ...message });
+        for (const sessionId of this.subscriptions.sessions(cfg.name, uri)) this.notifier.publish(sessionId, text);
       },
       state: (u) => {
         if (shared) metrics.upstreamUp.set({ server: cfg.name }, u.state === 'up' ? 1 : 0);

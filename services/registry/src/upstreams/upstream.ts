@@ -54,6 +54,8 @@ export interface CallOptions {
 
 export interface UpstreamEvents {
   contents(c: CatalogContents): void;
+  /** A notification of a shared upstream that concerns client sessions (resources/updated). */
+  notification(message: Record<string, unknown>): void;
   state(u: Upstream): void;
   breaker(u: Upstream, s: BreakerState): void;
 }
@@ -234,6 +236,7 @@ export class Upstream {
       client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh());
       client.setNotificationHandler(ResourceListChangedNotificationSchema, () => this.refresh());
       client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh());
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.events.notification(n));
     }
     // Our own progress routing: the SDK drops a progress notification that arrives
     // in the same read as its response (it forgets the request's handler first).
@@ -281,7 +284,7 @@ export class Upstream {
     if (caps.sampling) client.setRequestHandler(CreateMessageRequestSchema, relay('sampling/createMessage'));
     if (caps.elicitation) client.setRequestHandler(ElicitRequestSchema, relay('elicitation/create'));
     if (caps.roots) client.setRequestHandler(ListRootsRequestSchema, relay('roots/list'));
-    const forward = (n: Record<string, unknown>) => peer.active?.notification(n);
+    const forward = (n: Record<string, unknown>) => peer.notify(n);
     client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
   }

@@ -222,6 +222,15 @@ export interface EndSessionResponse {
   closed: number;
 }
 
+export interface WatchNotificationsRequest {
+}
+
+export interface SessionNotification {
+  sessionId: string;
+  /** A JSON-RPC notification, ready for the client. */
+  messageJson: Buffer;
+}
+
 function createBaseCallContext(): CallContext {
   return {
     principal: "",
@@ -1779,6 +1788,98 @@ export const EndSessionResponse: MessageFns<EndSessionResponse> = {
   },
 };
 
+function createBaseWatchNotificationsRequest(): WatchNotificationsRequest {
+  return {};
+}
+
+export const WatchNotificationsRequest: MessageFns<WatchNotificationsRequest> = {
+  encode(_: WatchNotificationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchNotificationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchNotificationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSessionNotification(): SessionNotification {
+  return { sessionId: "", messageJson: Buffer.alloc(0) };
+}
+
+export const SessionNotification: MessageFns<SessionNotification> = {
+  encode(message: SessionNotification, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.messageJson.length !== 0) {
+      writer.uint32(18).bytes(message.messageJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SessionNotification {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSessionNotification();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messageJson = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 export type RegistryService = typeof RegistryService;
 export const RegistryService = {
   /**
@@ -1868,6 +1969,21 @@ export const RegistryService = {
     responseSerialize: (value: EndSessionResponse): Buffer => Buffer.from(EndSessionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EndSessionResponse => EndSessionResponse.decode(value),
   },
+  /**
+   * Notifications for client sessions outside any call (resources/updated to
+   * subscribers, a per_client upstream's messages between calls). Used when
+   * there is no Redis; with Redis they travel on the `notify` channel.
+   */
+  watchNotifications: {
+    path: "/mcpgw.registry.v1.Registry/WatchNotifications" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchNotificationsRequest): Buffer =>
+      Buffer.from(WatchNotificationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchNotificationsRequest => WatchNotificationsRequest.decode(value),
+    responseSerialize: (value: SessionNotification): Buffer => Buffer.from(SessionNotification.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SessionNotification => SessionNotification.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
@@ -1894,6 +2010,12 @@ export interface RegistryServer extends UntypedServiceImplementation {
    * upstream sessions of it are closed.
    */
   endSession: handleUnaryCall<EndSessionRequest, EndSessionResponse>;
+  /**
+   * Notifications for client sessions outside any call (resources/updated to
+   * subscribers, a per_client upstream's messages between calls). Used when
+   * there is no Redis; with Redis they travel on the `notify` channel.
+   */
+  watchNotifications: handleServerStreamingCall<WatchNotificationsRequest, SessionNotification>;
 }
 
 export interface RegistryClient extends Client {
@@ -2005,6 +2127,20 @@ export interface RegistryClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EndSessionResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Notifications for client sessions outside any call (resources/updated to
+   * subscribers, a per_client upstream's messages between calls). Used when
+   * there is no Redis; with Redis they travel on the `notify` channel.
+   */
+  watchNotifications(
+    request: WatchNotificationsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SessionNotification>;
+  watchNotifications(
+    request: WatchNotificationsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<SessionNotification>;
 }
 
 export const RegistryClient = makeGenericClientConstructor(
