@@ -149,3 +149,33 @@ ${fixtureStdio('stuck', 'hang', [], '    timeout_ms: 1500\n')}${fixtureStdio('li
     assert.ok(registry.proc.lines.some((l) => l.includes('re-initializing')), 'the registry re-initialized at least once');
   });
 });
+
+describe('upstream protection', () => {
+  after(stopAll);
+
+  test('a bounded queue per upstream answers "busy" past it; repeated failures open the breaker', async () => {
+    const cfg = writeConfig(`mcp_servers:
+${fixtureStdio('jam', 'hang', [], '    timeout_ms: 1500\n    max_concurrency: 1\n')}${fixtureStdio('dead', 'hang', [], '    timeout_ms: 200\n')}`);
+    const registry = await startRegistry(cfg);
+    const edge = await startEdge(registry.url);
+    await waitForTools(edge.url, ['jam__', 'dead__']);
+
+    // One in flight, one queued, the third is refused at once.
+    const calls = [callRest(edge.url, 'jam__wait'), callRest(edge.url, 'jam__wait')];
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const busy = await callRest(edge.url, 'jam__wait');
+    assert.ok(Date.now() - started < 500, 'refused without waiting');
+    assert.equal(busy.status, 503, JSON.stringify(busy.body));
+    assert.match(busy.body.error.message, /'jam'.*busy/);
+    await Promise.all(calls);
+
+    for (let i = 0; i < 5; i++) assert.match((await callRest(edge.url, 'dead__wait')).body.error.message, /timed out/);
+    const fast = Date.now();
+    const open = await callRest(edge.url, 'dead__wait');
+    assert.match(open.body.error.message, /'dead'.*circuit open/);
+    assert.ok(Date.now() - fast < 150, 'the open breaker fails fast');
+    const metrics = await (await fetch(`http://127.0.0.1:${registry.metricsPort}/metrics`)).text();
+    assert.match(metrics, /mcpgw_breaker_state\{server="dead"\} 1/);
+  });
+});

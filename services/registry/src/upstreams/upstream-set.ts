@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { CircuitState } from 'cockatiel';
 import type { ServerConfig } from '@mcpgw/common/config';
 import { ErrorCode, upstreamError } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -10,7 +11,6 @@ import type { SessionLeases } from './session-leases.js';
 import { Subscriptions } from './subscriptions.js';
 import type { SessionNotifier } from '../notifier.js';
 
-const BREAKER_VALUE = { closed: 0, open: 1, half_open: 2 } as const;
 /** A per_client upstream session nobody used for this long is closed. */
 const SESSION_IDLE_MS = Number(process.env.MCPGW_CLIENT_SESSION_IDLE_MS ?? 15 * 60_000);
 const SESSION_CONNECT_MS = 30_000;
@@ -188,8 +188,9 @@ export class UpstreamSet {
       },
       breaker: (_u, s) => {
         if (!shared) return;
-        metrics.breakerState.set({ server: cfg.name }, BREAKER_VALUE[s]);
-        this.log.warn({ server: cfg.name, breaker: s }, 'circuit breaker changed');
+        // The gauge reads 0 closed, 1 open, 2 half-open (cockatiel's own numbering; isolated counts as open).
+        metrics.breakerState.set({ server: cfg.name }, s === CircuitState.Isolated ? CircuitState.Open : s);
+        this.log.warn({ server: cfg.name, breaker: CircuitState[s] }, 'circuit breaker changed');
       },
     };
   }

@@ -25,7 +25,7 @@ import { backoffDelay } from '@mcpgw/common/backoff';
 import { ErrorCode, upstreamError, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { ServerConfig } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
-import { Breaker, type BreakerState } from './breaker.js';
+import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen, type BulkheadPolicy, type CircuitBreakerPolicy } from 'cockatiel';
 import type { ClientPeer } from './client-peer.js';
 import { createTransport } from './transports.js';
 
@@ -57,7 +57,7 @@ export interface UpstreamEvents {
   /** A notification of a shared upstream that concerns client sessions (resources/updated). */
   notification(message: Record<string, unknown>): void;
   state(u: Upstream): void;
-  breaker(u: Upstream, s: BreakerState): void;
+  breaker(u: Upstream, s: CircuitState): void;
 }
 
 /** A failed upstream request, already shaped as the JSON-RPC error the client gets. */
@@ -68,6 +68,8 @@ export class UpstreamCallError extends Error {
 }
 
 const CLIENT_INFO = { name: 'mcpgw', version: '0.1.0' };
+const BREAKER_FAILURES = 5;
+const BREAKER_HALF_OPEN_MS = 15_000;
 const LIST_TIMEOUT_MS = 30_000;
 const MAX_PAGES = 100;
 const PING_INTERVAL_MS = Number(process.env.MCPGW_PING_INTERVAL_MS ?? 30_000);
@@ -80,11 +82,13 @@ export class Upstream {
   lastError = '';
   lastSeenMs = 0;
   toolCount = 0;
-  readonly breaker: Breaker;
-  private inFlight = 0;
+  /** Opens after consecutive connection failures (not tool errors); one probe when half-open. */
+  readonly breaker: CircuitBreakerPolicy;
+  /** max_concurrency requests at once, as many queued; past that, a "busy" error at once. */
+  private readonly bulkhead: BulkheadPolicy;
   private client?: Client;
   private stopped = false;
-  private attempt = 0;
+  private reconnectAttempt = 0;
   private retryTimer?: NodeJS.Timeout;
   private readonly timers: NodeJS.Timeout[] = [];
   private refreshing?: Promise<void>;
@@ -101,7 +105,12 @@ export class Upstream {
    * upstream does not feed the catalog (the shared instance does).
    */
   constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer) {
-    this.breaker = new Breaker((s) => events.breaker(this, s));
+    this.breaker = circuitBreaker(handleWhen((err) => err instanceof UpstreamCallError && err.connectionFailure), {
+      halfOpenAfter: BREAKER_HALF_OPEN_MS,
+      breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
+    });
+    this.breaker.onStateChange((s) => events.breaker(this, s));
+    this.bulkhead = bulkhead(config.maxConcurrency, config.maxConcurrency);
   }
 
   /** Resolves once connected; rejects after `timeoutMs` with the last error. */
@@ -133,32 +142,30 @@ export class Upstream {
 
   async request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions = {}): Promise<Record<string, unknown>> {
     const name = this.config.name;
-    const wait = this.breaker.admit();
-    if (wait !== undefined) {
-      throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, `failing; circuit open, next try in ${Math.ceil(wait / 1000)} s${this.lastError ? ` (${this.lastError})` : ''}`));
-    }
-    // A bounded upstream: past the limit the caller hears it at once instead of queueing without bound.
-    if (this.inFlight >= this.config.maxConcurrency) {
-      throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, name, `busy: ${this.inFlight} requests in flight (max_concurrency)`));
-    }
-    this.inFlight++;
     try {
-      const result = await this.send(method, params, opts).catch(async (err: unknown) => {
+      return await this.bulkhead.execute(() => this.breaker.execute(() => this.attempt(method, params, opts)));
+    } catch (err) {
+      if (err instanceof BrokenCircuitError) {
+        throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, `failing; circuit open after ${BREAKER_FAILURES} failures in a row${this.lastError ? ` (${this.lastError})` : ''}`));
+      }
+      if (err instanceof BulkheadRejectedError) {
+        throw new UpstreamCallError(upstreamError(ErrorCode.Overloaded, name, `busy: ${this.config.maxConcurrency} requests in flight and as many queued (max_concurrency)`));
+      }
+      throw err;
+    }
+  }
+
+  /** One request; a shared HTTP upstream that forgot our session is re-initialized once. */
+  private async attempt(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
+    try {
+      return await this.send(method, params, opts).catch(async (err: unknown) => {
         if (!isExpiredSession(err) || opts.signal?.aborted) throw err;
-        // A shared HTTP upstream forgot our session: initialize again, once, and retry.
-        this.log.info({ server: name }, 'upstream session expired; re-initializing');
+        this.log.info({ server: this.config.name }, 'upstream session expired; re-initializing');
         await this.reconnectNow();
         return this.send(method, params, opts);
       });
-      this.breaker.success();
-      return result;
     } catch (err) {
-      const e = err instanceof UpstreamCallError ? err : this.toCallError(err, this.timeoutFor(opts));
-      if (e.connectionFailure && !opts.signal?.aborted) this.breaker.failure();
-      else this.breaker.success();
-      throw e;
-    } finally {
-      this.inFlight--;
+      throw err instanceof UpstreamCallError ? err : this.toCallError(err, this.timeoutFor(opts));
     }
   }
 
@@ -265,7 +272,7 @@ export class Upstream {
       }
     };
     this.client = client;
-    this.attempt = 0;
+    this.reconnectAttempt = 0;
     this.lastSeenMs = Date.now();
     this.lastError = '';
     this.setState('up');
@@ -293,7 +300,7 @@ export class Upstream {
     this.lastError = reason;
     this.setState('down');
     if (this.stopped) return;
-    const delay = backoffDelay(this.attempt++);
+    const delay = backoffDelay(this.reconnectAttempt++);
     this.log.warn({ server: this.config.name, reason, retryInMs: delay }, 'upstream down');
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
