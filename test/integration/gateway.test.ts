@@ -98,6 +98,16 @@ mcp_servers:
     const call = await fetch(`${edge.url}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'local__add', arguments: { a: 1, b: 2 } }) });
     assert.equal(call.status, 200);
     assert.deepEqual((await call.json() as { structuredContent: unknown }).structuredContent, { sum: 3 });
+    const only = await (await fetch(`${edge.url}/mcp/tools/list?server=remote`)).json() as { tools: { name: string }[] };
+    assert.ok(only.tools.length > 0 && only.tools.every((t) => t.name.startsWith('remote__')));
+    const litellm = await fetch(`${edge.url}/mcp-rest/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ server_id: 'local', name: 'echo', arguments: { message: 'by server_id' } }) });
+    assert.equal(text(await litellm.json()), 'by server_id');
+    const status = await (await fetch(`${edge.url}/servers`)).json() as { servers: { name: string; state: string; tools: number }[] };
+    assert.deepEqual(status.servers.map((x) => [x.name, x.state]).sort(), [['local', 'ready'], ['remote', 'ready']]);
+    assert.ok(status.servers.every((x) => x.tools === 5));
+    const openapi = await (await fetch(`${edge.url}/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown> };
+    assert.equal(openapi.openapi, '3.1.0');
+    assert.ok(openapi.paths['/mcp-rest/tools/call']);
     const unknown = await fetch(`${edge.url}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'nope__x' }) });
     assert.equal(unknown.status, 404);
     assert.match((await unknown.json() as { error: { message: string } }).error.message, /nope__x/);

@@ -179,3 +179,18 @@ ${fixtureStdio('jam', 'hang', [], '    timeout_ms: 1500\n    max_concurrency: 1\
     assert.match(metrics, /mcpgw_breaker_state\{server="dead"\} 1/);
   });
 });
+
+describe('edge to registry', () => {
+  after(stopAll);
+
+  test('a call that could not reach a registry target is retried on the next one', async () => {
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fine', 'basic')}`));
+    // The first target refuses connections: nothing ever reached an upstream there.
+    const edge = await startEdge(`127.0.0.1:1,${registry.url}`);
+    await waitForTools(edge.url, ['fine__']);
+    for (let i = 0; i < 4; i++) {
+      const r = await callRest(edge.url, 'fine__echo', { message: `try ${i}` });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    }
+  });
+});

@@ -52,7 +52,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const { metrics } = opts;
   const { streams } = opts;
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs });
-  const deps: TransportDeps = { dispatcher, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus,
+  const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000 };
 
   // Every failure fastify itself detects (bad JSON, wrong content type, body

@@ -40,6 +40,8 @@ export class CatalogView {
   private readonly servers = new Map<string, ServerCatalog>();
   private aggregate: View = EMPTY_VIEW;
   private readonly perServer = new Map<string, View>();
+  /** Per server: its tools with their aggregate names, as a tools/list result (REST `?server=`). */
+  private readonly aggregateToolsByServer = new Map<string, string>();
   private readonly listeners = new Set<(changed: ListName[]) => void>();
   version = 0;
   /** True once the first snapshot arrived; never goes back (readiness). */
@@ -74,6 +76,10 @@ export class CatalogView {
     return this.servers.has(name);
   }
 
+  aggregateToolsListOf(server: string): string {
+    return this.aggregateToolsByServer.get(server) ?? '{"tools":[]}';
+  }
+
   /** `session: per_client` servers: their calls may carry server-to-client traffic. */
   isPerClient(name: string): boolean {
     return this.servers.get(name)?.perClient ?? false;
@@ -92,6 +98,7 @@ export class CatalogView {
     const resources = new Map<string, string>();
     const templates = new Map<string, string>();
     this.perServer.clear();
+    this.aggregateToolsByServer.clear();
     for (const server of names) {
       const s = this.servers.get(server)!;
       const own = {
@@ -99,6 +106,7 @@ export class CatalogView {
         resources: parseList(s.resourcesJson), templates: parseList(s.resourceTemplatesJson),
       };
       const ownTools = new Map<string, ToolRoute>();
+      const firstTool = all.tools.length;
       const ownPrompts = new Map<string, ToolRoute>();
       const ownResources = new Map<string, string>();
       for (const t of own.tools) {
@@ -108,6 +116,7 @@ export class CatalogView {
         ownTools.set(t.name, { server, name: t.name });
         all.tools.push({ ...t, name: exposed });
       }
+      this.aggregateToolsByServer.set(server, JSON.stringify({ tools: all.tools.slice(firstTool) }));
       for (const p of own.prompts) {
         if (typeof p.name !== 'string') continue;
         const exposed = exposedName(server, p.name, this.separator);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 // Answers one JSON-RPC request of a session, whatever transport carried it.
 // Lists come from the edge's catalog view; calls go to the registry as one
 // gRPC stream each. Returns the whole JSON-RPC response as text.
-import type { ClientReadableStream } from '@grpc/grpc-js';
+import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -176,15 +176,15 @@ export class Dispatcher {
       if (Object.keys(rest).length > 0) metaJson = Buffer.from(JSON.stringify(rest));
     }
     const started = performance.now();
-    const stream = this.deps.registry.callTool({
+    const request = {
       context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent, token, ctx.resumable),
       server: route.server,
       tool: route.name,
       argumentsJson: Buffer.from(JSON.stringify(args)),
       metaJson,
       wantProgress: token !== undefined && ctx.notify !== undefined,
-    }, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent });
-    const answer = await this.relay(ctx, stream, route.server, token);
+    };
+    const answer = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), route.server, token);
     const seconds = (performance.now() - started) / 1000;
     const m = this.deps.metrics;
     // A cheap check on the bytes: a tool failure is reported by the upstream as isError.
@@ -200,54 +200,81 @@ export class Dispatcher {
   private async forward(ctx: RequestContext, msg: JsonRpcRequest, server: string, params: Record<string, unknown>): Promise<Answer> {
     const token = progressTokenOf(msg);
     const started = performance.now();
-    const stream = this.deps.registry.forward({
+    const request = {
       context: this.context(ctx.session, JSON.stringify(msg.id), ctx.traceparent, token, ctx.resumable),
       server,
       method: msg.method,
       paramsJson: Buffer.from(JSON.stringify(params)),
       wantProgress: token !== undefined && ctx.notify !== undefined,
-    }, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent });
-    const answer = await this.relay(ctx, stream, server, token);
+    };
+    const answer = await this.relay(ctx, () => this.deps.registry.forward(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), server, token);
     this.deps.metrics.registryRpcDuration.observe({ method: 'Forward' }, (performance.now() - started) / 1000);
     return answer;
   }
 
-  /** Re-emits progress with the client's own token; returns the final result or error. */
-  private async relay(ctx: RequestContext, stream: ClientReadableStream<CallEvent>, server: string, token: string | number | undefined): Promise<Answer> {
-    const onAbort = () => stream.cancel();
-    ctx.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const ev of stream as AsyncIterable<CallEvent>) {
-        const e = ev.event;
-        if (!e) continue;
-        if (e.$case === 'progress' && token !== undefined && ctx.notify) {
-          const p = e.value;
-          if (ev.eventId) ctx.notify(ev.messageJson.toString('utf8'), ev.eventId);
-          else ctx.notify(progressText(JSON.stringify(token), { progress: p.progress, total: p.hasTotal ? p.total : undefined, message: p.message }));
-        } else if (e.$case === 'notificationJson' && ctx.notify) {
-          const text = e.value.toString('utf8');
-          if (wantedLog(ctx.session, text)) ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : text, ev.eventId || undefined);
-        } else if (e.$case === 'serverRequest') {
-          const r = e.value;
-          if (!ctx.notify) {
-            // No stream to ask the client on: answer the upstream at once.
-            this.deps.registry.respond({ context: this.context(ctx.session, ''), id: r.id, responseJson: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: ErrorCode.InternalError, message: 'mcpgw: this request has no stream to the client (REST, or a JSON-only client)' } })) });
-          } else {
-            ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : `{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"method":${JSON.stringify(r.method)},"params":${r.paramsJson.toString('utf8') || '{}'}}`, ev.eventId || undefined);
-          }
-        } else if (e.$case === 'result') {
-          const r = e.value;
-          if (ev.eventId) ctx.finalEventId = ev.eventId;
-          if (r.errorJson.length > 0 && r.errorJson.includes('"sessionLost":true')) ctx.sessionLost = true;
-          return r.errorJson.length > 0 ? { error: r.errorJson.toString('utf8') } : { result: r.resultJson.toString('utf8') };
+  /**
+   * Re-emits progress with the client's own token, passes log messages and
+   * server-to-client requests on; returns the final result or error. A stream
+   * that fails UNAVAILABLE before any event never reached an upstream: it is
+   * retried once (on the next registry target).
+   */
+  private async relay(ctx: RequestContext, open: () => ClientReadableStream<CallEvent>, server: string, token: string | number | undefined): Promise<Answer> {
+    for (let attempt = 0; ; attempt++) {
+      const stream = open();
+      let events = 0;
+      const onAbort = () => stream.cancel();
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        for await (const ev of stream as AsyncIterable<CallEvent>) {
+          events++;
+          const answer = this.onEvent(ctx, ev, token);
+          if (answer) return answer;
         }
+        return { error: { code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } } };
+      } catch (err) {
+        if (attempt === 0 && events === 0 && (err as { code?: number }).code === GrpcStatus.UNAVAILABLE && !ctx.signal?.aborted) continue;
+        this.deps.log.debug({ server, err: (err as Error).message }, 'registry call failed');
+        return { error: fromGrpcError(err, server) };
+      } finally {
+        ctx.signal?.removeEventListener('abort', onAbort);
       }
-      return { error: { code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } } };
-    } catch (err) {
-      this.deps.log.debug({ server, err: (err as Error).message }, 'registry call failed');
-      return { error: fromGrpcError(err, server) };
-    } finally {
-      ctx.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Handles one event of a call's stream; returns the answer when it is the final one. */
+  private onEvent(ctx: RequestContext, ev: CallEvent, token: string | number | undefined): Answer | undefined {
+    const e = ev.event;
+    if (!e) return undefined;
+    switch (e.$case) {
+      case 'progress': {
+        if (token === undefined || !ctx.notify) return undefined;
+        const p = e.value;
+        if (ev.eventId) ctx.notify(ev.messageJson.toString('utf8'), ev.eventId);
+        else ctx.notify(progressText(JSON.stringify(token), { progress: p.progress, total: p.hasTotal ? p.total : undefined, message: p.message }));
+        return undefined;
+      }
+      case 'notificationJson': {
+        const text = e.value.toString('utf8');
+        if (ctx.notify && wantedLog(ctx.session, text)) ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : text, ev.eventId || undefined);
+        return undefined;
+      }
+      case 'serverRequest': {
+        const r = e.value;
+        if (!ctx.notify) {
+          // No stream to ask the client on: answer the upstream at once.
+          const error = { code: ErrorCode.InternalError, message: 'mcpgw: this request has no stream to the client (REST, or a JSON-only client)' };
+          this.deps.registry.respond({ context: this.context(ctx.session, ''), id: r.id, responseJson: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: r.id, error })) });
+        } else {
+          ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : `{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"method":${JSON.stringify(r.method)},"params":${r.paramsJson.toString('utf8') || '{}'}}`, ev.eventId || undefined);
+        }
+        return undefined;
+      }
+      case 'result': {
+        const r = e.value;
+        if (ev.eventId) ctx.finalEventId = ev.eventId;
+        if (r.errorJson.length > 0 && r.errorJson.includes('"sessionLost":true')) ctx.sessionLost = true;
+        return r.errorJson.length > 0 ? { error: r.errorJson.toString('utf8') } : { result: r.resultJson.toString('utf8') };
+      }
     }
   }
 }

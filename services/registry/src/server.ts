@@ -18,6 +18,7 @@ import {
   type WatchCatalogRequest,
 } from '@mcpgw/proto/registry';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CircuitState } from 'cockatiel';
 import { ErrorCode, progressText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { Logger } from '@mcpgw/common/logger';
@@ -321,7 +322,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
         servers: upstreams.all().map((u) => ({
           name: u.config.name,
           transport: u.config.transport,
-          state: state[u.state],
+          state: u.state === 'up' && u.breaker.state !== CircuitState.Closed ? ServerStatus_State.STATE_DEGRADED : state[u.state],
+          lastLatencyMs: u.lastLatencyMs,
           toolCount: u.toolCount,
           lastError: u.lastError,
           lastSeenMs: u.lastSeenMs,

@@ -4,9 +4,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
-import { httpStatusOf } from '../errors.js';
+import { ServerStatus_State } from '@mcpgw/proto/registry';
+import { fromGrpcError, httpStatusOf } from '../errors.js';
 import type { SessionRecord } from '../sessions/session-store.js';
 import type { TransportDeps } from '../transports/context.js';
+import { openApiDocument } from './openapi.js';
+
+const SERVER_STATE: Record<number, string> = {
+  [ServerStatus_State.STATE_CONNECTING]: 'connecting', [ServerStatus_State.STATE_UP]: 'ready',
+  [ServerStatus_State.STATE_DOWN]: 'down', [ServerStatus_State.STATE_DEGRADED]: 'degraded',
+};
 
 /** REST calls have no MCP session; this stands in for one in call contexts. */
 const REST_SESSION: SessionRecord = { id: '', v: LATEST_PROTOCOL_VERSION, t: 'http', p: '' };
@@ -22,28 +29,39 @@ function restError(reply: FastifyReply, status: number, error: JsonRpcError): Fa
 }
 
 export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes: string[]): void {
+  /** `?server=` (or LiteLLM's `?server_id=`): one server's tools, still with their aggregate names. */
   const list = async (req: FastifyRequest, reply: FastifyReply) => {
-    const view = deps.catalog.view()!;
-    if ((req.query as { format?: string }).format === 'openai') {
-      const { tools } = JSON.parse(view.toolsList) as { tools: ToolDef[] };
+    const query = req.query as { format?: string; server?: string; server_id?: string };
+    const server = query.server ?? query.server_id;
+    if (server !== undefined && !deps.catalog.hasServer(server)) {
+      return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
+    }
+    const text = server === undefined ? deps.catalog.view()!.toolsList : deps.catalog.aggregateToolsListOf(server);
+    if (query.format === 'openai') {
+      const { tools } = JSON.parse(text) as { tools: ToolDef[] };
       return reply.send(tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description ?? '', parameters: t.inputSchema ?? { type: 'object' } } })));
     }
-    return reply.type('application/json').send(view.toolsList);
+    return reply.type('application/json').send(text);
   };
 
+  /** `{"name", "arguments"}` with an aggregate name, or LiteLLM's `{"server_id", "name", "arguments"}` with the server's own name. */
   const call = async (req: FastifyRequest, reply: FastifyReply) => {
-    const body = req.body as { name?: unknown; arguments?: unknown } | null;
-    if (!body || typeof body !== 'object' || typeof body.name !== 'string') {
-      return restError(reply, 400, { code: ErrorCode.InvalidParams, message: 'body must be {"name": "<tool>", "arguments": {...}}' });
+    const body = req.body as { name?: unknown; arguments?: unknown; server_id?: unknown } | null;
+    if (!body || typeof body !== 'object' || typeof body.name !== 'string' || (body.server_id !== undefined && typeof body.server_id !== 'string')) {
+      return restError(reply, 400, { code: ErrorCode.InvalidParams, message: 'body must be {"name": "<tool>", "arguments": {...}} (optionally with "server_id")' });
     }
-    if (!deps.catalog.view()!.tools.has(body.name)) {
-      return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown tool '${body.name}'`, data: { tool: body.name } });
+    const server = body.server_id as string | undefined;
+    if (server !== undefined && !deps.catalog.hasServer(server)) {
+      return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
+    }
+    if (!deps.catalog.view(server)!.tools.has(body.name)) {
+      return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown tool '${body.name}'${server ? ` on server '${server}'` : ''}`, data: { tool: body.name } });
     }
     const abort = new AbortController();
     const onClose = () => { if (!reply.raw.writableFinished) abort.abort(); };
     reply.raw.on('close', onClose);
     const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
-    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, signal: abort.signal, traceparent }, `rest-${req.id}`, body.name, body.arguments ?? {});
+    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, server, signal: abort.signal, traceparent }, `rest-${req.id}`, body.name, body.arguments ?? {});
     reply.raw.off('close', onClose);
     if ('result' in answer) return reply.type('application/json').send(answer.result);
     const error = typeof answer.error === 'string' ? (JSON.parse(answer.error) as JsonRpcError) : answer.error;
@@ -54,4 +72,21 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
     app.get(`${prefix}/tools/list`, list);
     app.post(`${prefix}/tools/call`, call);
   }
+  app.get('/openapi.json', async (_req, reply) => reply.send(openApiDocument(prefixes)));
+
+  // Operators: each upstream's state as the registry sees it.
+  app.get('/servers', async (_req, reply) => {
+    try {
+      const { servers } = await deps.registry.listServers();
+      return reply.send({
+        servers: servers.map((s) => ({
+          name: s.name, transport: s.transport, state: SERVER_STATE[s.state] ?? 'unknown', tools: s.toolCount,
+          lastError: s.lastError || undefined, lastLatencyMs: Math.round(s.lastLatencyMs * 10) / 10,
+          lastSeen: s.lastSeenMs ? new Date(Number(s.lastSeenMs)).toISOString() : undefined,
+        })),
+      });
+    } catch (err) {
+      return restError(reply, 502, fromGrpcError(err, 'registry'));
+    }
+  });
 }

@@ -5,6 +5,7 @@ import type { Logger } from '@mcpgw/common/logger';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { CatalogView } from '../catalog-view.js';
 import type { Dispatcher } from '../dispatcher.js';
+import type { RegistryLink } from '../registry-client.js';
 import { errorText } from '../jsonrpc.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
@@ -14,6 +15,7 @@ import type { StreamBus } from './stream-bus.js';
 /** What the transports share. */
 export interface TransportDeps {
   dispatcher: Dispatcher;
+  registry: RegistryLink;
   sessions: SessionStore;
   catalog: CatalogView;
   metrics: EdgeMetrics;

@@ -81,6 +81,7 @@ export class Upstream {
   state: UpstreamState = 'connecting';
   lastError = '';
   lastSeenMs = 0;
+  lastLatencyMs = 0;
   toolCount = 0;
   /** Opens after consecutive connection failures (not tool errors); one probe when half-open. */
   readonly breaker: CircuitBreakerPolicy;
@@ -184,9 +185,11 @@ export class Upstream {
       this.progressListeners.set(token, opts.onProgress);
       params = { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: token } };
     }
+    const started = performance.now();
     try {
       const result = await client.request({ method, params } as never, PassthroughResult, { signal: opts.signal, timeout: this.timeoutFor(opts) });
       this.lastSeenMs = Date.now();
+      this.lastLatencyMs = performance.now() - started;
       return result;
     } finally {
       if (token) this.progressListeners.delete(token);

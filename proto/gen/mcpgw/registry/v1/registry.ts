@@ -203,6 +203,8 @@ export interface ServerStatus {
   lastError: string;
   /** Unix milliseconds of the last successful contact. */
   lastSeenMs: number;
+  /** How long the last request to it took. */
+  lastLatencyMs: number;
 }
 
 export enum ServerStatus_State {
@@ -210,6 +212,8 @@ export enum ServerStatus_State {
   STATE_CONNECTING = 1,
   STATE_UP = 2,
   STATE_DOWN = 3,
+  /** STATE_DEGRADED - Connected, but its circuit breaker is open or probing. */
+  STATE_DEGRADED = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -1596,7 +1600,7 @@ export const ListServersResponse: MessageFns<ListServersResponse> = {
 };
 
 function createBaseServerStatus(): ServerStatus {
-  return { name: "", transport: "", state: 0, toolCount: 0, lastError: "", lastSeenMs: 0 };
+  return { name: "", transport: "", state: 0, toolCount: 0, lastError: "", lastSeenMs: 0, lastLatencyMs: 0 };
 }
 
 export const ServerStatus: MessageFns<ServerStatus> = {
@@ -1618,6 +1622,9 @@ export const ServerStatus: MessageFns<ServerStatus> = {
     }
     if (message.lastSeenMs !== 0) {
       writer.uint32(48).uint64(message.lastSeenMs);
+    }
+    if (message.lastLatencyMs !== 0) {
+      writer.uint32(57).double(message.lastLatencyMs);
     }
     return writer;
   },
@@ -1681,6 +1688,14 @@ export const ServerStatus: MessageFns<ServerStatus> = {
             }
 
             message.lastSeenMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.lastLatencyMs = reader.double();
             continue;
           }
         }
