@@ -159,6 +159,12 @@ mcp_servers:
     assert.match(list.stdout, /"local__echo"/);
     const call = await run(process.execPath, [cli, '--cli', `${edge.url}/mcp/`, '--transport', 'sse', '--method', 'tools/call', '--tool-name', 'remote__echo', '--tool-arg', 'message=inspected'], { timeout: 60_000 });
     assert.match(call.stdout, /"inspected"/);
+    for (const [url, transport] of [[`${edge.url}/mcp`, 'http'], [`${edge.url}/mcp/`, 'sse']] as const) {
+      const resources = await run(process.execPath, [cli, '--cli', url, '--transport', transport, '--method', 'resources/list'], { timeout: 60_000 });
+      assert.match(resources.stdout, /demo:\/\/readme/);
+      const prompts = await run(process.execPath, [cli, '--cli', url, '--transport', transport, '--method', 'prompts/list'], { timeout: 60_000 });
+      assert.match(prompts.stdout, /"local__greet"/);
+    }
   });
 });
 

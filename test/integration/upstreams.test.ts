@@ -100,6 +100,20 @@ ${fixtureStdio('stuck', 'hang', [], '    timeout_ms: 1500\n')}${fixtureStdio('li
     }
   });
 
+  test('a REST caller that disconnects cancels its call at the upstream', async () => {
+    const record = join(mkdtempSync(join(tmpdir(), 'mcpgw-rec-')), 'upstream.jsonl');
+    const cfg = writeConfig(`mcp_servers:\n${fixtureStdio('rec', 'recorder', ['--record', record])}`);
+    const registry = await startRegistry(cfg);
+    const edge = await startEdge(registry.url);
+    await waitForTools(edge.url, ['rec__']);
+    const abort = new AbortController();
+    const pending = fetch(`${edge.url}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'rec__slow', arguments: { ms: 10_000 } }), signal: abort.signal });
+    await waitFor('the upstream to receive the call', () => readFileSync(record, 'utf8').includes('"slow"') || undefined);
+    abort.abort();
+    await assert.rejects(pending);
+    await waitFor('the cancellation at the upstream', () => /"event":"cancelled"/.test(readFileSync(record, 'utf8')) || undefined);
+  });
+
   test('250 tools over several pages all reach the catalog', async () => {
     const cfg = writeConfig(`mcp_servers:\n${fixtureStdio('big', 'paged')}`);
     const registry = await startRegistry(cfg);

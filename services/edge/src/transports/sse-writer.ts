@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http';
 
 const KEEPALIVE_MS = 15_000;
+/** A client this far behind is cut off: its stream ends rather than buffering without bound. */
+const MAX_BUFFERED_BYTES = Number(process.env.MCPGW_SSE_MAX_BUFFER_BYTES ?? 4 * 1024 * 1024);
 
 /** Writes Server-Sent Events to one HTTP response, with keep-alive comments. */
 export class SseWriter {
@@ -37,6 +39,12 @@ export class SseWriter {
 
   private write(chunk: string): boolean {
     if (this.closed) return false;
+    if (this.res.writableLength > MAX_BUFFERED_BYTES) {
+      // Events stored for resumption are not lost: the client can resume with Last-Event-ID.
+      this.res.destroy();
+      this.markClosed();
+      return false;
+    }
     this.res.write(chunk);
     return true;
   }
