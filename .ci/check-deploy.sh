@@ -228,6 +228,22 @@ print(f"{vset}: {len(docs)} resources, kinds {sorted(kinds)}")
 PY
 }
 
+# Kubernetes' own schemas (strict: unknown fields are errors), offline: the
+# PyPI package kubernetes-validate bundles them. Pinned, in a cached venv.
+KV_VERSION=1.37.0
+KV="${MCPGW_TOOLS:-$HOME/.cache/mcpgw-tools}/kubernetes-validate-$KV_VERSION"
+if [ ! -x "$KV/bin/kubernetes-validate" ]; then
+  python3 -m venv "$KV" && "$KV/bin/pip" install -q "kubernetes-validate==$KV_VERSION" \
+    || die "could not install kubernetes-validate $KV_VERSION from PyPI"
+fi
+k8s_validate() { # NAME: strict schema validation for the oldest and newest Kubernetes we support
+  local v
+  for v in 1.27.0 1.34.0; do
+    # CRD kinds (ServiceMonitor, HTTPRoute) have no bundled schema: a warning, not a failure.
+    "$KV/bin/kubernetes-validate" --strict --quiet --no-warn -k "$v" "$OUT/$1.yaml" || return 1
+  done
+}
+
 # One value set per file in ci/ (the chart-testing layout); default-values.yaml
 # is {} and so checks the chart's own defaults.
 value_sets=()
@@ -239,6 +255,7 @@ for vs in "${value_sets[@]}"; do
   check "helm template ($vs)" render "$vs" "${args[@]}"
   if [ -s "$OUT/$vs.yaml" ]; then
     check "rendered manifests meet expectations ($vs)" assert_rendered "$vs"
+    check "Kubernetes 1.27 and 1.34 schemas accept every manifest ($vs)" k8s_validate "$vs"
   fi
 done
 
