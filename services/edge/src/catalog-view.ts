@@ -90,6 +90,23 @@ export class CatalogView {
     return server === undefined ? this.aggregate : this.perServer.get(server);
   }
 
+  /**
+   * Adds a server's named items (tools, prompts) to the aggregate under their
+   * exposed names; returns the server's own routes (its per-server view).
+   */
+  private addNamed(server: string, items: Named[], aggregate: Map<string, ToolRoute>, out: Named[]): Map<string, ToolRoute> {
+    const own = new Map<string, ToolRoute>();
+    for (const item of items) {
+      if (typeof item.name !== 'string') continue;
+      const route = { server, name: item.name };
+      const exposed = exposedName(server, item.name, this.separator);
+      aggregate.set(exposed, route);
+      own.set(item.name, route);
+      out.push({ ...item, name: exposed });
+    }
+    return own;
+  }
+
   private rebuild(): void {
     const names = [...this.servers.keys()].sort();
     const all = { tools: [] as Named[], prompts: [] as Named[], resources: [] as Named[], templates: [] as Named[] };
@@ -105,25 +122,11 @@ export class CatalogView {
         tools: parseList(s.toolsJson), prompts: parseList(s.promptsJson),
         resources: parseList(s.resourcesJson), templates: parseList(s.resourceTemplatesJson),
       };
-      const ownTools = new Map<string, ToolRoute>();
-      const firstTool = all.tools.length;
-      const ownPrompts = new Map<string, ToolRoute>();
       const ownResources = new Map<string, string>();
-      for (const t of own.tools) {
-        if (typeof t.name !== 'string') continue;
-        const exposed = exposedName(server, t.name, this.separator);
-        tools.set(exposed, { server, name: t.name });
-        ownTools.set(t.name, { server, name: t.name });
-        all.tools.push({ ...t, name: exposed });
-      }
+      const firstTool = all.tools.length;
+      const ownTools = this.addNamed(server, own.tools, tools, all.tools);
       this.aggregateToolsByServer.set(server, JSON.stringify({ tools: all.tools.slice(firstTool) }));
-      for (const p of own.prompts) {
-        if (typeof p.name !== 'string') continue;
-        const exposed = exposedName(server, p.name, this.separator);
-        prompts.set(exposed, { server, name: p.name });
-        ownPrompts.set(p.name, { server, name: p.name });
-        all.prompts.push({ ...p, name: exposed });
-      }
+      const ownPrompts = this.addNamed(server, own.prompts, prompts, all.prompts);
       for (const r of own.resources) {
         if (typeof r.uri !== 'string') continue;
         if (!resources.has(r.uri)) resources.set(r.uri, server);
