@@ -2,7 +2,8 @@
 // another. Calls that start during the warm-up are not recorded; the CPU time
 // of every process of interest is read at the start and end of the measured
 // window, so each run also says where the cores went.
-import { cpuMs } from './procs.js';
+import { readFileSync } from 'node:fs';
+import { cpuMs, TICK_MS } from './procs.js';
 import { latencyStats, type LatencyStats } from './stats.js';
 
 export interface LoadOptions {
@@ -21,9 +22,23 @@ export interface LoadResult extends LatencyStats {
   /** Completed calls per second in the measured window. */
   rps: number;
   seconds: number;
-  /** CPU milliseconds per process over the measured window. */
+  /**
+   * CPU milliseconds per process over the measured window, plus `other`
+   * (everything else on the machine) and `steal` (taken by the hypervisor).
+   */
   cpuMs: Record<string, number>;
   samples: Float64Array;
+}
+
+/** Busy and steal time (ms, all cores) of the whole machine, from /proc/stat. */
+function machineCpu(): { busy: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return { busy: (f[0]! + f[1]! + f[2]! + f[5]! + f[6]!) * TICK_MS, steal: (f[7] ?? 0) * TICK_MS };
+  } catch {
+    return { busy: NaN, steal: NaN };
+  }
 }
 
 function readCpu(pids: Record<string, number>): Record<string, number> {
@@ -31,6 +46,9 @@ function readCpu(pids: Record<string, number>): Record<string, number> {
   for (const [name, pid] of Object.entries(pids)) out[name] = cpuMs(pid);
   const u = process.cpuUsage();
   out.client = (u.user + u.system) / 1000;
+  const m = machineCpu();
+  out.machine = m.busy;
+  out.steal = m.steal;
   return out;
 }
 
@@ -87,6 +105,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     // Scale to the measured window (the end reading comes a little after the last call).
     const scale = Math.min(1, (lastDone - cpuStartAt) / Math.max(1, cpuEndAt - cpuStartAt));
     for (const k of Object.keys(cpuEnd)) cpu[k] = (cpuEnd[k]! - cpuStart[k]!) * scale;
+    // What the rest of the machine used meanwhile (other work on a shared box skews every figure).
+    let ours = 0;
+    for (const k of Object.keys(cpu)) if (k !== 'machine' && k !== 'steal') ours += cpu[k]!;
+    cpu.other = Math.max(0, cpu.machine! - ours);
+    delete cpu.machine;
   }
   const used = samples.subarray(0, n);
   const seconds = Math.max(1e-3, (lastDone - from) / 1000);

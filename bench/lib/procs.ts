@@ -152,6 +152,9 @@ const CLK_TCK = (() => {
   }
 })();
 
+/** Milliseconds per clock tick of /proc's CPU counters. */
+export const TICK_MS = 1000 / CLK_TCK;
+
 /** CPU time (user + system, ms) a process has used so far; 0 when unknown. */
 export function cpuMs(pid: number): number {
   try {

@@ -107,7 +107,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   });
 
   app.addHook('onClose', async () => {
-    for (const s of streams.values()) s.end();
+    for (const s of streams.values()) s.endWithRetry(1_000);
     await opts.events.close();
   });
   return app;

@@ -49,6 +49,12 @@ export class SseWriter {
     return true;
   }
 
+  /** Ends the stream telling the client when to reconnect (shutdown: another replica takes over). */
+  endWithRetry(retryMs: number): void {
+    this.write(`retry: ${retryMs}\n\n`);
+    this.end();
+  }
+
   end(): void {
     this.markClosed();
     this.res.end();
