@@ -64,6 +64,9 @@ ${fixtureStdio('stuck', 'hang', [], '    timeout_ms: 1500\n')}${fixtureStdio('li
     assert.match(r.body.error.message, /'stuck'.*timed out after 1500 ms/);
     assert.ok(Date.now() - started < 5_000);
     assert.equal(text((await callRest(edge.url, 'fine__echo', { message: 'ok' })).body), 'ok');
+    // A caller may set its own timeout for one call.
+    const own = await fetch(`${edge.url}/mcp/tools/call`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'stuck__wait', arguments: {}, timeout_ms: 300 }) });
+    assert.match(((await own.json()) as any).error.message, /timed out after 300 ms/);
   });
 
   test('a crashing upstream: the crash names it, it reconnects, later calls succeed', async () => {

@@ -14,6 +14,9 @@ import { LOG_LEVELS } from './protocol.js';
 import type { RegistryLink } from './registry-client.js';
 import type { SessionRecord, SessionStore } from './sessions/session-store.js';
 
+/** `_meta` key of tools/call where a client may set its own timeout (ms), up to the gateway's cap. */
+export const TIMEOUT_META = 'mcpgw/timeoutMs';
+
 export interface RequestContext {
   session: SessionRecord;
   /** Per-server view (/servers/{name}/...) or undefined for the aggregate. */
@@ -32,6 +35,8 @@ export interface RequestContext {
   sessionLost?: boolean;
   /** Aborted when the caller gave up (REST: client disconnected). */
   signal?: AbortSignal;
+  /** The caller's own timeout in ms (REST `timeout_ms`); capped. */
+  timeoutMs?: number;
 }
 
 export interface DispatcherDeps {
@@ -117,6 +122,11 @@ export class Dispatcher {
     }
   }
 
+  /** A caller's timeout, capped at the gateway's MCPGW_CALL_TIMEOUT_MS; 0 when none (or not a number). */
+  private requestedTimeout(value: unknown): number {
+    return typeof value === 'number' && value > 0 ? Math.min(Math.round(value), this.deps.callTimeoutMs) : 0;
+  }
+
   /** The server a resource URI belongs to: listed URIs, else the per-server view's own server. */
   private resourceServer(ctx: RequestContext, uri: string): string | undefined {
     return this.deps.catalog.view(ctx.server)?.resources.get(uri) ?? ctx.server;
@@ -155,9 +165,10 @@ export class Dispatcher {
     });
   }
 
-  private context(session: SessionRecord, requestId: string, traceparent = '', token?: string | number, resumable = false): CallContext {
+  /** `timeoutMs`: the caller's own timeout for this request (0: the server's `timeout_ms`). */
+  private context(session: SessionRecord, requestId: string, traceparent = '', token?: string | number, resumable = false, timeoutMs = 0): CallContext {
     return {
-      principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs: this.deps.callTimeoutMs, protocolVersion: session.v,
+      principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs, protocolVersion: session.v,
       progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: resumable,
       clientCapabilitiesJson: session.cc ? Buffer.from(JSON.stringify(session.cc)) : EMPTY,
     };
@@ -172,19 +183,21 @@ export class Dispatcher {
     const token = progressTokenOf({ params: { _meta: meta } });
     let metaJson = EMPTY;
     if (meta) {
-      const { progressToken: _dropped, ...rest } = meta;
+      const { progressToken: _dropped, [TIMEOUT_META]: _timeout, ...rest } = meta;
       if (Object.keys(rest).length > 0) metaJson = Buffer.from(JSON.stringify(rest));
     }
     const started = performance.now();
+    const timeoutMs = this.requestedTimeout(meta?.[TIMEOUT_META] ?? ctx.timeoutMs);
     const request = {
-      context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent, token, ctx.resumable),
+      context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent, token, ctx.resumable, timeoutMs),
       server: route.server,
       tool: route.name,
       argumentsJson: Buffer.from(JSON.stringify(args)),
       metaJson,
       wantProgress: token !== undefined && ctx.notify !== undefined,
     };
-    const answer = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), route.server, token);
+    const deadlineMs = (timeoutMs || this.deps.callTimeoutMs) + 5_000;
+    const answer = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent: ctx.traceparent }), route.server, token);
     const seconds = (performance.now() - started) / 1000;
     const m = this.deps.metrics;
     // A cheap check on the bytes: a tool failure is reported by the upstream as isError.

@@ -7,6 +7,7 @@ const toolCallBody = {
     name: { type: 'string', description: 'Aggregate tool name (<server>__<tool>), or the server\'s own name when server_id is given' },
     server_id: { type: 'string', description: 'LiteLLM style: the server whose own tool name `name` is' },
     arguments: { type: 'object', additionalProperties: true },
+    timeout_ms: { type: 'integer', minimum: 1, description: 'This call\'s timeout; default the server\'s timeout_ms, at most the gateway\'s MCPGW_CALL_TIMEOUT_MS' },
   },
 };
 

@@ -46,7 +46,7 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
 
   /** `{"name", "arguments"}` with an aggregate name, or LiteLLM's `{"server_id", "name", "arguments"}` with the server's own name. */
   const call = async (req: FastifyRequest, reply: FastifyReply) => {
-    const body = req.body as { name?: unknown; arguments?: unknown; server_id?: unknown } | null;
+    const body = req.body as { name?: unknown; arguments?: unknown; server_id?: unknown; timeout_ms?: unknown } | null;
     if (!body || typeof body !== 'object' || typeof body.name !== 'string' || (body.server_id !== undefined && typeof body.server_id !== 'string')) {
       return restError(reply, 400, { code: ErrorCode.InvalidParams, message: 'body must be {"name": "<tool>", "arguments": {...}} (optionally with "server_id")' });
     }
@@ -61,7 +61,7 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
     const onClose = () => { if (!reply.raw.writableFinished) abort.abort(); };
     reply.raw.on('close', onClose);
     const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
-    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, server, signal: abort.signal, traceparent }, `rest-${req.id}`, body.name, body.arguments ?? {});
+    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, server, signal: abort.signal, traceparent, timeoutMs: typeof body.timeout_ms === 'number' ? body.timeout_ms : undefined }, `rest-${req.id}`, body.name, body.arguments ?? {});
     reply.raw.off('close', onClose);
     if ('result' in answer) return reply.type('application/json').send(answer.result);
     const error = typeof answer.error === 'string' ? (JSON.parse(answer.error) as JsonRpcError) : answer.error;

@@ -170,8 +170,9 @@ export class Upstream {
     }
   }
 
+  /** The request's own timeout when it set one (the edge caps it), else the server's `timeout_ms`. */
   private timeoutFor(opts: CallOptions): number {
-    return Math.min(opts.timeoutMs || this.config.timeoutMs, this.config.timeoutMs);
+    return opts.timeoutMs || this.config.timeoutMs;
   }
 
   private async send(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
