@@ -11,7 +11,7 @@
 //          --sessions N (largest idle-session count), --only calls,list,setup,sessions
 //
 // Writes <out>/<date>.json, <date>.md (also printed) and <date>.svg.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -74,21 +74,16 @@ const LIST_TOOLS = 100;
 const notes: string[] = [];
 
 // ---------------------------------------------------------------- open files
-// 10,000 legacy SSE streams need 10,000 descriptors in this process and in the edge.
+// 10,000 legacy SSE streams need 10,000 descriptors in this process and in the
+// edge. Node raises its own soft limit to the hard limit at startup (and the
+// processes it starts inherit that), so the hard limit is what counts here.
 {
   const need = Math.max(...P.sessionCounts) + 1_024;
   const { soft, hard } = fileLimits();
   if (ONLY.has('sessions') && !opts.profile && soft < need) {
-    if (hard >= need && !process.env.MCPGW_BENCH_REEXEC) {
-      process.stderr.write(`bench: raising the open-file limit (ulimit -n) from ${soft} to ${need} for ${Math.max(...P.sessionCounts)} legacy SSE connections, and restarting\n`);
-      const child = spawn('sh', ['-c', `ulimit -n ${need} && exec "$0" "$@"`, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-        stdio: 'inherit', env: { ...process.env, MCPGW_BENCH_REEXEC: '1' },
-      });
-      child.on('exit', (code, sig) => process.exit(code ?? (sig ? 1 : 0)));
-      await new Promise(() => {}); // the child does the work
-    }
     const fit = Math.max(100, Math.floor((soft - 1_024) / 1_000) * 1_000);
-    const msg = `open-file limit ${soft} (hard ${hard}) is below the ${need} needed: session counts scaled down to ${fit}; run \`ulimit -n ${need}\` (as root if needed) for the full count`;
+    const msg = `open-file limit ${soft} (hard ${hard}) is below the ${need} needed for ${Math.max(...P.sessionCounts)} SSE connections: ` +
+      `session counts scaled down to ${fit}; raise the hard limit (\`ulimit -Hn ${need}\` as root, or LimitNOFILE / --ulimit nofile) for the full count`;
     process.stderr.write(`bench: ${msg}\n`);
     notes.push(msg);
     P.sessionCounts = [...new Set(P.sessionCounts.map((c) => Math.min(c, fit)))];
@@ -474,9 +469,14 @@ async function profileRun(): Promise<void> {
   await runLoad({ concurrency: 16, warmupMs: 0, durationMs: 1500, call: (i) => callers[i]!.call(spec) });
   const spawnedAt = { edge: stack.edge.proc.startedAt, registry: stack.registry.proc.startedAt };
   const t0 = Date.now();
-  const r = await runLoad({ concurrency: 16, warmupMs: 0, durationMs: seconds * 1000, call: (i) => callers[i]!.call(spec), pids: { edge: stack.edge.proc.pid, registry: stack.registry.proc.pid } });
+  const r = await runLoad({
+    concurrency: 16, warmupMs: 0, durationMs: seconds * 1000, call: (i) => callers[i]!.call(spec),
+    pids: { edge: stack.edge.proc.pid, registry: stack.registry.proc.pid, fixture: stack.fixture.proc.pid, everything: stack.everything.proc.pid, redis: stack.redis.proc.pid },
+  });
   const t1 = Date.now();
-  progress.end(`${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)}/s, edge ${Math.round((r.cpuMs.edge! * 1000) / r.calls)} µs CPU/call, registry ${Math.round((r.cpuMs.registry! * 1000) / r.calls)} µs CPU/call`);
+  const other = Math.round(otherPct(r));
+  progress.end(`${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)}/s, edge ${Math.round((r.cpuMs.edge! * 1000) / r.calls)} µs CPU/call, registry ${Math.round((r.cpuMs.registry! * 1000) / r.calls)} µs CPU/call, other processes ${other}% of a core`);
+  if (other > BUSY_PCT) progress.note(`bench: other processes used ${other}% of a core during the profiled run: the per-call figures are inflated; profile on a quiet machine`);
   progress.step('stopping (profiles are written on exit)');
   await Promise.all(callers.map((c) => c.close()));
   http.close();
@@ -486,7 +486,7 @@ async function profileRun(): Promise<void> {
   progress.finish();
   const md: string[] = [`# mcpgw hot-path profile, ${new Date().toISOString()}`, '',
     `fast/echo through the gateway (Streamable HTTP, raw keep-alive client), concurrency 16, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
-    `Only samples inside the measured window count. Node ${process.version}, ${cpus().length} cores.`, ''];
+    `Only samples inside the measured window count. Node ${process.version}, ${cpus().length} cores; other processes used ${other}% of a core meanwhile.`, ''];
   const summaries: Record<string, unknown> = {};
   for (const [name, proc] of [['edge', stack.edge.proc], ['registry', stack.registry.proc]] as const) {
     const file = readdirSync(dir).find((f) => f.includes(`.${proc.pid}.`) && f.endsWith('.cpuprofile'));

@@ -233,25 +233,44 @@ export class Dispatcher {
    */
   private async relay(ctx: RequestContext, open: () => ClientReadableStream<CallEvent>, server: string, token: string | number | undefined): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
-      const stream = open();
-      let events = 0;
-      const onAbort = () => stream.cancel();
-      ctx.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        for await (const ev of stream as AsyncIterable<CallEvent>) {
-          events++;
-          const answer = this.onEvent(ctx, ev, token);
-          if (answer) return answer;
-        }
-        return { error: { code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } } };
-      } catch (err) {
-        if (attempt === 0 && events === 0 && (err as { code?: number }).code === GrpcStatus.UNAVAILABLE && !ctx.signal?.aborted) continue;
+      const outcome = await this.consume(ctx, open(), token);
+      if ('answer' in outcome) return outcome.answer;
+      const { err, events } = outcome;
+      if (attempt === 0 && events === 0 && (err as { code?: number }).code === GrpcStatus.UNAVAILABLE && !ctx.signal?.aborted) continue;
+      if (err) {
         this.deps.log.debug({ server, err: (err as Error).message }, 'registry call failed');
         return { error: fromGrpcError(err, server) };
-      } finally {
-        ctx.signal?.removeEventListener('abort', onAbort);
       }
+      return { error: { code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } } };
     }
+  }
+
+  /**
+   * Reads a call's stream with listeners, not an async iterator: leaving a
+   * for-await early would cancel the gRPC call (the registry would then see a
+   * cancellation after every call, and tell the upstream so).
+   */
+  private consume(ctx: RequestContext, stream: ClientReadableStream<CallEvent>, token: string | number | undefined)
+    : Promise<{ answer: Answer } | { err?: unknown; events: number }> {
+    return new Promise((resolve) => {
+      let events = 0;
+      let settled = false;
+      const onAbort = () => stream.cancel();
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = (outcome: { answer: Answer } | { err?: unknown; events: number }) => {
+        if (settled) return;
+        settled = true;
+        ctx.signal?.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      stream.on('data', (ev: CallEvent) => {
+        events++;
+        const answer = this.onEvent(ctx, ev, token);
+        if (answer) settle({ answer });
+      });
+      stream.on('error', (err) => settle({ err, events }));
+      stream.on('end', () => settle({ events }));
+    });
   }
 
   /** Handles one event of a call's stream; returns the answer when it is the final one. */

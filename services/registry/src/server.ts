@@ -179,7 +179,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     // A call whose events are stored runs on when the edge goes away: the
     // client resumes it elsewhere. Explicit cancellation comes through Cancel.
     const store = ctx?.storeEvents && ctx.sessionId && ctx.requestId ? deps.events : undefined;
-    call.on('cancelled', () => { if (!store) abort.abort('client went away'); });
+    let finished = false;
+    call.on('cancelled', () => { if (!store && !finished) abort.abort('client went away'); });
     let chain: Promise<void> = Promise.resolve();
     /** Writes events in order; with `store`, each is first appended to the session's event log. */
     const emit = (event: CallEvent, text: (() => string) | undefined, final: boolean): void => {
@@ -236,6 +237,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const errorJson = JSON.stringify(error);
       emit(errorEvent(errorJson), () => responseText(ctx!.requestId, { error: errorJson }), true);
     } finally {
+      finished = true;
       if (key) running.delete(key);
       const seconds = (performance.now() - started) / 1000;
       metrics.upstreamRequestDuration.observe({ server, method }, seconds);

@@ -5,7 +5,8 @@
 // tying up the registry.
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { HttpCaller, SessionExpiredError } from './http-call.js';
 import {
   McpError,
   ErrorCode as SdkErrorCode,
@@ -95,6 +96,9 @@ export class Upstream {
   private refreshing?: Promise<void>;
   private refreshAgain = false;
   private reconnecting?: Promise<void>;
+  /** Shared Streamable HTTP upstreams: calls go through the lean caller on the SDK client's session. */
+  private caller?: HttpCaller;
+  private httpTransport?: StreamableHTTPClientTransport;
   /** Progress listeners by our own progress token (see connect()). */
   private readonly progressListeners = new Map<string, (p: Progress) => void>();
   private nextToken = 0;
@@ -139,6 +143,7 @@ export class Upstream {
     const client = this.client;
     this.client = undefined;
     await client?.close().catch(() => {});
+    await this.caller?.close().catch(() => {});
   }
 
   async request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions = {}): Promise<Record<string, unknown>> {
@@ -179,6 +184,16 @@ export class Upstream {
     const client = this.client;
     if (!client || this.state !== 'up') {
       throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
+    }
+    if (this.caller && this.httpTransport) {
+      const started = performance.now();
+      const result = await this.caller.request(method, params, {
+        sessionId: this.httpTransport.sessionId, protocolVersion: this.httpTransport.protocolVersion,
+        signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress,
+      });
+      this.lastSeenMs = Date.now();
+      this.lastLatencyMs = performance.now() - started;
+      return result;
     }
     let token: string | undefined;
     if (opts.onProgress) {
@@ -276,6 +291,10 @@ export class Upstream {
       }
     };
     this.client = client;
+    if (transport instanceof StreamableHTTPClientTransport && !this.peer) {
+      this.httpTransport = transport;
+      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers);
+    }
     this.reconnectAttempt = 0;
     this.lastSeenMs = Date.now();
     this.lastError = '';
@@ -401,5 +420,5 @@ function clientCapabilities(caps: Record<string, unknown>): Record<string, unkno
 }
 
 function isExpiredSession(err: unknown): boolean {
-  return err instanceof StreamableHTTPError && err.code === 404;
+  return err instanceof SessionExpiredError || (err instanceof StreamableHTTPError && err.code === 404);
 }
