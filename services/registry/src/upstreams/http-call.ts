@@ -31,6 +31,8 @@ interface Message {
 }
 
 const CONNECTIONS = 64;
+/** How long an answered SSE stream may stay open before we close it. */
+const LINGER_MS = 10_000;
 
 export class HttpCaller {
   private readonly pool: Pool;
@@ -83,29 +85,49 @@ export class HttpCaller {
     };
   }
 
-  /** Reads SSE events until our response; progress for our token goes to `onProgress`. */
-  private async fromStream(body: AsyncIterable<Buffer> & { destroy(): void }, id: string, onProgress?: (p: Progress) => void): Promise<Message> {
-    let buffered = '';
-    for await (const chunk of body) {
-      buffered += chunk.toString('utf8');
-      let end;
-      while ((end = buffered.search(/\r?\n\r?\n/)) >= 0) {
-        const block = buffered.slice(0, end);
-        buffered = buffered.slice(end).replace(/^\r?\n\r?\n/, '');
-        const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
-        if (!data) continue;
-        const msg = JSON.parse(data) as Message;
-        if (msg.id === id && (msg.result !== undefined || msg.error !== undefined)) {
-          body.destroy();
-          return msg;
+  /**
+   * Reads SSE events until our response; progress for our token goes to
+   * `onProgress`. The rest of the stream is drained, not destroyed (destroying
+   * costs an error object per call); a server that keeps it open is cut off.
+   */
+  private fromStream(body: NodeJS.ReadableStream & { destroy(): void }, id: string, onProgress?: (p: Progress) => void): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      let buffered = '';
+      let answered = false;
+      let linger: NodeJS.Timeout | undefined;
+      const onData = (chunk: Buffer) => {
+        if (answered) return;
+        buffered += chunk.toString('utf8');
+        let end;
+        while ((end = buffered.search(/\r?\n\r?\n/)) >= 0) {
+          const block = buffered.slice(0, end);
+          buffered = buffered.slice(end).replace(/^\r?\n\r?\n/, '');
+          const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+          if (!data) continue;
+          let msg: Message;
+          try {
+            msg = JSON.parse(data) as Message;
+          } catch (err) {
+            answered = true;
+            return reject(err);
+          }
+          if (msg.id === id && (msg.result !== undefined || msg.error !== undefined)) {
+            answered = true;
+            linger = setTimeout(() => body.destroy(), LINGER_MS);
+            linger.unref();
+            return resolve(msg);
+          }
+          if (msg.method === 'notifications/progress' && msg.params?.progressToken === id && onProgress) {
+            const { progressToken: _token, ...values } = msg.params;
+            onProgress(values as Progress);
+          }
         }
-        if (msg.method === 'notifications/progress' && msg.params?.progressToken === id && onProgress) {
-          const { progressToken: _token, ...values } = msg.params;
-          onProgress(values as Progress);
-        }
-      }
-    }
-    throw new McpError(SdkErrorCode.ConnectionClosed, 'the upstream closed the stream before answering');
+      };
+      body.on('data', onData);
+      body.on('error', (err) => { if (!answered) reject(err); });
+      body.on('close', () => clearTimeout(linger));
+      body.on('end', () => { if (!answered) reject(new McpError(SdkErrorCode.ConnectionClosed, 'the upstream closed the stream before answering')); });
+    });
   }
 
   /** Tells the upstream we gave up on `id` (best effort). */
