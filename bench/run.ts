@@ -8,7 +8,8 @@
 //   npm run bench -- --profile         --cpu-prof on the edge and the registry during a
 //                                      concurrency-16 gateway run; prints the top functions
 // Options: --out DIR (default bench/results), --rounds N, --duration MS, --warmup MS,
-//          --sessions N (largest idle-session count), --only calls,list,setup,sessions
+//          --sessions N (largest idle-session count), --only calls,list,setup,sessions,
+//          --workloads fast/echo,fast/echo-1KiB,fast/progress-10,everything/echo, --concurrency 1,16,64
 //
 // Writes <out>/<date>.json, <date>.md (also printed) and <date>.svg.
 import { execFileSync } from 'node:child_process';
@@ -42,6 +43,8 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string' },
     sessions: { type: 'string' },
     only: { type: 'string' },
+    workloads: { type: 'string' },
+    concurrency: { type: 'string' },
     'profile-seconds': { type: 'string', default: '10' },
   },
 });
@@ -65,6 +68,11 @@ if (opts.sessions) {
   const max = Number(opts.sessions);
   P.sessionCounts = [...new Set([Math.min(1_000, max), max])];
 }
+if (opts.workloads) {
+  P.workloads = opts.workloads.split(',').map((w) => w.trim());
+  for (const w of P.workloads) if (!ALL_WORKLOADS.includes(w)) throw new Error(`--workloads: unknown '${w}' (known: ${ALL_WORKLOADS.join(', ')})`);
+}
+if (opts.concurrency) P.concurrency = opts.concurrency.split(',').map(Number);
 const ONLY = new Set((opts.only ?? 'calls,list,setup,sessions').split(',').map((s) => s.trim()));
 const OUT = opts.out ?? join(ROOT, 'bench/results');
 /** Other work above this share of one core during a run makes the run count as disturbed. */
@@ -127,7 +135,7 @@ async function startStack(profileDir?: string): Promise<Stack> {
   const redis = await startRedis();
   const [fixture, everything] = await Promise.all([startFixture(LIST_SERVERS, LIST_TOOLS), startEverything()]);
   const config = writeConfig({ fast: `${fixture.base}/mcp`, everything: `${everything.base}/mcp` }, 4096);
-  const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250'] : [];
+  const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const registry = await startRegistry(config, { REDIS_URL: redis.url }, prof);
   const edge = await startEdge(registry.url, { REDIS_URL: redis.url }, prof);
   await waitForTools(edge.url, { names: ['fast__echo', 'fast__progress', 'everything__echo'] });
@@ -486,7 +494,7 @@ async function profileRun(): Promise<void> {
   progress.finish();
   const md: string[] = [`# mcpgw hot-path profile, ${new Date().toISOString()}`, '',
     `fast/echo through the gateway (Streamable HTTP, raw keep-alive client), concurrency 16, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
-    `Only samples inside the measured window count. Node ${process.version}, ${cpus().length} cores; other processes used ${other}% of a core meanwhile.`, ''];
+    `Only samples inside the measured window count; the profiler itself adds CPU, so read the shares, and take per-call costs as upper bounds. Node ${process.version}, ${cpus().length} cores; other processes used ${other}% of a core meanwhile.`, ''];
   const summaries: Record<string, unknown> = {};
   for (const [name, proc] of [['edge', stack.edge.proc], ['registry', stack.registry.proc]] as const) {
     const file = readdirSync(dir).find((f) => f.includes(`.${proc.pid}.`) && f.endsWith('.cpuprofile'));
