@@ -17,6 +17,8 @@ export interface StoredEvent {
 export interface EventLog {
   /** Stores one event of `streamId` (the JSON text of the request id); returns its SSE event id. */
   append(sessionId: string, streamId: string, text: string, final: boolean): Promise<string>;
+  /** Stores several events of one stream in one round trip; returns their ids in order. */
+  appendMany(sessionId: string, streamId: string, events: { text: string; final: boolean }[]): Promise<string[]>;
   /** The session's events after `eventId` (all streams); waits up to `waitMs` when there are none yet. */
   readAfter(sessionId: string, eventId: string, waitMs: number): Promise<StoredEvent[]>;
   close(): Promise<void>;
@@ -41,6 +43,8 @@ const MAX_EVENTS_PER_SESSION = 1000;
 
 export class RedisEventLog implements EventLog {
   private reader?: Redis;
+  /** When each session's log TTL was last refreshed: refreshed again only when half of it is gone. */
+  private readonly refreshed = new Map<string, number>();
 
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number) {}
 
@@ -49,13 +53,26 @@ export class RedisEventLog implements EventLog {
   }
 
   async append(sessionId: string, streamId: string, text: string, final: boolean): Promise<string> {
+    return (await this.appendMany(sessionId, streamId, [{ text, final }]))[0]!;
+  }
+
+  async appendMany(sessionId: string, streamId: string, events: { text: string; final: boolean }[]): Promise<string[]> {
     const key = this.key(sessionId);
-    const [[err, entry] = [null, null]] = (await this.redis.pipeline()
-      .xadd(key, 'MAXLEN', '~', MAX_EVENTS_PER_SESSION, '*', 's', streamId, 'd', text, 'f', final ? '1' : '0')
-      .pexpire(key, this.ttlMs)
-      .exec()) ?? [];
-    if (err) throw err;
-    return encodeEventId(streamId, String(entry));
+    const pipeline = this.redis.pipeline();
+    for (const e of events) pipeline.xadd(key, 'MAXLEN', '~', MAX_EVENTS_PER_SESSION, '*', 's', streamId, 'd', e.text, 'f', e.final ? '1' : '0');
+    const now = Date.now();
+    if (now - (this.refreshed.get(sessionId) ?? 0) > this.ttlMs / 2) {
+      pipeline.pexpire(key, this.ttlMs);
+      this.refreshed.delete(sessionId);
+      this.refreshed.set(sessionId, now);
+      if (this.refreshed.size > 10_000) this.refreshed.delete(this.refreshed.keys().next().value!);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    return events.map((_, i) => {
+      const [err, entry] = results[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      return encodeEventId(streamId, String(entry));
+    });
   }
 
   async readAfter(sessionId: string, eventId: string, waitMs: number): Promise<StoredEvent[]> {
@@ -117,6 +134,12 @@ export class MemoryEventLog implements EventLog {
     if (s.entries.length > MAX_EVENTS_PER_SESSION) s.entries.shift();
     for (const w of s.waiters) w();
     return encodeEventId(streamId, `${n}-0`);
+  }
+
+  async appendMany(sessionId: string, streamId: string, events: { text: string; final: boolean }[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const e of events) ids.push(await this.append(sessionId, streamId, e.text, e.final));
+    return ids;
   }
 
   async readAfter(sessionId: string, eventId: string, waitMs: number): Promise<StoredEvent[]> {

@@ -29,7 +29,6 @@ import type { LocalNotifier } from './notifier.js';
 import type { CallSink } from './upstreams/client-peer.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
-import { traceContext } from './upstreams/trace-context.js';
 
 export interface RegistryDeps {
   catalog: CatalogStore;
@@ -181,21 +180,50 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     const store = ctx?.storeEvents && ctx.sessionId && ctx.requestId ? deps.events : undefined;
     let finished = false;
     call.on('cancelled', () => { if (!store && !finished) abort.abort('client went away'); });
+    /**
+     * Writes events in order. With `store`, events are first appended to the
+     * session's event log, every event queued meanwhile in one round trip.
+     */
+    const queue: { event: CallEvent; text?: () => string; final: boolean }[] = [];
     let chain: Promise<void> = Promise.resolve();
-    /** Writes events in order; with `store`, each is first appended to the session's event log. */
-    const emit = (event: CallEvent, text: (() => string) | undefined, final: boolean): void => {
-      chain = chain.then(async () => {
-        if (store && text) {
-          const message = text();
+    let draining = false;
+    const drain = async (): Promise<void> => {
+      try {
+        await drainQueue();
+      } finally {
+        draining = false;
+        // An event queued while the last batch was finishing starts the next drain.
+        if (queue.length > 0) {
+          draining = true;
+          chain = chain.then(drain);
+        }
+      }
+    };
+    const drainQueue = async (): Promise<void> => {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, queue.length);
+        const stored = store ? batch.filter((b) => b.text) : [];
+        if (stored.length > 0) {
+          const texts = stored.map((b) => b.text!());
           try {
-            event.eventId = await store.append(ctx!.sessionId, ctx!.requestId, message, final);
-            event.messageJson = Buffer.from(message);
+            const ids = await store!.appendMany(ctx!.sessionId, ctx!.requestId, texts.map((text, i) => ({ text, final: stored[i]!.final })));
+            stored.forEach((b, i) => { b.event.eventId = ids[i]!; b.event.messageJson = Buffer.from(texts[i]!); });
           } catch (err) {
             log.warn({ server, err: (err as Error).message }, 'event log append failed; the stream will not be resumable');
           }
         }
+        for (const b of batch) if (!call.cancelled) call.write(b.event);
+      }
+    };
+    const emit = (event: CallEvent, text: (() => string) | undefined, final: boolean): void => {
+      if (!store) {
         if (!call.cancelled) call.write(event);
-      });
+        return;
+      }
+      queue.push({ event, text, final });
+      if (draining) return;
+      draining = true;
+      chain = chain.then(drain);
     };
     const tokenJson = ctx?.progressToken || undefined;
     const started = performance.now();
@@ -205,6 +233,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const run = () => upstream.request(method, params, {
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
+        traceparent: traceparent || undefined,
         onProgress: wantProgress
           ? (p) => emit({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } }, eventId: '', messageJson: EMPTY },
             tokenJson ? () => progressText(tokenJson, p) : undefined, false)
@@ -229,7 +258,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
         }),
       };
       const peer = upstream.peer;
-      const result = await traceContext.run(traceparent, () => (peer ? peer.during(sink, run) : run()));
+      const result = await (peer ? peer.during(sink, run) : run());
       const resultJson = JSON.stringify(result);
       emit(resultEvent(resultJson), () => responseText(ctx!.requestId, { result: resultJson }), true);
     } catch (err) {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { HttpCaller, SessionExpiredError } from './http-call.js';
+import { traceContext } from './trace-context.js';
 import {
   McpError,
   ErrorCode as SdkErrorCode,
@@ -49,6 +50,8 @@ export interface CatalogContents {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** W3C trace context for HTTP upstreams. */
+  traceparent?: string;
   timeoutMs?: number;
   onProgress?: (p: Progress) => void;
 }
@@ -189,7 +192,7 @@ export class Upstream {
       const started = performance.now();
       const result = await this.caller.request(method, params, {
         sessionId: this.httpTransport.sessionId, protocolVersion: this.httpTransport.protocolVersion,
-        signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress,
+        signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress, traceparent: opts.traceparent,
       });
       this.lastSeenMs = Date.now();
       this.lastLatencyMs = performance.now() - started;
@@ -203,7 +206,10 @@ export class Upstream {
     }
     const started = performance.now();
     try {
-      const result = await client.request({ method, params } as never, PassthroughResult, { signal: opts.signal, timeout: this.timeoutFor(opts) });
+      const call = () => client.request({ method, params } as never, PassthroughResult, { signal: opts.signal, timeout: this.timeoutFor(opts) });
+      // The SDK's transports take fixed headers; their fetch reads the trace context from async-local storage
+      // (entered only when there is one: it switches on async hooks).
+      const result = await (opts.traceparent && this.config.transport !== 'stdio' ? traceContext.run(opts.traceparent, call) : call());
       this.lastSeenMs = Date.now();
       this.lastLatencyMs = performance.now() - started;
       return result;
