@@ -32,7 +32,7 @@ interface Message {
 
 const CONNECTIONS = 64;
 /** How long an answered SSE stream may stay open before we close it. */
-const LINGER_MS = 10_000;
+const LINGER_MS = 1;
 
 export class HttpCaller {
   private readonly pool: Pool;
@@ -121,8 +121,9 @@ export class HttpCaller {
           }
           if (msg.id === id && (msg.result !== undefined || msg.error !== undefined)) {
             answered = true;
+            // Most servers end the stream right after the answer; one that keeps it open is cut off
+            // at once, so the pooled connection is free for the next call.
             linger = setTimeout(() => body.destroy(), LINGER_MS);
-            linger.unref();
             return resolve(msg);
           }
           if (msg.method === 'notifications/progress' && msg.params?.progressToken === id && onProgress) {
