@@ -4,6 +4,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { mkdtempSync, chmodSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -104,5 +105,47 @@ describe('logs and traces', () => {
     await waitFor('the access line', () => edge.proc.lines.some((l) => l.includes('"msg":"tools/call"') && l.includes('"outcome":"ok"')) || undefined);
     const leaked = [...registry.proc.lines, ...edge.proc.lines].filter((l) => l.includes(secret));
     assert.deepEqual(leaked, [], 'log lines containing the secret');
+  });
+});
+
+describe('OpenTelemetry export (optional)', () => {
+  after(stopAll);
+
+  test('with OTEL_EXPORTER_OTLP_ENDPOINT both services export spans of the caller\'s trace', async () => {
+    // A local OTLP/HTTP receiver: what a collector would get.
+    const batches: any[] = [];
+    const receiver = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        if (req.url === '/v1/traces') batches.push(JSON.parse(body));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(receiver.address() as { port: number }).port}`, OTEL_BSP_SCHEDULE_DELAY: '100' };
+    try {
+      const registry = await startRegistry(writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`), otel);
+      const edge = await startEdge(registry.url, otel);
+      await waitForTools(edge.url, ['demo__']);
+      const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const res = await fetch(`${edge.url}/mcp/tools/call`, {
+        method: 'POST', headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+        body: JSON.stringify({ name: 'demo__echo', arguments: { message: 'traced' } }),
+      });
+      assert.equal(res.status, 200);
+      const spans = () => batches.flatMap((b) => b.resourceSpans.flatMap((rs: any) => {
+        const service = rs.resource.attributes.find((a: any) => a.key === 'service.name')?.value.stringValue;
+        return rs.scopeSpans.flatMap((ss: any) => ss.spans.map((sp: any) => ({ service, name: sp.name, traceId: sp.traceId })));
+      }));
+      const ours = await waitFor('spans from the edge and the registry', () => {
+        const s = spans().filter((x) => x.traceId === traceId);
+        return s.some((x) => x.service === 'mcpgw-edge') && s.some((x) => x.service === 'mcpgw-registry') ? s : undefined;
+      }, 15_000);
+      assert.ok(ours.some((x) => x.name === 'tools/call demo'));
+      assert.ok(ours.some((x) => x.name === 'tools/call demo' && x.service === 'mcpgw-registry'));
+    } finally {
+      receiver.close();
+    }
   });
 });

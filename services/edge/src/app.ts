@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { EventLog } from '@mcpgw/common/event-log';
+import type { Tracing } from '@mcpgw/common/tracing';
 import type { CatalogView } from './catalog-view.js';
 import { Dispatcher } from './dispatcher.js';
 import { createGuard, type GuardOptions } from './guard.js';
@@ -33,6 +34,7 @@ export interface EdgeOptions {
   sharedEvents: boolean;
   maxBodyBytes: number;
   callTimeoutMs: number;
+  tracing?: Tracing;
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -51,7 +53,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   const { metrics } = opts;
   const { streams } = opts;
-  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs });
+  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000 };
 

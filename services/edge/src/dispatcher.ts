@@ -6,6 +6,7 @@ import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
+import type { Tracing } from '@mcpgw/common/tracing';
 import type { CatalogView } from './catalog-view.js';
 import { fromGrpcError } from './errors.js';
 import { errorText, resultText, type JsonRpcRequest } from './jsonrpc.js';
@@ -46,6 +47,8 @@ export interface DispatcherDeps {
   metrics: EdgeMetrics;
   log: Logger;
   callTimeoutMs: number;
+  /** OpenTelemetry, when configured. */
+  tracing?: Tracing;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -188,8 +191,10 @@ export class Dispatcher {
     }
     const started = performance.now();
     const timeoutMs = this.requestedTimeout(meta?.[TIMEOUT_META] ?? ctx.timeoutMs);
+    const traced = this.deps.tracing?.start(`tools/call ${route.server}`, 'server', ctx.traceparent, { 'mcp.server': route.server, 'mcp.tool': route.name });
+    const traceparent = traced?.traceparent || ctx.traceparent;
     const request = {
-      context: this.context(ctx.session, JSON.stringify(id), ctx.traceparent, token, ctx.resumable, timeoutMs),
+      context: this.context(ctx.session, JSON.stringify(id), traceparent, token, ctx.resumable, timeoutMs),
       server: route.server,
       tool: route.name,
       argumentsJson: Buffer.from(JSON.stringify(args)),
@@ -197,12 +202,13 @@ export class Dispatcher {
       wantProgress: token !== undefined && ctx.notify !== undefined,
     };
     const deadlineMs = (timeoutMs || this.deps.callTimeoutMs) + 5_000;
-    const answer = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent: ctx.traceparent }), route.server, token);
+    const answer = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token);
     const seconds = (performance.now() - started) / 1000;
     const m = this.deps.metrics;
     // A cheap check on the bytes: a tool failure is reported by the upstream as isError.
     const outcome = 'error' in answer ? 'error' : answer.result.includes('"isError":true') ? 'tool_error' : 'ok';
     m.toolCalls.inc({ server: route.server, outcome });
+    if (traced) this.deps.tracing!.end(traced.span, outcome === 'ok' ? undefined : outcome);
     // The access line: ids hashed, never arguments or results.
     if (this.deps.log.isLevelEnabled('debug')) this.deps.log.debug({ req: String(id), session: hashId(ctx.session.id), server: route.server, tool: route.name, outcome, ms: Math.round(seconds * 1e4) / 10 }, 'tools/call');
     m.toolCallDuration.observe({ server: route.server }, seconds);

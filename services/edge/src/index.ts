@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { ConfigError, loadConfigFile, type GatewayConfig } from '@mcpgw/common/config';
 import { createLogger } from '@mcpgw/common/logger';
+import { startTracing } from '@mcpgw/common/tracing';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
 import { MemoryEventLog, RedisEventLog, type EventLog } from '@mcpgw/common/event-log';
@@ -66,7 +67,9 @@ const registry = new RegistryLink(env.REGISTRY_URL ?? '127.0.0.1:50051', log);
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 
+const tracing = startTracing('mcpgw-edge');
 const app = buildApp({
+  tracing,
   catalog,
   registry,
   sessions,
@@ -100,6 +103,7 @@ async function shutdown(signal: string): Promise<void> {
   registry.close();
   await sessions.close();
   await bus.close();
+  await tracing?.shutdown().catch(() => {});
   await redis?.quit().catch(() => redis?.disconnect());
   process.exit(0);
 }

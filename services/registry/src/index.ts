@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { ConfigError, loadConfigFile, type Config } from '@mcpgw/common/config';
 import { createLogger } from '@mcpgw/common/logger';
+import { startTracing } from '@mcpgw/common/tracing';
 import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
 import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
 import { RedisCatalog } from './catalog/redis-catalog.js';
@@ -67,7 +68,8 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
   log.info(diff, 'config reloaded');
 });
 
-const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId, localNotifier };
+const tracing = startTracing('mcpgw-registry');
+const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId, localNotifier, tracing };
 const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];
@@ -108,6 +110,7 @@ async function shutdown(signal: string): Promise<void> {
   await upstreams.stop();
   await catalog.close();
   await deps.events?.close();
+  await tracing?.shutdown().catch(() => {});
   metricsServer.close();
   await Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect())));
   process.exit(0);

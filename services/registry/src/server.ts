@@ -21,6 +21,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { CircuitState } from 'cockatiel';
 import { ErrorCode, progressText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { EventLog } from '@mcpgw/common/event-log';
+import type { Tracing } from '@mcpgw/common/tracing';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
 import type { RegistryMetrics } from './metrics.js';
@@ -41,6 +42,8 @@ export interface RegistryDeps {
   instanceId: string;
   /** Without Redis: the notifier whose watchers are the edges' WatchNotifications streams. */
   localNotifier?: LocalNotifier;
+  /** OpenTelemetry, when configured. */
+  tracing?: Tracing;
   /** The shared event log (Redis), for calls the edge asks to make resumable. */
   events?: EventLog;
 }
@@ -227,9 +230,13 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     };
     const tokenJson = ctx?.progressToken || undefined;
     const started = performance.now();
+    let traced: ReturnType<Tracing['start']> | undefined;
+    let failure: string | undefined;
     try {
       // W3C trace context from the edge (metadata or the call context) goes on to HTTP upstreams.
-      const traceparent = ctx?.traceparent || String(call.metadata.get('traceparent')[0] ?? '');
+      const incoming = ctx?.traceparent || String(call.metadata.get('traceparent')[0] ?? '');
+      traced = deps.tracing?.start(`${method} ${server}`, 'client', incoming || undefined, { 'mcp.server': server, 'mcp.method': method });
+      const traceparent = traced?.traceparent || incoming;
       const run = () => upstream.request(method, params, {
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
@@ -264,9 +271,11 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     } catch (err) {
       const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: (err as Error).message, data: { server } };
       const errorJson = JSON.stringify(error);
+      failure = error.message;
       emit(errorEvent(errorJson), () => responseText(ctx!.requestId, { error: errorJson }), true);
     } finally {
       finished = true;
+      if (traced) deps.tracing!.end(traced.span, failure);
       if (key) running.delete(key);
       const seconds = (performance.now() - started) / 1000;
       metrics.upstreamRequestDuration.observe({ server, method }, seconds);
