@@ -46,6 +46,11 @@ export function responseText(idJson: string, outcome: { result: string } | { err
     : `{"jsonrpc":"2.0","id":${idJson},"error":${outcome.error}}`;
 }
 
+/** A request to the client (server-to-client), `paramsJson` already JSON. */
+export function requestText(id: string, method: string, paramsJson: string): string {
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(method)},"params":${paramsJson || '{}'}}`;
+}
+
 export function progressText(tokenJson: string, p: ProgressValues): string {
   const params = { progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message ? { message: p.message } : {}) };
   return `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":${tokenJson},${JSON.stringify(params).slice(1)}}`;

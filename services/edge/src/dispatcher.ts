@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 // gRPC stream each. Returns the whole JSON-RPC response as text.
 import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
-import { ErrorCode, progressText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, progressText, requestText, responseText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { Tracing } from '@mcpgw/common/tracing';
 import type { CatalogView } from './catalog-view.js';
@@ -58,7 +58,7 @@ export type Answer = { result: string } | { error: JsonRpcError | string };
 
 export function answerText(id: JsonRpcId, a: Answer): string {
   if ('result' in a) return resultText(id, a.result);
-  return typeof a.error === 'string' ? `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"error":${a.error}}` : errorText(id, a.error);
+  return typeof a.error === 'string' ? responseText(JSON.stringify(id), { error: a.error }) : errorText(id, a.error);
 }
 
 export function progressTokenOf(msg: { params?: Record<string, unknown> }): string | number | undefined {
@@ -168,12 +168,16 @@ export class Dispatcher {
     });
   }
 
-  /** `timeoutMs`: the caller's own timeout for this request (0: the server's `timeout_ms`). */
-  private context(session: SessionRecord, requestId: string, traceparent = '', token?: string | number, resumable = false, timeoutMs = 0): CallContext {
+  /**
+   * `timeoutMs`: the caller's own timeout for this request (0: the server's `timeout_ms`).
+   * `server`: the client's capabilities go along only to a per_client server (they shape its upstream session).
+   */
+  private context(session: SessionRecord, requestId: string, traceparent = '', token?: string | number, resumable = false, timeoutMs = 0, server?: string): CallContext {
+    const withCapabilities = session.cc && server !== undefined && this.deps.catalog.isPerClient(server);
     return {
       principal: session.p, sessionId: session.id, requestId, traceparent, timeoutMs, protocolVersion: session.v,
       progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: resumable,
-      clientCapabilitiesJson: session.cc ? Buffer.from(JSON.stringify(session.cc)) : EMPTY,
+      clientCapabilitiesJson: withCapabilities ? Buffer.from(JSON.stringify(session.cc)) : EMPTY,
     };
   }
 
@@ -194,7 +198,7 @@ export class Dispatcher {
     const traced = this.deps.tracing?.start(`tools/call ${route.server}`, 'server', ctx.traceparent, { 'mcp.server': route.server, 'mcp.tool': route.name });
     const traceparent = traced?.traceparent || ctx.traceparent;
     const request = {
-      context: this.context(ctx.session, JSON.stringify(id), traceparent, token, ctx.resumable, timeoutMs),
+      context: this.context(ctx.session, JSON.stringify(id), traceparent, token, ctx.resumable, timeoutMs, route.server),
       server: route.server,
       tool: route.name,
       argumentsJson: Buffer.from(JSON.stringify(args)),
@@ -220,7 +224,7 @@ export class Dispatcher {
     const token = progressTokenOf(msg);
     const started = performance.now();
     const request = {
-      context: this.context(ctx.session, JSON.stringify(msg.id), ctx.traceparent, token, ctx.resumable),
+      context: this.context(ctx.session, JSON.stringify(msg.id), ctx.traceparent, token, ctx.resumable, 0, server),
       server,
       method: msg.method,
       paramsJson: Buffer.from(JSON.stringify(params)),
@@ -303,7 +307,7 @@ export class Dispatcher {
           const error = { code: ErrorCode.InternalError, message: 'mcpgw: this request has no stream to the client (REST, or a JSON-only client)' };
           this.deps.registry.respond({ context: this.context(ctx.session, ''), id: r.id, responseJson: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: r.id, error })) });
         } else {
-          ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : `{"jsonrpc":"2.0","id":${JSON.stringify(r.id)},"method":${JSON.stringify(r.method)},"params":${r.paramsJson.toString('utf8') || '{}'}}`, ev.eventId || undefined);
+          ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : requestText(r.id, r.method, r.paramsJson.toString('utf8')), ev.eventId || undefined);
         }
         return undefined;
       }

@@ -1,7 +1,7 @@
 // The edge's thin JSON-RPC layer: classify incoming messages and build
 // responses as text, so results from the registry (already JSON bytes) are
 // spliced in without a parse/serialise round trip.
-import { ErrorCode, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, responseText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 
 export interface JsonRpcRequest {
   jsonrpc: '2.0';
@@ -45,7 +45,7 @@ export function classify(body: unknown): Classified {
 }
 
 export function resultText(id: JsonRpcId | null, result: string): string {
-  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${result}}`;
+  return responseText(JSON.stringify(id), { result });
 }
 
 export function errorText(id: JsonRpcId | null, error: JsonRpcError): string {

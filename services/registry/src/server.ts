@@ -19,7 +19,7 @@ import {
 } from '@mcpgw/proto/registry';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { CircuitState } from 'cockatiel';
-import { ErrorCode, progressText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, progressText, requestText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { Tracing } from '@mcpgw/common/tracing';
 import type { Logger } from '@mcpgw/common/logger';
@@ -28,6 +28,7 @@ import type { RegistryMetrics } from './metrics.js';
 import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
 import type { LocalNotifier } from './notifier.js';
 import type { CallSink } from './upstreams/client-peer.js';
+import { CallEvents } from './call-events.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
 
@@ -114,7 +115,6 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     return abort !== undefined;
   };
 
-  /** Runs one upstream request and streams progress, then exactly one result. */
   /** Owner replicas of per_client sessions, by address. */
   const owners = new Map<string, RegistryClient>();
 
@@ -140,6 +140,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     call.on('cancelled', () => stream.cancel());
   }
 
+  /** Runs one upstream request and streams progress (and per_client traffic), then exactly one result. */
   async function relay(
     call: ServerWritableStream<CallToolRequest | ForwardRequest, CallEvent>,
     rpc: 'callTool' | 'forward',
@@ -183,51 +184,11 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     const store = ctx?.storeEvents && ctx.sessionId && ctx.requestId ? deps.events : undefined;
     let finished = false;
     call.on('cancelled', () => { if (!store && !finished) abort.abort('client went away'); });
-    /**
-     * Writes events in order. With `store`, events are first appended to the
-     * session's event log, every event queued meanwhile in one round trip.
-     */
-    const queue: { event: CallEvent; text?: () => string; final: boolean }[] = [];
-    let chain: Promise<void> = Promise.resolve();
-    let draining = false;
-    const drain = async (): Promise<void> => {
-      try {
-        await drainQueue();
-      } finally {
-        draining = false;
-        // An event queued while the last batch was finishing starts the next drain.
-        if (queue.length > 0) {
-          draining = true;
-          chain = chain.then(drain);
-        }
-      }
-    };
-    const drainQueue = async (): Promise<void> => {
-      while (queue.length > 0) {
-        const batch = queue.splice(0, queue.length);
-        const stored = store ? batch.filter((b) => b.text) : [];
-        if (stored.length > 0) {
-          const texts = stored.map((b) => b.text!());
-          try {
-            const ids = await store!.appendMany(ctx!.sessionId, ctx!.requestId, texts.map((text, i) => ({ text, final: stored[i]!.final })));
-            stored.forEach((b, i) => { b.event.eventId = ids[i]!; b.event.messageJson = Buffer.from(texts[i]!); });
-          } catch (err) {
-            log.warn({ server, err: (err as Error).message }, 'event log append failed; the stream will not be resumable');
-          }
-        }
-        for (const b of batch) if (!call.cancelled) call.write(b.event);
-      }
-    };
-    const emit = (event: CallEvent, text: (() => string) | undefined, final: boolean): void => {
-      if (!store) {
-        if (!call.cancelled) call.write(event);
-        return;
-      }
-      queue.push({ event, text, final });
-      if (draining) return;
-      draining = true;
-      chain = chain.then(drain);
-    };
+    const events = new CallEvents((event) => { if (!call.cancelled) call.write(event); }, store && {
+      store, sessionId: ctx!.sessionId, streamId: ctx!.requestId,
+      onError: (err) => log.warn({ server, err: err.message }, 'event log append failed; the stream will not be resumable'),
+    });
+    const emit = events.emit.bind(events);
     const tokenJson = ctx?.progressToken || undefined;
     const started = performance.now();
     let traced: ReturnType<Tracing['start']> | undefined;
@@ -261,7 +222,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
           pendingRequests.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
           const paramsJson = JSON.stringify(reqParams ?? {});
           emit({ event: { $case: 'serverRequest', value: { id, method: reqMethod, paramsJson: Buffer.from(paramsJson) } }, eventId: '', messageJson: EMPTY },
-            () => `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"method":${JSON.stringify(reqMethod)},"params":${paramsJson}}`, false);
+            () => requestText(id, reqMethod, paramsJson), false);
         }),
       };
       const peer = upstream.peer;
@@ -279,8 +240,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       if (key) running.delete(key);
       const seconds = (performance.now() - started) / 1000;
       metrics.upstreamRequestDuration.observe({ server, method }, seconds);
-      log.debug({ server, method, ms: Math.round(seconds * 1e4) / 10, aborted: abort.signal.aborted }, 'upstream request');
-      await chain;
+      if (log.isLevelEnabled('debug')) log.debug({ server, method, ms: Math.round(seconds * 1e4) / 10, aborted: abort.signal.aborted }, 'upstream request');
+      await events.flushed();
       if (!call.cancelled) call.end();
     }
   }
