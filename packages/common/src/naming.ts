@@ -16,7 +16,3 @@ export function exposedName(server: string, name: string, separator = DEFAULT_SE
   const digest = createHash('sha256').update(`${server}\0${name}`).digest('hex').slice(0, 8);
   return `${joined.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 55)}_${digest}`;
 }
-
-export function isValidServerName(name: string, separator = DEFAULT_SEPARATOR): boolean {
-  return SAFE_NAME.test(name) && !name.includes(separator);
-}

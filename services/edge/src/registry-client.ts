@@ -1,7 +1,7 @@
 // The edge's link to the registry: one grpc-js channel per target (a
 // `dns:///` target balances round robin inside grpc-js), keepalive on, and a
 // WatchCatalog stream that resyncs from its last version on every reconnect.
-import { credentials, Metadata, status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   RegistryClient,
   type CallEvent,
@@ -137,4 +137,3 @@ function metadataOf(meta: CallMeta): Metadata {
   return md;
 }
 
-export { status as GrpcStatus };

@@ -54,7 +54,6 @@ class LocalCache {
     if (this.map.size > CACHE_MAX) this.map.delete(this.map.keys().next().value!);
   }
   delete(id: string): void { this.map.delete(id); }
-  get size(): number { return this.map.size; }
 }
 
 /** One process, no Redis: the embedded default. */
