@@ -28,12 +28,59 @@ export interface ServerConfig {
   description?: string;
 }
 
+/** Limits a team, key or tool may carry; absent means unlimited. */
+export interface Limits {
+  /** Requests per minute. */
+  rpm?: number;
+  /** Calls in flight at once. */
+  maxConcurrency?: number;
+}
+
+export interface TeamConfig extends Limits {
+  name: string;
+  /** Server name globs the team may use; absent means all. */
+  servers?: string[];
+  /** Tool globs (exposed or `server/tool` names), `!glob` excludes; absent means all. */
+  tools?: string[];
+}
+
+/** A virtual key declared in the config by its sha256 (GitOps); the raw key never appears. */
+export interface DeclaredKey extends Limits {
+  id: string;
+  name: string;
+  sha256: string;
+  team?: string;
+  servers?: string[];
+  tools?: string[];
+  expiresAt?: string;
+  admin: boolean;
+}
+
+export interface JwtIssuerConfig {
+  issuer: string;
+  audiences: string[];
+  jwksUrl: string;
+  /** Claim naming the principal's team (default `team`). */
+  teamClaim: string;
+  /** Claim with space-separated (or array) scopes: `mcpgw:admin`, `server:<glob>`, `tool:<glob>` (default `scope`). */
+  scopeClaim: string;
+}
+
 export interface GatewayConfig {
   toolSeparator: string;
   masterKey?: string;
   allowedHosts?: string[];
   allowedOrigins?: string[];
   maxBodyBytes: number;
+  teams: TeamConfig[];
+  keys: DeclaredKey[];
+  jwt: JwtIssuerConfig[];
+  /** The gateway's public MCP URL (RFC 9728 `resource`, RFC 8707 audience); default: from the request. */
+  resource?: string;
+  /** Authorization servers named in the protected-resource metadata; default: the JWT issuers. */
+  authorizationServers?: string[];
+  /** Per-tool limits by tool glob (exposed names). */
+  toolLimits: { pattern: string; limits: Limits }[];
 }
 
 export interface Config {
@@ -75,12 +122,42 @@ const serverSchema = z.object({
 });
 type RawServer = z.infer<typeof serverSchema>;
 
+const limitsShape = {
+  rpm: z.number().int().positive().optional(),
+  max_concurrency: z.number().int().positive().optional(),
+};
+const globs = z.array(z.string().min(1)).optional();
+
 const gatewaySchema = z.object({
   tool_separator: z.string().regex(/^[A-Za-z0-9_-]{1,4}$/, 'must be 1-4 characters of [A-Za-z0-9_-]').optional(),
   master_key: z.string().optional(),
   allowed_hosts: z.array(z.string()).optional(),
   allowed_origins: z.array(z.string()).optional(),
   max_body_bytes: z.number().int().positive().optional(),
+  teams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'team names are [A-Za-z0-9_.-]+'), z.strictObject({ servers: globs, tools: globs, ...limitsShape })).optional(),
+  keys: z.array(z.strictObject({
+    id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+    name: z.string().min(1),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex sha256 of the key'),
+    team: z.string().optional(),
+    servers: globs,
+    tools: globs,
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+    admin: z.boolean().optional(),
+    ...limitsShape,
+  })).optional(),
+  auth: z.strictObject({
+    jwt: z.array(z.strictObject({
+      issuer: z.string().min(1),
+      audiences: z.array(z.string().min(1)).min(1),
+      jwks_url: z.url(),
+      team_claim: z.string().optional(),
+      scope_claim: z.string().optional(),
+    })).optional(),
+    resource: z.url().optional(),
+    authorization_servers: z.array(z.url()).optional(),
+  }).optional(),
+  tool_limits: z.record(z.string().min(1), z.strictObject(limitsShape)).optional(),
 });
 
 const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
@@ -170,6 +247,15 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       allowedHosts: g.allowed_hosts,
       allowedOrigins: g.allowed_origins,
       maxBodyBytes: g.max_body_bytes ?? DEFAULT_MAX_BODY,
+      teams: Object.entries(g.teams ?? {}).map(([name, t]) => ({ name, servers: t.servers, tools: t.tools, rpm: t.rpm, maxConcurrency: t.max_concurrency })),
+      keys: (g.keys ?? []).map((k, i) => {
+        if (k.team && !(g.teams ?? {})[k.team]) fail(['gateway', 'keys', i, 'team'], `gateway.keys[${i}].team: unknown team '${k.team}'`);
+        return { id: k.id, name: k.name, sha256: k.sha256, team: k.team, servers: k.servers, tools: k.tools, expiresAt: k.expires_at, admin: k.admin ?? false, rpm: k.rpm, maxConcurrency: k.max_concurrency };
+      }),
+      jwt: (g.auth?.jwt ?? []).map((j) => ({ issuer: j.issuer, audiences: j.audiences, jwksUrl: j.jwks_url, teamClaim: j.team_claim ?? 'team', scopeClaim: j.scope_claim ?? 'scope' })),
+      resource: g.auth?.resource,
+      authorizationServers: g.auth?.authorization_servers,
+      toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
     },
     warnings,
   };

@@ -4,10 +4,18 @@ import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { Tracing } from '@mcpgw/common/tracing';
+import type { GatewayConfig } from '@mcpgw/common/config';
+import { registerAdmin } from './admin/routes.js';
 import type { CatalogView } from './catalog-view.js';
 import { Dispatcher } from './dispatcher.js';
-import { createGuard, type GuardOptions } from './guard.js';
+import type { Authenticator } from './identity/authenticate.js';
+import type { KeyStore } from './identity/keys.js';
+import type { Principal } from './identity/principal.js';
 import { errorText, notificationText } from './jsonrpc.js';
+import { Audit } from './pipeline/audit.js';
+import type { Limiter } from './pipeline/limits.js';
+import { authenticateHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
+import { registerWellKnown } from './routes/well-known.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { RegistryLink } from './registry-client.js';
 import { registerRest } from './routes/rest.js';
@@ -24,7 +32,14 @@ export interface EdgeOptions {
   sessions: SessionStore;
   metrics: EdgeMetrics;
   log: Logger;
-  guard: GuardOptions;
+  hosts: HostPolicy;
+  authenticator: Authenticator;
+  keys: KeyStore;
+  limiter: Limiter;
+  /** The `gateway` block of the config: teams, JWT issuers, resource metadata. */
+  gateway: GatewayConfig;
+  /** The gateway's public URL, when known (RFC 9728 `resource`). */
+  publicUrl?: string;
   instanceId: string;
   /** Streams this replica holds, shared with the stream bus. */
   streams: Map<string, SseWriter>;
@@ -51,10 +66,13 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   });
   // MCP and REST bodies are JSON only; anything else is 415, not a string body.
   app.removeContentTypeParser('text/plain');
+  // Set by the authenticate hook; declared up front so every request object has the same shape.
+  app.decorateRequest('principal', null as unknown as Principal);
   const { metrics } = opts;
   const { streams } = opts;
-  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
-  const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, instanceId: opts.instanceId, streams, bus: opts.bus,
+  const audit = new Audit(opts.log, metrics);
+  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
+  const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000 };
 
   // Every failure fastify itself detects (bad JSON, wrong content type, body
@@ -83,23 +101,34 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: reply.statusCode });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    if (!opts.catalog.ready) return reply.code(503).send({ status: 'waiting for the first catalog snapshot from the registry' });
-    return { status: 'ready', catalogVersion: opts.catalog.version, servers: opts.catalog.serverNames().length };
+  // Probes and metrics: Host/Origin checked too (DNS rebinding), IP-literal hosts allowed for kubelet and Prometheus.
+  app.register(async (ops) => {
+    ops.addHook('onRequest', hostGuard(opts.hosts, { opsOnly: true }));
+    ops.get('/healthz', async () => ({ status: 'ok' }));
+    ops.get('/readyz', async (_req, reply) => {
+      if (!opts.catalog.ready) return reply.code(503).send({ status: 'waiting for the first catalog snapshot from the registry' });
+      return { status: 'ready', catalogVersion: opts.catalog.version, servers: opts.catalog.serverNames().length };
+    });
+    ops.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   });
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
-  // list_changed goes once to every stream this replica holds when the catalog changes.
-  opts.catalog.onChange((changed) => {
-    for (const list of changed) {
-      const text = notificationText(`notifications/${list}/list_changed`, {});
-      for (const s of streams.values()) s.event('message', text);
+  // list_changed goes once to every stream this replica holds, for the lists that changed as its principal sees them.
+  opts.catalog.onChange((change) => {
+    for (const s of streams.values()) {
+      for (const list of change.changedFor(s.access)) s.event('message', notificationText(`notifications/${list}/list_changed`, {}));
     }
   });
 
+  app.register(async (open) => {
+    open.addHook('onRequest', hostGuard(opts.hosts));
+    registerWellKnown(open, opts.gateway, opts.publicUrl);
+  });
+
+  // Every client route: Host/Origin, then authenticate (the policy chain's request-level steps).
   app.register(async (mcp) => {
-    mcp.addHook('onRequest', createGuard(opts.guard, metrics));
+    mcp.addHook('onRequest', hostGuard(opts.hosts));
+    mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit });
     const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],

@@ -3,6 +3,7 @@
 // request; names are resolved by lookup, never by splitting strings.
 import type { CatalogEvent, ServerCatalog } from '@mcpgw/proto/registry';
 import { exposedName } from '@mcpgw/common/naming';
+import { Access } from './identity/access.js';
 
 export type ListName = 'tools' | 'prompts' | 'resources';
 
@@ -17,7 +18,31 @@ interface Named {
   [key: string]: unknown;
 }
 
-interface View {
+/** One item of the aggregate, with where it comes from (scoped views filter these). */
+interface Entry {
+  server: string;
+  /** The upstream's own name (tools, prompts). */
+  name?: string;
+  /** The item as the aggregate lists it. */
+  item: Named;
+}
+
+interface Built {
+  separator: string;
+  aggregate: View;
+  tools: Entry[];
+  prompts: Entry[];
+  resources: Entry[];
+  templates: Entry[];
+  perServer: Map<string, View>;
+  /** Per server: the item arrays of its own view (unprefixed names). */
+  perServerItems: Map<string, { tools: Named[]; prompts: Named[]; resources: Named[]; templates: Named[] }>;
+}
+
+/** How many distinct scope sets keep a cached filtered view. */
+const SCOPED_CACHE_MAX = 256;
+
+export interface View {
   /** JSON text of the `result` of tools/list, prompts/list, ... */
   toolsList: string;
   promptsList: string;
@@ -38,11 +63,10 @@ const EMPTY_VIEW: View = {
 
 export class CatalogView {
   private readonly servers = new Map<string, ServerCatalog>();
-  private aggregate: View = EMPTY_VIEW;
-  private readonly perServer = new Map<string, View>();
-  /** Per server: its tools with their aggregate names, as a tools/list result (REST `?server=`). */
-  private readonly aggregateToolsByServer = new Map<string, string>();
-  private readonly listeners = new Set<(changed: ListName[]) => void>();
+  private built: Built = { separator: '', aggregate: EMPTY_VIEW, tools: [], prompts: [], resources: [], templates: [], perServer: new Map(), perServerItems: new Map() };
+  /** Filtered views by `${server ?? ''}\0${access.key}`; dropped on every catalog change. */
+  private scoped = new Map<string, View>();
+  private readonly listeners = new Set<(changed: ChangeSet) => void>();
   version = 0;
   /** True once the first snapshot arrived; never goes back (readiness). */
   ready = false;
@@ -55,15 +79,28 @@ export class CatalogView {
     for (const name of event.removedServers) this.servers.delete(name);
     this.version = Number(event.version);
     if (event.snapshot) this.ready = true;
-    const before = this.aggregate;
-    this.rebuild();
-    const after = this.aggregate;
-    const changed = (['tools', 'prompts', 'resources'] as const).filter((n) => before[`${n}List`] !== after[`${n}List`]);
-    if (changed.length > 0) for (const l of this.listeners) l(changed);
+    const before = this.built;
+    this.built = this.rebuild();
+    this.scoped = new Map();
+    const after = this.built;
+    // Which lists changed, as a given principal sees them: a change outside
+    // someone's scopes is not announced to them.
+    const memo = new Map<string, ListName[]>();
+    const changedFor = (access: Access): ListName[] => {
+      let c = memo.get(access.key);
+      if (!c) {
+        const b = filterView(before, undefined, access);
+        const a = filterView(after, undefined, access);
+        c = LIST_NAMES.filter((n) => b[`${n}List`] !== a[`${n}List`]);
+        memo.set(access.key, c);
+      }
+      return c;
+    };
+    if (changedFor(Access.ALL).length > 0) for (const l of this.listeners) l({ changedFor });
   }
 
-  /** Called with the aggregate lists whose contents changed. */
-  onChange(listener: (changed: ListName[]) => void): () => void {
+  /** Called when some list changed; `changedFor` says which, as one principal sees them. */
+  onChange(listener: (changed: ChangeSet) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -76,8 +113,15 @@ export class CatalogView {
     return this.servers.has(name);
   }
 
-  aggregateToolsListOf(server: string): string {
-    return this.aggregateToolsByServer.get(server) ?? '{"tools":[]}';
+  /** A server exists and the principal may use it (else it is answered like an unknown server). */
+  visibleServer(name: string, access: Access): boolean {
+    return this.servers.has(name) && access.allowsServer(name);
+  }
+
+  /** Per server: its tools with their aggregate names, as a tools/list result (REST `?server=`). */
+  aggregateToolsListOf(server: string, access: Access = Access.ALL): string {
+    const tools = this.built.tools.filter((e) => e.server === server && access.allowsTool(e.server, e.name!, e.item.name as string)).map((e) => e.item);
+    return JSON.stringify({ tools });
   }
 
   /** `session: per_client` servers: their calls may carry server-to-client traffic. */
@@ -85,83 +129,96 @@ export class CatalogView {
     return this.servers.get(name)?.perClient ?? false;
   }
 
-  /** The aggregate view, or one server's unprefixed view. */
-  view(server?: string): View | undefined {
-    return server === undefined ? this.aggregate : this.perServer.get(server);
-  }
-
   /**
-   * Adds a server's named items (tools, prompts) to the aggregate under their
-   * exposed names; returns the server's own routes (its per-server view).
+   * The aggregate view, or one server's unprefixed view, as `access` may see
+   * it: filtered once per (catalog version, scope set), then served from the
+   * cache, so a filtered list costs what an unfiltered one does.
    */
-  private addNamed(server: string, items: Named[], aggregate: Map<string, ToolRoute>, out: Named[]): Map<string, ToolRoute> {
-    const own = new Map<string, ToolRoute>();
-    for (const item of items) {
-      if (typeof item.name !== 'string') continue;
-      const route = { server, name: item.name };
-      const exposed = exposedName(server, item.name, this.separator);
-      aggregate.set(exposed, route);
-      own.set(item.name, route);
-      out.push({ ...item, name: exposed });
+  view(server?: string, access: Access = Access.ALL): View | undefined {
+    if (server !== undefined && !access.allowsServer(server)) return undefined;
+    const base = server === undefined ? this.built.aggregate : this.built.perServer.get(server);
+    if (!base || access.all) return base;
+    const key = `${server ?? ''}\0${access.key}`;
+    let v = this.scoped.get(key);
+    if (!v) {
+      v = filterView(this.built, server, access);
+      if (this.scoped.size >= SCOPED_CACHE_MAX) this.scoped.delete(this.scoped.keys().next().value!);
+      this.scoped.set(key, v);
     }
-    return own;
+    return v;
   }
 
-  private rebuild(): void {
+  private rebuild(): Built {
     const names = [...this.servers.keys()].sort();
-    const all = { tools: [] as Named[], prompts: [] as Named[], resources: [] as Named[], templates: [] as Named[] };
-    const tools = new Map<string, ToolRoute>();
-    const prompts = new Map<string, ToolRoute>();
-    const resources = new Map<string, string>();
-    const templates = new Map<string, string>();
-    this.perServer.clear();
-    this.aggregateToolsByServer.clear();
+    const b: Built = { separator: this.separator, aggregate: EMPTY_VIEW, tools: [], prompts: [], resources: [], templates: [], perServer: new Map(), perServerItems: new Map() };
     for (const server of names) {
       const s = this.servers.get(server)!;
       const own = {
         tools: parseList(s.toolsJson), prompts: parseList(s.promptsJson),
-        resources: parseList(s.resourcesJson), templates: parseList(s.resourceTemplatesJson),
+        resources: parseList(s.resourcesJson).filter((r) => typeof r.uri === 'string'),
+        templates: parseList(s.resourceTemplatesJson).filter((t) => typeof t.uriTemplate === 'string'),
       };
-      const ownResources = new Map<string, string>();
-      const firstTool = all.tools.length;
-      const ownTools = this.addNamed(server, own.tools, tools, all.tools);
-      this.aggregateToolsByServer.set(server, JSON.stringify({ tools: all.tools.slice(firstTool) }));
-      const ownPrompts = this.addNamed(server, own.prompts, prompts, all.prompts);
-      for (const r of own.resources) {
-        if (typeof r.uri !== 'string') continue;
-        if (!resources.has(r.uri)) resources.set(r.uri, server);
-        ownResources.set(r.uri, server);
-        all.resources.push(r);
-      }
-      const ownTemplates = new Map<string, string>();
-      for (const t of own.templates) {
-        if (typeof t.uriTemplate !== 'string') continue;
-        if (!templates.has(t.uriTemplate)) templates.set(t.uriTemplate, server);
-        ownTemplates.set(t.uriTemplate, server);
-      }
-      all.templates.push(...own.templates);
-      this.perServer.set(server, {
-        toolsList: `{"tools":${s.toolsJson.length ? s.toolsJson.toString('utf8') : '[]'}}`,
-        promptsList: JSON.stringify({ prompts: own.prompts }),
-        resourcesList: JSON.stringify({ resources: own.resources }),
-        resourceTemplatesList: JSON.stringify({ resourceTemplates: own.templates }),
-        tools: ownTools,
-        prompts: ownPrompts,
-        resources: ownResources,
-        templates: ownTemplates,
-      });
+      own.tools = own.tools.filter((t) => typeof t.name === 'string');
+      own.prompts = own.prompts.filter((t) => typeof t.name === 'string');
+      for (const t of own.tools) b.tools.push({ server, name: t.name as string, item: { ...t, name: exposedName(server, t.name as string, this.separator) } });
+      for (const p of own.prompts) b.prompts.push({ server, name: p.name as string, item: { ...p, name: exposedName(server, p.name as string, this.separator) } });
+      for (const r of own.resources) b.resources.push({ server, item: r });
+      for (const t of own.templates) b.templates.push({ server, item: t });
+      b.perServerItems.set(server, own);
+      b.perServer.set(server, viewOf(
+        own.tools.map((t) => ({ server, name: t.name as string, item: t })),
+        own.prompts.map((p) => ({ server, name: p.name as string, item: p })),
+        own.resources.map((r) => ({ server, item: r })),
+        own.templates.map((t) => ({ server, item: t })),
+        // The per-server tools list is the upstream's bytes as they came.
+        `{"tools":${s.toolsJson.length ? s.toolsJson.toString('utf8') : '[]'}}`,
+      ));
     }
-    this.aggregate = {
-      toolsList: JSON.stringify({ tools: all.tools }),
-      promptsList: JSON.stringify({ prompts: all.prompts }),
-      resourcesList: JSON.stringify({ resources: all.resources }),
-      resourceTemplatesList: JSON.stringify({ resourceTemplates: all.templates }),
-      tools,
-      prompts,
-      resources,
-      templates,
-    };
+    b.aggregate = viewOf(b.tools, b.prompts, b.resources, b.templates);
+    return b;
   }
+}
+
+export interface ChangeSet {
+  changedFor(access: Access): ListName[];
+}
+
+const LIST_NAMES: ListName[] = ['tools', 'prompts', 'resources'];
+
+/** A view of the given entries: list texts and name routes (the first server wins a resource URI). */
+function viewOf(tools: Entry[], prompts: Entry[], resources: Entry[], templates: Entry[], toolsList?: string): View {
+  const routes = (entries: Entry[]) => new Map(entries.map((e) => [e.item.name as string, { server: e.server, name: e.name! }]));
+  const byKey = (entries: Entry[], key: 'uri' | 'uriTemplate') => {
+    const m = new Map<string, string>();
+    for (const e of entries) if (!m.has(e.item[key] as string)) m.set(e.item[key] as string, e.server);
+    return m;
+  };
+  return {
+    toolsList: toolsList ?? JSON.stringify({ tools: tools.map((e) => e.item) }),
+    promptsList: JSON.stringify({ prompts: prompts.map((e) => e.item) }),
+    resourcesList: JSON.stringify({ resources: resources.map((e) => e.item) }),
+    resourceTemplatesList: JSON.stringify({ resourceTemplates: templates.map((e) => e.item) }),
+    tools: routes(tools),
+    prompts: routes(prompts),
+    resources: byKey(resources, 'uri'),
+    templates: byKey(templates, 'uriTemplate'),
+  };
+}
+
+/** Tools by tool scopes; prompts, resources and templates by server scopes. */
+function filterView(b: Built, server: string | undefined, access: Access): View {
+  if (server !== undefined) {
+    const own = b.perServerItems.get(server);
+    if (!own || !access.allowsServer(server)) return EMPTY_VIEW;
+    const entries = (items: Named[], named: boolean) => items.map((item) => ({ server, name: named ? item.name as string : undefined, item }));
+    const tools = entries(own.tools, true).filter((e) => access.allowsTool(server, e.name!, exposedName(server, e.name!, b.separator)));
+    return viewOf(tools, entries(own.prompts, true), entries(own.resources, false), entries(own.templates, false));
+  }
+  const byServer = (e: Entry) => access.allowsServer(e.server);
+  return viewOf(
+    b.tools.filter((e) => access.allowsTool(e.server, e.name!, e.item.name as string)),
+    b.prompts.filter(byServer), b.resources.filter(byServer), b.templates.filter(byServer),
+  );
 }
 
 function parseList(bytes: Buffer): Named[] {

@@ -12,8 +12,10 @@ export function createEdgeMetrics() {
     toolCalls: new Counter({ name: 'mcpgw_tool_calls_total', help: 'tools/call requests by outcome (ok, tool_error, error)', labelNames: ['server', 'outcome'], registers: [registry] }),
     toolCallDuration: new Histogram({ name: 'mcpgw_tool_call_duration_seconds', help: 'tools/call latency seen by the edge', labelNames: ['server'], buckets: latency, registers: [registry] }),
     registryRpcDuration: new Histogram({ name: 'mcpgw_registry_rpc_duration_seconds', help: 'Edge-to-registry gRPC latency', labelNames: ['method'], buckets: latency, registers: [registry] }),
-    authFailures: new Counter({ name: 'mcpgw_auth_failures_total', help: 'Requests rejected for a missing or wrong credential', registers: [registry] }),
-    rateLimited: new Counter({ name: 'mcpgw_rate_limited_total', help: 'Requests rejected by a rate limit', registers: [registry] }),
+    authFailures: new Counter({ name: 'mcpgw_auth_failures_total', help: 'Requests rejected for a missing or invalid credential, by reason', labelNames: ['reason'], registers: [registry] }),
+    rateLimited: new Counter({ name: 'mcpgw_rate_limited_total', help: 'Requests rejected by a rate or concurrency limit, by scope (key, team, tool)', labelNames: ['scope'], registers: [registry] }),
+    rateLimitFallback: new Counter({ name: 'mcpgw_rate_limit_fallback_total', help: 'Rate-limit checks counted locally because Redis was unavailable', registers: [registry] }),
+    denials: new Counter({ name: 'mcpgw_denials_total', help: 'Requests for a name outside the principal\'s scopes (answered like an unknown name)', labelNames: ['kind'], registers: [registry] }),
   };
 }
 

@@ -78,12 +78,13 @@ function toCatalogEvent(c: CatalogChange): CatalogEvent {
   return { version: c.version, snapshot: c.snapshot, servers: c.servers.map(toServerCatalog), removedServers: c.removed };
 }
 
-function resultEvent(resultJson: string): CallEvent {
-  return { event: { $case: 'result', value: { resultJson: Buffer.from(resultJson), errorJson: EMPTY } }, eventId: '', messageJson: EMPTY };
+function resultEvent(resultJson: string, isError: boolean): CallEvent {
+  return { event: { $case: 'result', value: { resultJson: Buffer.from(resultJson), errorJson: EMPTY, isError, sessionLost: false } }, eventId: '', messageJson: EMPTY };
 }
 
-function errorEvent(errorJson: string): CallEvent {
-  return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson: Buffer.from(errorJson) } }, eventId: '', messageJson: EMPTY };
+function errorEvent(error: { code: number }): CallEvent {
+  const errorJson = Buffer.from(JSON.stringify(error));
+  return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson, isError: false, sessionLost: error.code === SESSION_LOST } }, eventId: '', messageJson: EMPTY };
 }
 
 function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
@@ -134,7 +135,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const error = err.code === status.UNAVAILABLE
         ? { code: SESSION_LOST, message: `the registry replica holding the upstream session of '${server}' is gone; initialize a new session`, data: { server, sessionLost: true } }
         : { code: ErrorCode.InternalError, message: `forwarding to the owner of '${server}' failed: ${err.details}`, data: { server } };
-      call.write(errorEvent(JSON.stringify(error)));
+      call.write(errorEvent(error));
       call.end();
     });
     call.on('cancelled', () => stream.cancel());
@@ -151,7 +152,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
   ): Promise<void> {
     const ctx = call.request.context;
     const fail = (error: JsonRpcError) => {
-      call.write(errorEvent(JSON.stringify(error)));
+      call.write(errorEvent(error));
       call.end();
     };
     let target: Target | undefined;
@@ -172,7 +173,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
         ? upstreams.subscriptions.add(server, uri, ctx.sessionId)
         : upstreams.subscriptions.remove(server, uri, ctx.sessionId);
       if (!tellUpstream) {
-        call.write(resultEvent('{}'));
+        call.write(resultEvent('{}', false));
         return void call.end();
       }
     }
@@ -228,12 +229,12 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const peer = upstream.peer;
       const result = await (peer ? peer.during(sink, run) : run());
       const resultJson = JSON.stringify(result);
-      emit(resultEvent(resultJson), () => responseText(ctx!.requestId, { result: resultJson }), true);
+      emit(resultEvent(resultJson, (result as { isError?: unknown }).isError === true), () => responseText(ctx!.requestId, { result: resultJson }), true);
     } catch (err) {
       const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: (err as Error).message, data: { server } };
       const errorJson = JSON.stringify(error);
       failure = error.message;
-      emit(errorEvent(errorJson), () => responseText(ctx!.requestId, { error: errorJson }), true);
+      emit(errorEvent(error), () => responseText(ctx!.requestId, { error: errorJson }), true);
     } finally {
       finished = true;
       if (traced) deps.tracing!.end(traced.span, failure);

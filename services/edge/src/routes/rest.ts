@@ -2,21 +2,17 @@
 // GET .../tools/list, POST .../tools/call {"name", "arguments"}. A client that
 // disconnects before the answer cancels the call.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import { ServerStatus_State } from '@mcpgw/proto/registry';
-import { fromGrpcError, httpStatusOf } from '../errors.js';
-import type { SessionRecord } from '../sessions/session-store.js';
-import type { TransportDeps } from '../transports/context.js';
+import { fromGrpcError } from '../errors.js';
+import { errorOf, restStatusOf } from '../pipeline/outcome.js';
+import { traceparentOf, type TransportDeps } from '../transports/context.js';
 import { openApiDocument } from './openapi.js';
 
 const SERVER_STATE: Record<number, string> = {
   [ServerStatus_State.STATE_CONNECTING]: 'connecting', [ServerStatus_State.STATE_UP]: 'ready',
   [ServerStatus_State.STATE_DOWN]: 'down', [ServerStatus_State.STATE_DEGRADED]: 'degraded',
 };
-
-/** REST calls have no MCP session; this stands in for one in call contexts. */
-const REST_SESSION: SessionRecord = { id: '', v: LATEST_PROTOCOL_VERSION, t: 'http', p: '' };
 
 interface ToolDef {
   name: string;
@@ -33,10 +29,11 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
   const list = async (req: FastifyRequest, reply: FastifyReply) => {
     const query = req.query as { format?: string; server?: string; server_id?: string };
     const server = query.server ?? query.server_id;
-    if (server !== undefined && !deps.catalog.hasServer(server)) {
+    const access = req.principal.access;
+    if (server !== undefined && !deps.catalog.visibleServer(server, access)) {
       return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
     }
-    const text = server === undefined ? deps.catalog.view()!.toolsList : deps.catalog.aggregateToolsListOf(server);
+    const text = server === undefined ? deps.catalog.view(undefined, access)!.toolsList : deps.catalog.aggregateToolsListOf(server, access);
     if (query.format === 'openai') {
       const { tools } = JSON.parse(text) as { tools: ToolDef[] };
       return reply.send(tools.map((t) => ({ type: 'function', function: { name: t.name, description: t.description ?? '', parameters: t.inputSchema ?? { type: 'object' } } })));
@@ -51,21 +48,23 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
       return restError(reply, 400, { code: ErrorCode.InvalidParams, message: 'body must be {"name": "<tool>", "arguments": {...}} (optionally with "server_id")' });
     }
     const server = body.server_id as string | undefined;
-    if (server !== undefined && !deps.catalog.hasServer(server)) {
+    if (server !== undefined && !deps.catalog.visibleServer(server, req.principal.access)) {
       return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
-    }
-    if (!deps.catalog.view(server)!.tools.has(body.name)) {
-      return restError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown tool '${body.name}'${server ? ` on server '${server}'` : ''}`, data: { tool: body.name } });
     }
     const abort = new AbortController();
     const onClose = () => { if (!reply.raw.writableFinished) abort.abort(); };
     reply.raw.on('close', onClose);
-    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
-    const answer = await deps.dispatcher.callTool({ session: REST_SESSION, server, signal: abort.signal, traceparent, timeoutMs: typeof body.timeout_ms === 'number' ? body.timeout_ms : undefined }, `rest-${req.id}`, body.name, body.arguments ?? {});
+    const outcome = await deps.dispatcher.callTool({
+      principal: req.principal, era: 'legacy', server, signal: abort.signal, traceparent: traceparentOf(req),
+      timeoutMs: typeof body.timeout_ms === 'number' ? body.timeout_ms : undefined,
+    }, `rest-${req.id}`, body.name, body.arguments ?? {});
     reply.raw.off('close', onClose);
-    if ('result' in answer) return reply.type('application/json').send(answer.result);
-    const error = typeof answer.error === 'string' ? (JSON.parse(answer.error) as JsonRpcError) : answer.error;
-    return restError(reply, httpStatusOf(error), error);
+    const error = errorOf(outcome);
+    if (!error) return reply.type('application/json').send((outcome as { json: string }).json);
+    const status = restStatusOf(error);
+    if (status === 429 && outcome.kind === 'error') reply.header('retry-after', Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
+    // An unknown tool on REST is a missing resource.
+    return restError(reply, error.code === ErrorCode.InvalidParams && (error.data as { tool?: string } | undefined)?.tool ? 404 : status, error);
   };
 
   for (const prefix of prefixes) {
@@ -75,11 +74,11 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
   app.get('/openapi.json', async (_req, reply) => reply.send(openApiDocument(prefixes)));
 
   // Operators: each upstream's state as the registry sees it.
-  app.get('/servers', async (_req, reply) => {
+  app.get('/servers', async (req, reply) => {
     try {
       const { servers } = await deps.registry.listServers();
       return reply.send({
-        servers: servers.map((s) => ({
+        servers: servers.filter((s) => req.principal.access.allowsServer(s.name)).map((s) => ({
           name: s.name, transport: s.transport, state: SERVER_STATE[s.state] ?? 'unknown', tools: s.toolCount,
           lastError: s.lastError || undefined, lastLatencyMs: Math.round(s.lastLatencyMs * 10) / 10,
           lastSeen: s.lastSeenMs ? new Date(Number(s.lastSeenMs)).toISOString() : undefined,

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { CatalogView } from '../catalog-view.js';
-import type { Dispatcher } from '../dispatcher.js';
+import type { Dispatcher, RequestContext } from '../dispatcher.js';
+import type { Audit } from '../pipeline/audit.js';
 import type { RegistryLink } from '../registry-client.js';
-import { errorText } from '../jsonrpc.js';
+import { sendError } from '../pipeline/policy.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
 import type { SseWriter } from './sse-writer.js';
@@ -20,6 +21,7 @@ export interface TransportDeps {
   catalog: CatalogView;
   metrics: EdgeMetrics;
   log: Logger;
+  audit: Audit;
   instanceId: string;
   /** Streams this replica holds, by session id: legacy SSE streams and Streamable HTTP GET streams. */
   streams: Map<string, SseWriter>;
@@ -33,17 +35,12 @@ export interface TransportDeps {
   resumeWindowMs: number;
 }
 
-/** The SDK's code for an unknown session. */
-export const SESSION_NOT_FOUND = -32001;
-
 /** 128 bits from the CSPRNG, URL-safe. */
 export function newSessionId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-export function sendError(reply: FastifyReply, httpStatus: number, error: JsonRpcError, id: string | number | null = null): FastifyReply {
-  return reply.code(httpStatus).type('application/json').send(errorText(id, error));
-}
+export { sendError };
 
 /** `/servers/{name}/...` routes carry the server; unknown names are 404. */
 export function serverParam(req: FastifyRequest): string | undefined {
@@ -51,10 +48,12 @@ export function serverParam(req: FastifyRequest): string | undefined {
 }
 
 /**
- * Finds the session or answers for it: 404 for unknown or ended sessions, 503
- * when the session store is down and this replica has no cached copy.
+ * Finds the session or answers for it: 404 for unknown or ended sessions and
+ * for sessions of another principal (the "verify the session's owner" step of
+ * the policy chain: a session id is not a credential), 503 when the session
+ * store is down and this replica has no cached copy.
  */
-export async function loadSession(deps: TransportDeps, reply: FastifyReply, id: string, server: string | undefined): Promise<SessionRecord | undefined> {
+export async function loadSession(deps: TransportDeps, req: FastifyRequest, reply: FastifyReply, id: string, server: string | undefined): Promise<SessionRecord | undefined> {
   let session: SessionRecord | undefined;
   try {
     session = await deps.sessions.get(id);
@@ -63,9 +62,31 @@ export async function loadSession(deps: TransportDeps, reply: FastifyReply, id: 
     sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
     return undefined;
   }
-  if (!session || session.s !== server) {
-    sendError(reply, 404, { code: SESSION_NOT_FOUND, message: 'Session not found: it ended or never existed; initialize a new one' });
+  if (!session || session.s !== server || session.p !== req.principal.id) {
+    sendError(reply, 404, { code: ErrorCode.SessionNotFound, message: 'Session not found: it ended or never existed; initialize a new one' });
     return undefined;
   }
   return session;
+}
+
+/**
+ * `/servers/{name}/...` routes carry a server: unknown names and names outside
+ * the principal's scopes are the same 404. Returns false when it answered.
+ */
+export function checkServerRoute(deps: TransportDeps, req: FastifyRequest, reply: FastifyReply): boolean {
+  const server = serverParam(req);
+  if (server === undefined || deps.catalog.visibleServer(server, req.principal.access)) return true;
+  if (deps.catalog.hasServer(server)) deps.audit.denied(req.principal, 'server', server, server);
+  sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
+  return false;
+}
+
+/** The typed context of a 2025-era request on a session. */
+export function sessionContext(req: FastifyRequest, session: SessionRecord, server: string | undefined): RequestContext {
+  return { principal: req.principal, era: 'legacy', session, server, traceparent: traceparentOf(req) };
+}
+
+export function traceparentOf(req: FastifyRequest): string | undefined {
+  const t = req.headers.traceparent;
+  return typeof t === 'string' ? t : undefined;
 }

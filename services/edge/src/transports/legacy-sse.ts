@@ -5,9 +5,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { classify, errorText, resultText } from '../jsonrpc.js';
+import { outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
-import { loadSession, newSessionId, sendError, serverParam, type TransportDeps } from './context.js';
+import { checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 import type { StreamGetHandler } from './streamable-http.js';
 
@@ -32,9 +33,9 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
   const open = async (req: FastifyRequest, reply: FastifyReply) => {
     const sid = req.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid !== '') return streamGet(req, reply, sid);
+    if (!checkServerRoute(deps, req, reply)) return reply;
     const server = serverParam(req);
-    if (server !== undefined && !deps.catalog.hasServer(server)) return sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
-    const session: SessionRecord = { id: newSessionId(), v: LEGACY_VERSION, t: 'sse', p: '', e: deps.instanceId, s: server };
+    const session: SessionRecord = { id: newSessionId(), v: LEGACY_VERSION, t: 'sse', p: req.principal.id, e: deps.instanceId, s: server };
     try {
       await sessions.create(session);
     } catch (err) {
@@ -42,7 +43,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
     }
     reply.hijack();
-    const sse = new SseWriter(reply.raw);
+    const sse = new SseWriter(reply.raw, req.principal.access);
     streams.set(session.id, sse);
     metrics.sessionsActive.inc({ transport: 'sse' });
     sse.event('endpoint', endpointFor(req.url, session.id));
@@ -59,7 +60,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     const sid = (req.query as { sessionId?: string }).sessionId;
     if (!sid) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: the sessionId query parameter is required' });
     const server = serverParam(req);
-    const session = await loadSession(deps, reply, sid, server);
+    const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     if (!streams.has(sid) && session.e === deps.instanceId) {
       return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream is closed; open a new SSE stream' });
@@ -77,12 +78,13 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       return sendError(reply, 400, c.error, c.id);
     }
     reply.code(202).send('Accepted');
+    const base = sessionContext(req, session, server);
     if (c.kind === 'response') {
-      dispatcher.respond(session, c.msg);
+      dispatcher.respond(base, c.msg);
       return;
     }
     if (c.kind === 'notification') {
-      if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
+      if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(base, c.msg.params);
       return;
     }
     const msg = c.msg;
@@ -95,8 +97,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       send(resultText(msg.id, initializeResult(version)));
       return;
     }
-    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
-    send(await dispatcher.handle({ session, server, traceparent, notify: send }, msg));
+    send(outcomeText(msg.id, await dispatcher.handle({ ...base, notify: send }, msg)));
   };
 
   for (const path of paths.get) app.get(path, open);

@@ -1,15 +1,24 @@
 import type { ServerResponse } from 'node:http';
+import { Access } from '../identity/access.js';
 
 const KEEPALIVE_MS = 15_000;
-/** A client this far behind is cut off: its stream ends rather than buffering without bound. */
-const MAX_BUFFERED_BYTES = Number(process.env.MCPGW_SSE_MAX_BUFFER_BYTES ?? 4 * 1024 * 1024);
+/** A client this far behind is cut off: its stream ends rather than buffering without bound (MCPGW_SSE_MAX_BUFFER_BYTES). */
+let MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+export function setSseBufferLimit(bytes: number): void {
+  MAX_BUFFERED_BYTES = bytes;
+}
 
 /** Writes Server-Sent Events to one HTTP response, with keep-alive comments. */
 export class SseWriter {
   private readonly keepalive: NodeJS.Timeout;
   closed = false;
 
-  constructor(private readonly res: ServerResponse, extraHeaders: Record<string, string> = {}) {
+  /**
+   * `access`: the scopes of the principal this stream belongs to, so that
+   * notifications (list_changed) reach it only for items it can see.
+   */
+  constructor(private readonly res: ServerResponse, readonly access: Access = Access.ALL, extraHeaders: Record<string, string> = {}) {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache, no-transform',

@@ -6,9 +6,10 @@ import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { decodeEventId, primingEventId } from '@mcpgw/common/event-log';
 import { progressTokenOf, type RequestContext } from '../dispatcher.js';
 import { classify, errorText, resultText } from '../jsonrpc.js';
+import { httpStatusOf, outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
-import { loadSession, newSessionId, sendError, serverParam, type TransportDeps } from './context.js';
+import { checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 
 /** The reconnect delay suggested to clients (`retry:` of the priming event). */
@@ -29,8 +30,8 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
   const { dispatcher, sessions, metrics } = deps;
 
   const post = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!checkServerRoute(deps, req, reply)) return reply;
     const server = serverParam(req);
-    if (server !== undefined && !deps.catalog.hasServer(server)) return sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
     const acc = accepts(req);
     if (!acc.json && !acc.sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: Accept must allow application/json or text/event-stream' });
     if (Array.isArray(req.body)) return batch(req, reply, req.body, server);
@@ -44,7 +45,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       const version = negotiateVersion(params.protocolVersion);
       const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
       const session: SessionRecord = {
-        id: newSessionId(), v: version, t: 'http', p: '',
+        id: newSessionId(), v: version, t: 'http', p: req.principal.id,
         cc: (params.capabilities as Record<string, unknown>) ?? {},
         ci: info ? `${String(info.name)}/${String(info.version)}` : undefined,
         s: server,
@@ -62,30 +63,31 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     if (typeof sid !== 'string' || sid === '') {
       return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Mcp-Session-Id header is required (initialize first)' }, c.kind === 'request' ? c.msg.id : null);
     }
-    const session = await loadSession(deps, reply, sid, server);
+    const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     const pv = req.headers['mcp-protocol-version'];
     if (typeof pv === 'string' && !SUPPORTED_VERSIONS.includes(pv)) {
       return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: `Bad Request: unsupported MCP-Protocol-Version '${pv}' (supported: ${SUPPORTED_VERSIONS.join(', ')})` });
     }
+    const base = sessionContext(req, session, server);
     if (c.kind === 'notification') {
-      if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
+      if (c.msg.method === 'notifications/cancelled') dispatcher.cancel(base, c.msg.params);
       return reply.code(202).send();
     }
     if (c.kind === 'response') {
-      dispatcher.respond(session, c.msg);
+      dispatcher.respond(base, c.msg);
       return reply.code(202).send();
     }
 
     const msg = c.msg;
-    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
     // SSE only when it buys something (progress) or the client accepts nothing else.
-    const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined || dispatcher.mayNeedStream({ session, server }, msg));
+    const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined || dispatcher.mayNeedStream(base, msg));
     if (!stream) {
-      const ctx: RequestContext = { session, server, traceparent };
-      const text = await dispatcher.handle(ctx, msg);
-      if (ctx.sessionLost) await sessions.delete(session.id).catch(() => false);
-      return reply.code(ctx.sessionLost ? 404 : 200).type('application/json').send(text);
+      const outcome = await dispatcher.handle(base, msg);
+      const status = httpStatusOf(outcome);
+      if (status === 404) await sessions.delete(session.id).catch(() => false);
+      if (status === 429 && outcome.kind === 'error') reply.header('retry-after', Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
+      return reply.code(status).type('application/json').send(outcomeText(msg.id, outcome));
     }
     const streamId = JSON.stringify(msg.id);
     // Resumable (2025-11-25 clients handle the priming event's empty data).
@@ -111,13 +113,19 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
         writer.event('message', text, id);
       });
     };
-    const ctx: RequestContext = { session, server, traceparent, resumable: resumable && deps.sharedEvents, notify: (json, id) => emit(json, id, false) };
-    const text = await dispatcher.handle(ctx, msg);
-    if (ctx.sessionLost) {
+    const ctx: RequestContext = { ...base, resumable: resumable && deps.sharedEvents, notify: (json, id) => emit(json, id, false) };
+    const outcome = await dispatcher.handle(ctx, msg);
+    const text = outcomeText(msg.id, outcome);
+    const status = httpStatusOf(outcome);
+    if (status === 404) {
       await sessions.delete(session.id).catch(() => false);
       if (!sse) return reply.code(404).type('application/json').send(text);
     }
-    emit(text, ctx.finalEventId, true);
+    // Still no stream opened: a limit refusal can be a plain 429 with Retry-After.
+    if (status === 429 && !sse && outcome.kind === 'error') {
+      return reply.code(429).header('retry-after', Math.ceil((outcome.retryAfterMs ?? 1000) / 1000)).type('application/json').send(text);
+    }
+    emit(text, outcome.eventId, true);
     await chain;
     sse!.end();
   };
@@ -125,7 +133,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
   /** GET with Last-Event-ID: replays what the stream missed, then follows it to its final response. */
   const resume = async (req: FastifyRequest, reply: FastifyReply, sid: string, lastEventId: string) => {
     const server = serverParam(req);
-    const session = await loadSession(deps, reply, sid, server);
+    const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     const at = decodeEventId(lastEventId);
     if (!at) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Last-Event-ID is not an event id of this gateway' });
@@ -156,20 +164,20 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     if (typeof sid !== 'string' || sid === '') {
       return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: a batch cannot initialize a session; send initialize alone' });
     }
-    const session = await loadSession(deps, reply, sid, server);
+    const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     if (session.v !== '2025-03-26') {
       return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: `Invalid Request: JSON-RPC batches are not part of protocol ${session.v}; send one message per request` });
     }
     if (items.length === 0) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch' });
-    const traceparent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+    const base = sessionContext(req, session, server);
     const answers = await Promise.all(items.map(async (item) => {
       const c = classify(item);
       if (c.kind === 'invalid') return errorText(c.id, c.error);
-      if (c.kind === 'notification' && c.msg.method === 'notifications/cancelled') dispatcher.cancel(session, c.msg.params);
-      if (c.kind === 'response') dispatcher.respond(session, c.msg);
+      if (c.kind === 'notification' && c.msg.method === 'notifications/cancelled') dispatcher.cancel(base, c.msg.params);
+      if (c.kind === 'response') dispatcher.respond(base, c.msg);
       if (c.kind !== 'request') return undefined;
-      return dispatcher.handle({ session, server, traceparent }, c.msg);
+      return outcomeText(c.msg.id, await dispatcher.handle(base, c.msg));
     }));
     const texts = answers.filter((a): a is string => a !== undefined);
     if (texts.length === 0) return reply.code(202).send();
@@ -181,11 +189,11 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     if (typeof lastEventId === 'string' && lastEventId !== '') return resume(req, reply, sid, lastEventId);
     const server = serverParam(req);
     if (!accepts(req).sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: GET needs Accept: text/event-stream' });
-    const session = await loadSession(deps, reply, sid, server);
+    const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     if (deps.streams.has(sid)) return sendError(reply, 409, { code: ErrorCode.InvalidRequest, message: 'Conflict: this session already has a GET stream open' });
     reply.hijack();
-    const sse = new SseWriter(reply.raw);
+    const sse = new SseWriter(reply.raw, req.principal.access);
     deps.streams.set(sid, sse);
     sse.onClose(() => {
       if (deps.streams.get(sid) === sse) deps.streams.delete(sid);
@@ -195,7 +203,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
   const del = async (req: FastifyRequest, reply: FastifyReply) => {
     const sid = req.headers['mcp-session-id'];
     if (typeof sid !== 'string' || sid === '') return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Mcp-Session-Id header is required' });
-    const session = await loadSession(deps, reply, sid, serverParam(req));
+    const session = await loadSession(deps, req, reply, sid, serverParam(req));
     if (!session) return reply;
     await sessions.delete(sid).catch(() => false);
     dispatcher.endSession(session);

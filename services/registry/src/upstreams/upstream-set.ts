@@ -25,7 +25,7 @@ interface ClientSession {
 export type Target = { upstream: Upstream } | { owner: string };
 
 /** The SDK's code for an unknown session: the edge answers the client with 404. */
-export const SESSION_LOST = -32001;
+export const SESSION_LOST = ErrorCode.SessionLost;
 
 /**
  * Every configured upstream, feeding its contents into the catalog, plus the

@@ -226,7 +226,7 @@ export class Upstream {
       // The upstream's own JSON-RPC error: code, message and data pass through.
       return new UpstreamCallError({ code: err.code, message: err.message.replace(/^MCP error -?\d+: /, ''), data: err.data });
     }
-    if (err instanceof Error && err.name === 'AbortError') return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, 'cancelled'));
+    if (err instanceof Error && err.name === 'AbortError') return new UpstreamCallError(upstreamError(ErrorCode.Cancelled, name, 'cancelled'));
     const message = err instanceof Error ? err.message : String(err);
     return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, message), true);
   }

@@ -162,6 +162,16 @@ export interface CallResult {
    */
   resultJson: Buffer;
   errorJson: Buffer;
+  /**
+   * Control facts the edge acts on, so it never searches the payload bytes:
+   * the result is a tool failure (`isError: true`, SEP-1303)...
+   */
+  isError: boolean;
+  /**
+   * ...or the error means the client session's per_client upstream session
+   * is gone and the client must re-initialize (HTTP 404 to the client).
+   */
+  sessionLost: boolean;
 }
 
 export interface CancelRequest {
@@ -1234,7 +1244,7 @@ export const ServerRequest: MessageFns<ServerRequest> = {
 };
 
 function createBaseCallResult(): CallResult {
-  return { resultJson: Buffer.alloc(0), errorJson: Buffer.alloc(0) };
+  return { resultJson: Buffer.alloc(0), errorJson: Buffer.alloc(0), isError: false, sessionLost: false };
 }
 
 export const CallResult: MessageFns<CallResult> = {
@@ -1244,6 +1254,12 @@ export const CallResult: MessageFns<CallResult> = {
     }
     if (message.errorJson.length !== 0) {
       writer.uint32(18).bytes(message.errorJson);
+    }
+    if (message.isError !== false) {
+      writer.uint32(24).bool(message.isError);
+    }
+    if (message.sessionLost !== false) {
+      writer.uint32(32).bool(message.sessionLost);
     }
     return writer;
   },
@@ -1275,6 +1291,22 @@ export const CallResult: MessageFns<CallResult> = {
             }
 
             message.errorJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.isError = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sessionLost = reader.bool();
             continue;
           }
         }
