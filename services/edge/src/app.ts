@@ -7,7 +7,7 @@ import type { Tracing } from '@mcpgw/common/tracing';
 import type { GatewayConfig } from '@mcpgw/common/config';
 import { registerAdmin } from './admin/routes.js';
 import type { CatalogView } from './catalog-view.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type RegistryCalls } from './dispatcher.js';
 import type { Authenticator } from './identity/authenticate.js';
 import type { KeyStore } from './identity/keys.js';
 import type { Principal } from './identity/principal.js';
@@ -17,7 +17,6 @@ import type { Limiter } from './pipeline/limits.js';
 import { authenticateHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
 import { registerWellKnown } from './routes/well-known.js';
 import type { EdgeMetrics } from './metrics.js';
-import type { RegistryLink } from './registry-client.js';
 import { registerRest } from './routes/rest.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
@@ -28,7 +27,7 @@ import { registerStreamableHttp } from './transports/streamable-http.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
-  registry: RegistryLink;
+  registry: RegistryCalls;
   sessions: SessionStore;
   metrics: EdgeMetrics;
   log: Logger;

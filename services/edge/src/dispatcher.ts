@@ -19,6 +19,9 @@ import { fail, ok, type Outcome } from './pipeline/outcome.js';
 import type { EdgeMetrics } from './metrics.js';
 import { LOG_LEVELS } from './protocol.js';
 import type { RegistryLink } from './registry-client.js';
+
+/** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
+export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers'>;
 import type { SessionRecord, SessionStore } from './sessions/session-store.js';
 
 /** `_meta` key of tools/call where a client may set its own timeout (ms), up to the gateway's cap. */
@@ -55,7 +58,7 @@ export interface RequestContext {
 
 export interface DispatcherDeps {
   catalog: CatalogView;
-  registry: RegistryLink;
+  registry: RegistryCalls;
   sessions: SessionStore;
   metrics: EdgeMetrics;
   log: Logger;

@@ -4,9 +4,8 @@ import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { CatalogView } from '../catalog-view.js';
-import type { Dispatcher, RequestContext } from '../dispatcher.js';
+import type { Dispatcher, RegistryCalls, RequestContext } from '../dispatcher.js';
 import type { Audit } from '../pipeline/audit.js';
-import type { RegistryLink } from '../registry-client.js';
 import { sendError } from '../pipeline/policy.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
@@ -16,7 +15,7 @@ import type { StreamBus } from './stream-bus.js';
 /** What the transports share. */
 export interface TransportDeps {
   dispatcher: Dispatcher;
-  registry: RegistryLink;
+  registry: RegistryCalls;
   sessions: SessionStore;
   catalog: CatalogView;
   metrics: EdgeMetrics;
