@@ -27,7 +27,8 @@ export type McpContent = { type: string; [key: string]: unknown };
 /** An MCP `CallToolResult`. */
 export type McpCallToolResult = {
   content?: McpContent[];
-  structuredContent?: JsonObject;
+  // An object per the spec; typed loosely because SDK 1.x types it `unknown`.
+  structuredContent?: unknown;
   isError?: boolean;
   _meta?: JsonObject;
 };
