@@ -90,6 +90,8 @@ const app = buildApp({
   gateway,
   publicUrl: settings.publicUrl,
   maxBodyBytes: gateway.maxBodyBytes,
+  limits: settings.limits,
+  sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
 });
 
