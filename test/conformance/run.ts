@@ -6,7 +6,7 @@
 //   2. 0.2.0-alpha `server --requirements 2025-11-25` (gating);
 //   3. 0.2.0-alpha `server --requirements 2026-07-28`: reported only until the
 //      2026 adapter is wired; CONFORMANCE_2026_REQUIRED=1 makes it gating.
-// CONFORMANCE_OUT=dir keeps each run's full output there (for triage);
+// CONFORMANCE_OUT=dir keeps each run's output and per-scenario checks there;
 // CONFORMANCE_ONLY=2,3 runs only those totals; CONFORMANCE_VERBOSE=1 adds --verbose.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -60,8 +60,10 @@ try {
   for (const [i, run] of RUNS.entries()) {
     const only = process.env.CONFORMANCE_ONLY; // e.g. "3" to run just the 2026 set while triaging
     if (only && !only.split(',').includes(String(i + 1))) continue;
-    // CONFORMANCE_VERBOSE=1: each check's JSON (with its error message), for triage with CONFORMANCE_OUT
-    const result = await runSuite(run.suite, url, process.env.CONFORMANCE_VERBOSE === '1' ? [...run.args, '--verbose'] : run.args);
+    const args = [...run.args, ...(process.env.CONFORMANCE_VERBOSE === '1' ? ['--verbose'] : [])];
+    // with CONFORMANCE_OUT, the suite's own per-scenario checks (each failure's message) go to OUT/run-N/
+    if (OUT_DIR) args.push('-o', join(OUT_DIR, `run-${i + 1}`));
+    const result = await runSuite(run.suite, url, args);
     if (OUT_DIR) writeFileSync(join(OUT_DIR, `run-${i + 1}.txt`), result.out);
     console.log(`\n--- ${run.label} ---`);
     console.log(summary(result.out));
