@@ -115,6 +115,8 @@ test('discoverResult lists the implemented versions explicitly and identifies th
   const d = discoverResult({ instructions: 'hi' });
   assert.deepEqual(d.supportedVersions, ['2026-07-28', '2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05']);
   assert.equal(d.resultType, 'complete');
+  assert.equal(d.cacheScope, 'public', 'DiscoverResult is a CacheableResult: the same for every principal');
+  assert.equal(d.ttlMs, 3_600_000);
   assert.equal(d.instructions, 'hi');
   assert.deepEqual((d._meta as Record<string, unknown>)[META.serverInfo], { name: 'mcpgw', title: 'mcpgw MCP gateway', version: '0.1.0' });
   assert.ok((d.capabilities as Record<string, unknown>).tools);

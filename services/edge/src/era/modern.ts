@@ -39,9 +39,9 @@ export const REMOVED_IN_MODERN: ReadonlySet<string> = new Set([
   'notifications/roots/list_changed',
 ]);
 
-/** Methods whose results carry `ttlMs` and `cacheScope` (CacheableResult, SEP-2549). */
+/** Methods whose results carry `ttlMs` and `cacheScope` (CacheableResult, SEP-2549; DiscoverResult extends it too). */
 export const CACHEABLE_METHODS: ReadonlySet<string> = new Set([
-  'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read',
+  'server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read',
 ]);
 
 /** Methods that may answer with an InputRequiredResult (basic/patterns/mrtr "Supported Requests"). */
@@ -230,10 +230,19 @@ export const MODERN_CAPABILITIES = {
   logging: {},
 } as const;
 
-/** The server/discover result (server/discover; DiscoverResult in schema.ts). */
-export function discoverResult(opts: { serverInfo?: ServerInfo; instructions?: string; capabilities?: Record<string, unknown> } = {}): Record<string, unknown> {
+/** How long a client may cache the gateway's DiscoverResult: it changes only when the gateway is upgraded. */
+export const DISCOVER_TTL_MS = 3_600_000;
+
+/**
+ * The server/discover result (DiscoverResult in schema.ts: a CacheableResult,
+ * so `ttlMs` and `cacheScope` are required; the Python SDK rejects it without
+ * them). It is the same for every principal, hence `public`.
+ */
+export function discoverResult(opts: { serverInfo?: ServerInfo; instructions?: string; capabilities?: Record<string, unknown>; ttlMs?: number } = {}): Record<string, unknown> {
   return {
     resultType: 'complete',
+    ttlMs: opts.ttlMs ?? DISCOVER_TTL_MS,
+    cacheScope: 'public',
     supportedVersions: [...IMPLEMENTED_VERSIONS],
     capabilities: opts.capabilities ?? MODERN_CAPABILITIES,
     ...(opts.instructions ? { instructions: opts.instructions } : {}),
