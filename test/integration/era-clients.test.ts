@@ -52,6 +52,22 @@ describe('SDK v2 client against the gateway', () => {
     }
   });
 
+  test('legacy mode: the MRTR fixture tool asks through a real elicitation request (what the 2026 adapter translates)', async () => {
+    const client = await connect('legacy', { elicitation: {} });
+    try {
+      const seen: unknown[] = [];
+      client.setRequestHandler('elicitation/create', async (req) => {
+        seen.push(req.params._meta?.['mcpgw/inputKey']);
+        return { action: 'accept', content: { name: 'Alice' } };
+      });
+      const res = await client.callTool({ name: 'conf__test_input_required_result_elicitation', arguments: {} });
+      assert.equal(textOf(res), 'Hello, Alice!');
+      assert.deepEqual(seen, ['user_name'], 'the upstream names the inputRequests key the suite expects');
+    } finally {
+      await client.close();
+    }
+  });
+
   for (const mode of ['auto', { pin: '2026-07-28' }] as VersionNegotiationMode[]) {
     const label = typeof mode === 'string' ? mode : `pin ${mode.pin}`;
     describe(`${label} mode (modern era)`, () => {
