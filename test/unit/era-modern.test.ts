@@ -32,6 +32,12 @@ test('initialize, 2025 session traffic and header-less 2025-03-26 clients stay l
   assert.deepEqual(classifyEra({ 'mcp-protocol-version': '2025-11-25', 'mcp-session-id': 's' }, req('tools/list')), { era: 'legacy' });
 });
 
+test('initialize with a 2026 header is a modern request for a removed method (404 -32601), not a new session', () => {
+  const out = classifyEra(H, req('initialize'));
+  assert.equal((out as { era?: string }).era, 'modern');
+  assert.deepEqual([methodNotFound('initialize').httpStatus, methodNotFound('initialize').code], [404, -32601]);
+});
+
 test('a modern request carrying Mcp-Session-Id is 400 -32020 naming the header', () => {
   const out = classifyEra({ ...H, 'mcp-session-id': 'abc' }, req('tools/list'));
   assert.ok('error' in out);
