@@ -142,7 +142,7 @@ describe('bad input', () => {
     const endpoint = (await r1.next()).data;
     const third = await open();
     assert.equal(third.status, 429);
-    assert.equal((await third.json()).error.code, -32019);
+    assert.equal(((await third.json()) as { error: { code: number } }).error.code, -32019);
     await new Promise((r) => setTimeout(r, 1_500));
     const post = await rpc(new URL(endpoint, `${strict.url}/sse`).toString(), INIT);
     assert.equal(post.status, 202);
