@@ -81,7 +81,15 @@ export interface GatewayConfig {
   authorizationServers?: string[];
   /** Per-tool limits by tool glob (exposed names). */
   toolLimits: { pattern: string; limits: Limits }[];
+  /** Tool pinning: what a changed tool definition does (default warn). */
+  pinning: PinningMode;
+  /** Also hold new tools of a server whose tools are already pinned. */
+  holdNew: boolean;
+  /** Record tool arguments in the admin API's recent calls (default false). */
+  logArguments: boolean;
 }
+
+export type PinningMode = 'off' | 'warn' | 'hold';
 
 export interface Config {
   servers: ServerConfig[];
@@ -158,6 +166,9 @@ const gatewaySchema = z.object({
     authorization_servers: z.array(z.url()).optional(),
   }).optional(),
   tool_limits: z.record(z.string().min(1), z.strictObject(limitsShape)).optional(),
+  pinning: z.enum(['off', 'warn', 'hold']).optional(),
+  hold_new: z.boolean().optional(),
+  log_arguments: z.boolean().optional(),
 });
 
 const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
@@ -256,6 +267,9 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
+      pinning: g.pinning ?? 'warn',
+      holdNew: g.hold_new ?? false,
+      logArguments: g.log_arguments ?? false,
     },
     warnings,
   };

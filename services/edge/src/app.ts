@@ -39,6 +39,8 @@ export interface EdgeOptions {
   limiter: Limiter;
   /** The `gateway` block of the config: teams, JWT issuers, resource metadata. */
   gateway: GatewayConfig;
+  /** The effective settings with secrets redacted (admin API). */
+  redactedSettings?: Record<string, unknown>;
   /** The gateway's public URL, when known (RFC 9728 `resource`). */
   publicUrl?: string;
   instanceId: string;
@@ -140,7 +142,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     mcp.addHook('onRequest', hostGuard(opts.hosts));
     mcp.addHook('onRequest', corsHook(opts.hosts));
     mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit });
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
     const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs);

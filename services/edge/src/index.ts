@@ -16,7 +16,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
 import { RegistryLink } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
-import { loadEdgeSettings, type EdgeSettings } from './settings.js';
+import { loadEdgeSettings, redactSettings, type EdgeSettings } from './settings.js';
 import { setSseBufferLimit, type SseWriter } from './transports/sse-writer.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
@@ -89,6 +89,7 @@ const app = buildApp({
   limiter: new Limiter({ redis, prefix: settings.redisPrefix, toolLimits: gateway.toolLimits, metrics, log }),
   gateway,
   publicUrl: settings.publicUrl,
+  redactedSettings: redactSettings(settings),
   maxBodyBytes: gateway.maxBodyBytes,
   limits: settings.limits,
   sessionTtlMs: settings.sessionTtlMs,

@@ -77,7 +77,7 @@ export const DEFAULT_LIMITS: ClientLimits = {
 };
 
 export const EMPTY_GATEWAY: GatewayConfig = {
-  toolSeparator: DEFAULT_SEPARATOR, maxBodyBytes: 4 * 1024 * 1024, teams: [], keys: [], jwt: [], toolLimits: [],
+  toolSeparator: DEFAULT_SEPARATOR, maxBodyBytes: 4 * 1024 * 1024, teams: [], keys: [], jwt: [], toolLimits: [], pinning: 'warn', holdNew: false, logArguments: false,
 };
 
 /** Throws ConfigError with the variable's name when a value is invalid. */
@@ -111,4 +111,21 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     publicUrl: e.MCPGW_PUBLIC_URL ?? gateway.resource,
     gateway,
   };
+}
+
+/** The settings as the admin API shows them: every secret replaced. */
+export function redactSettings(s: EdgeSettings): Record<string, unknown> {
+  const secret = (v: string | undefined) => (v ? '[redacted]' : null);
+  const url = (v: string | undefined) => {
+    if (!v) return null;
+    try {
+      const u = new URL(v);
+      if (u.password) u.password = 'redacted';
+      return u.toString();
+    } catch {
+      return '[redacted]';
+    }
+  };
+  const { gateway: _gateway, ...rest } = s;
+  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), redisUrl: url(s.redisUrl) };
 }

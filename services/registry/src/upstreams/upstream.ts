@@ -370,6 +370,11 @@ export class Upstream {
       });
   }
 
+  /** The protocol revision negotiated with the upstream, where the transport records it (Streamable HTTP). */
+  get protocolVersion(): string | undefined {
+    return this.state === 'up' ? this.httpTransport?.protocolVersion : undefined;
+  }
+
   private async readContents(): Promise<CatalogContents> {
     const client = this.client;
     if (!client) throw new Error('not connected');
