@@ -461,6 +461,12 @@ async function sessionPhase(stack: Stack, progress: Progress): Promise<SessionCo
 // ---------------------------------------------------------------- peers (--peers)
 /** A call that takes longer than this counts as an error (a peer that stops answering must not hang the run). */
 const PEER_CALL_TIMEOUT_MS = 15_000;
+/**
+ * The Python peers answer in tens of ms, so their windows are never shorter
+ * than this, or a smoke run's window would close before their first answer.
+ */
+const PEER_WARMUP_MS = Math.max(P.warmupMs, 300);
+const PEER_DURATION_MS = Math.max(P.durationMs, 1_000);
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -547,9 +553,10 @@ async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof ins
                 const own: Record<string, number> = {};
                 t.procs.forEach((p, i) => { own[`gw${i}`] = p.pid; });
                 r = await measure(progress, () => runLoad({
-                  concurrency: c, warmupMs: P.warmupMs, durationMs: P.durationMs, pids: { ...pids, ...own },
+                  concurrency: c, warmupMs: PEER_WARMUP_MS, durationMs: PEER_DURATION_MS, pids: { ...pids, ...own },
                   call: (i) => withTimeout(callers[i]!.call(spec), PEER_CALL_TIMEOUT_MS),
                 }));
+                if (r.calls === 0 && r.errors === 0) r.firstError = `no call completed within the ${PEER_DURATION_MS} ms window`;
               } catch (err) {
                 // A gateway that cannot even open sessions at this concurrency: a row of errors, not a dropped row.
                 const msg = (err as Error).message.split('\n')[0]!;
@@ -598,7 +605,7 @@ async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof ins
       const at1 = mine.find((r) => r.concurrency === c1);
       const direct = rows.find((r) => r.gateway === 'direct' && r.client === client && r.concurrency === c1);
       const rps: Record<string, number> = {};
-      for (const r of mine) if (r.concurrency !== c1) rps[String(r.concurrency)] = r.rps;
+      for (const r of mine) if (r.concurrency !== c1) rps[String(r.concurrency)] = r.calls > 0 ? r.rps : NaN;
       comparisons.push({
         gateway: t.info.id, client,
         p50: at1 && at1.calls > 0 ? at1.p50 : undefined,

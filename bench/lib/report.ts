@@ -20,7 +20,7 @@ export function markdown(r: BenchResults): string {
   for (const n of s.notes) out.push(`- ${n}`);
   if (s.notes.length) out.push('');
 
-  out.push('## Targets (issue 6)', '', '| target | goal | measured | |', '|---|---|---|---|');
+  out.push('## Targets (issues 6 and 14)', '', '| target | goal | measured | |', '|---|---|---|---|');
   for (const t of r.targets) out.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
   out.push('');
 
@@ -144,7 +144,7 @@ export function svgPeers(r: BenchResults): string {
       const v = vals[gi]!;
       if (!Number.isFinite(v)) {
         const why = g.status !== 'ok' ? g.status : panel.skipDirect && g.id === 'direct' ? 'baseline' : 'no data';
-        parts.push(`<text x="${x0 + labelW + 4}" y="${y + barH - 5}" fill="#999">${esc(why.slice(0, 60))}</text>`);
+        parts.push(`<text x="${x0 + labelW + 4}" y="${y + barH - 5}" fill="#999">${esc(why.length > 48 ? `${why.slice(0, 47)}…` : why)}</text>`);
         return;
       }
       const w = Math.max(1, (Math.max(0, v) / max) * (W - 70));
