@@ -467,6 +467,13 @@ const PEER_CALL_TIMEOUT_MS = 15_000;
  */
 const PEER_WARMUP_MS = Math.max(P.warmupMs, 300);
 const PEER_DURATION_MS = Math.max(P.durationMs, 1_000);
+/**
+ * A slow gateway at high concurrency takes seconds per call (closed loop: c
+ * calls in flight), so each measurement first times one call per worker and
+ * stretches its warm-up to that and its window to 4× that (at most this),
+ * so every worker completes calls inside the window.
+ */
+const PEER_MAX_WINDOW_MS = 15_000;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -552,11 +559,16 @@ async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof ins
                 const spec: CallSpec = { tool: t.tool, args: w.args, argsJson: JSON.stringify(w.args), progressSteps: 0 };
                 const own: Record<string, number> = {};
                 t.procs.forEach((p, i) => { own[`gw${i}`] = p.pid; });
+                const t0 = performance.now();
+                await Promise.all(callers.slice(0, c).map((x) => withTimeout(x.call(spec), PEER_CALL_TIMEOUT_MS).catch(() => undefined)));
+                const oneRound = performance.now() - t0;
+                const warmupMs = Math.max(PEER_WARMUP_MS, Math.ceil(oneRound));
+                const durationMs = Math.min(PEER_MAX_WINDOW_MS, Math.max(PEER_DURATION_MS, Math.ceil(4 * oneRound)));
                 r = await measure(progress, () => runLoad({
-                  concurrency: c, warmupMs: PEER_WARMUP_MS, durationMs: PEER_DURATION_MS, pids: { ...pids, ...own },
+                  concurrency: c, warmupMs, durationMs, pids: { ...pids, ...own },
                   call: (i) => withTimeout(callers[i]!.call(spec), PEER_CALL_TIMEOUT_MS),
                 }));
-                if (r.calls === 0 && r.errors === 0) r.firstError = `no call completed within the ${PEER_DURATION_MS} ms window`;
+                if (r.calls === 0 && r.errors === 0) r.firstError = `no call completed within the ${durationMs} ms window`;
               } catch (err) {
                 // A gateway that cannot even open sessions at this concurrency: a row of errors, not a dropped row.
                 const msg = (err as Error).message.split('\n')[0]!;

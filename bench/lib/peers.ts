@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawHttp, RawSession } from './clients.js';
-import { freePort, startProcess, stopProcess, waitFor, type Proc } from './procs.js';
+import { atStop, freePort, startProcess, stopProcess, waitFor, type Proc } from './procs.js';
 
 export type PeerId = 'litellm' | 'contextforge' | 'agentgateway';
 export const PEER_IDS: PeerId[] = ['litellm', 'contextforge', 'agentgateway'];
@@ -62,6 +62,14 @@ function run(cmd: string, args: string[], timeoutMs: number, logFile: string, en
     let output = '';
     let timedOut = false;
     const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Ctrl-C or the run's limit during a pip install stops pip too.
+    atStop(() => {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch { /* gone */ }
+      }
+    });
     const keep = (d: Buffer) => {
       output += d.toString();
       if (output.length > 200_000) output = output.slice(-100_000);
