@@ -11,6 +11,7 @@ import { errorText, notificationText } from './jsonrpc.js';
 import type { EdgeMetrics } from './metrics.js';
 import type { RegistryLink } from './registry-client.js';
 import { registerRest } from './routes/rest.js';
+import { registerUi } from './routes/ui.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
@@ -88,6 +89,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     if (!opts.catalog.ready) return reply.code(503).send({ status: 'waiting for the first catalog snapshot from the registry' });
     return { status: 'ready', catalogVersion: opts.catalog.version, servers: opts.catalog.serverNames().length };
   });
+  registerUi(app, {});
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   // list_changed goes once to every stream this replica holds when the catalog changes.
