@@ -17,6 +17,9 @@ let tools: Tool[] = [];
 let keys: Key[] = [];
 let calls: Call[] = [];
 const stats = new Map<string, Stat>();
+/** Rows shown before "Show all" (a long list makes the phone view a scroll marathon). */
+const PAGE = { tools: 50, calls: 25 };
+const showAll = { tools: false, calls: false };
 const rate = new Map<string, number[]>();
 
 // ---------------------------------------------------------------- session
@@ -180,12 +183,12 @@ function renderTools(): void {
     replace($('tools-body'), h('p', { class: 'muted' }, tools.length ? 'No tool matches.' : 'No tools yet.'));
     return;
   }
-  replace($('tools-body'), table(['Tool', 'Server', 'Pin', 'Description'], shown.map((t) => [
+  replace($('tools-body'), table(['Tool', 'Server', 'Pin', 'Description'], capped('tools', shown).map((t) => [
     h('code', {}, t.name),
     t.server,
     h('span', { class: `badge ${t.pin === 'trusted' ? 'ok' : t.pin === 'held' ? 'bad' : 'warn'}`, title: `fingerprint ${t.fingerprint}` }, t.pin),
     h('span', { class: 'desc' }, t.description ?? ''),
-  ]), 'tools-table'));
+  ]), 'tools-table'), more('tools', shown.length, renderTools));
 }
 
 function renderPending(t: Tool): HTMLElement {
@@ -353,17 +356,25 @@ function renderCalls(): void {
     replace($('calls-body'), h('p', { class: 'muted' }, only ? 'No denials or errors among the recent calls.' : 'No calls yet.'));
     return;
   }
-  replace($('calls-body'), table(['When', 'Server', 'Tool', 'Principal', 'Outcome', 'ms'], shown.map((c) => [
+  replace($('calls-body'), table(['When', 'Server', 'Tool', 'Principal', 'Outcome', 'ms'], capped('calls', shown).map((c) => [
     h('time', { datetime: c.at, title: c.at }, new Date(c.at).toLocaleTimeString()),
     c.server,
     h('code', {}, c.tool),
     c.principal,
     h('span', { class: `badge ${c.outcome === 'ok' ? 'ok' : c.outcome === 'tool_error' ? 'warn' : 'bad'}` }, c.outcome),
     String(Math.round(c.ms)),
-  ]), 'calls-table'));
+  ]), 'calls-table'), more('calls', shown.length, renderCalls));
 }
 
 // ---------------------------------------------------------------- shared
+
+const capped = <T>(what: keyof typeof PAGE, rows: T[]): T[] => (showAll[what] ? rows : rows.slice(0, PAGE[what]));
+
+function more(what: keyof typeof PAGE, total: number, render: () => void): HTMLElement | null {
+  if (total <= PAGE[what]) return null;
+  const label = showAll[what] ? `Show the first ${PAGE[what]}` : `Show all ${total}`;
+  return h('button', { type: 'button', class: 'secondary more', onclick: () => { showAll[what] = !showAll[what]; render(); } }, label);
+}
 
 /** A table whose cells carry their column name, so narrow screens can show rows as cards. */
 function table(cols: string[], rows: (Node | string)[][], cls: string, rowAttrs?: (i: number) => Record<string, string>): HTMLTableElement {
