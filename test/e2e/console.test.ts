@@ -46,7 +46,11 @@ describe('console /ui in headless Chromium', () => {
   let createdKey = '';
   let createdId = '';
 
-  const shot = async (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const shot = async (name: string) => {
+    // From the top, so the sticky header is drawn where it belongs in a full-page capture.
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  };
   const noProblems = () => assert.deepEqual(problems.splice(0), [], 'console errors, page errors or CSP violations');
   const auth = (key: string) => ({ authorization: `Bearer ${key}` });
   /** Every step after the first needs /admin/api; without it they fail at once, saying so, instead of timing out one by one. */
@@ -206,7 +210,7 @@ gateway:
     await pending.waitFor({ timeout: 30_000 }); // the page refreshes tools every 10 s
     const listed = async () => ((await (await fetch(`${edge.url}/mcp/tools/list`, { headers: auth(MASTER) })).json()) as { tools: { name: string }[] }).tools.map((t) => t.name);
     assert.ok(!(await listed()).includes('chg__v2'), 'a held tool is not listed');
-    await page.locator('#pending-count').filter({ hasText: '1' }).waitFor();
+    await page.locator('#pending-count').waitFor(); // the nav badge counts pending changes
     await shot('06-pending');
 
     await pending.locator('button', { hasText: 'Approve' }).click();
