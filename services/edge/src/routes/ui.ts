@@ -62,5 +62,6 @@ export function registerUi(app: FastifyInstance, opts: { root?: string } = {}): 
 
   app.get('/ui', (req, reply) => send(req, reply, 'index.html'));
   app.get('/ui/', (req, reply) => send(req, reply, 'index.html'));
-  app.get<{ Params: { file: string } }>('/ui/:file', (req, reply) => send(req, reply, req.params.file));
+  // A wildcard so every path under /ui gets the same headers, a 404 included; only exact names in `files` match.
+  app.get<{ Params: { '*': string } }>('/ui/*', (req, reply) => send(req, reply, req.params['*']));
 }
