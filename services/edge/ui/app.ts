@@ -218,13 +218,15 @@ function renderPending(t: Tool): HTMLElement {
       h('span', { class: `badge ${t.pin === 'held' ? 'bad' : 'warn'}` }, t.pin)),
     h('p', { class: 'muted small' }, `server ${t.server} · upstream tool ${t.tool} · seen ${ago(p.seenAt)} · new fingerprint `, h('code', {}, p.fingerprint.slice(0, 16))),
     fields.length
-      ? h('div', {}, ...fields.map(([field, d]) => h('div', { class: 'diff-block' }, h('h4', {}, field), renderDiff(d!.old, d!.new))))
+      ? h('div', {}, ...fields.map(([field, d]) => h('div', { class: 'diff-block' }, h('h4', {}, FIELD_LABELS[field] ?? field), renderDiff(d!.old, d!.new))))
       : h('p', { class: 'muted' }, t.pin === 'new' ? 'A new tool of a known server.' : 'No field-level diff was reported.'),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'approve', onclick: act('approve') }, 'Approve'),
       h('button', { type: 'button', class: 'danger', onclick: act('reject') }, 'Reject')),
     error);
 }
+
+const FIELD_LABELS: Record<string, string> = { description: 'description', inputSchema: 'input schema', outputSchema: 'output schema', annotations: 'annotations' };
 
 function renderDiff(oldV: unknown, newV: unknown): HTMLElement {
   const lines = lineDiff(toLines(oldV), toLines(newV));
