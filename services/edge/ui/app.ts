@@ -11,7 +11,10 @@ const CATALOG_MS = 10_000;
 const HISTORY = 40;
 
 let api: Api | undefined;
+/** Bumped at every login and logout, so a poll that was in flight across them stops instead of doubling up. */
+let session = 0;
 let timers: number[] = [];
+let lastToolsJson = '';
 let servers: Server[] = [];
 let tools: Tool[] = [];
 let keys: Key[] = [];
@@ -29,6 +32,7 @@ async function login(key: string): Promise<void> {
   // The servers list doubles as the credential check (401 / 403 come back as ApiError).
   const first = await candidate.servers();
   api = candidate;
+  session++;
   servers = first.servers;
   $('login').hidden = true;
   $('app').hidden = false;
@@ -44,6 +48,8 @@ async function login(key: string): Promise<void> {
 
 function logout(message = ''): void {
   api = undefined;
+  session++;
+  lastToolsJson = '';
   for (const t of timers) clearTimeout(t);
   timers = [];
   servers = [];
@@ -65,9 +71,11 @@ function logout(message = ''): void {
 
 /** Runs `fn` every `ms` without overlapping runs; stops at logout. */
 function every(ms: number, fn: () => Promise<void>): void {
+  const mine = session;
   const loop = async () => {
+    if (mine !== session) return;
     await fn();
-    if (api) timers.push(window.setTimeout(loop, ms));
+    if (api && mine === session) timers.push(window.setTimeout(loop, ms));
   };
   timers.push(window.setTimeout(loop, ms));
 }
@@ -115,8 +123,13 @@ async function refreshStats(): Promise<void> {
 async function refreshCatalog(): Promise<void> {
   const [s, t] = await Promise.all([guarded((a) => a.servers()), guarded((a) => a.tools())]);
   if (s) servers = s.servers;
-  if (t) tools = t.tools;
   renderServers();
+  if (!t) return;
+  // Re-render tools only on a change, so a diff being read (or a button being pressed) is not rebuilt under the reader.
+  const json = JSON.stringify(t.tools);
+  if (json === lastToolsJson) return;
+  lastToolsJson = json;
+  tools = t.tools;
   renderTools();
 }
 
@@ -202,6 +215,7 @@ function renderPending(t: Tool): HTMLElement {
       if (!api) return;
       if (what === 'approve') await api.approve(t.name, p.fingerprint);
       else await api.reject(t.name);
+      lastToolsJson = '';
       await refreshCatalog();
     } catch (err) {
       error.textContent = err instanceof ApiError && err.status === 409
