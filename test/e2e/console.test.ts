@@ -236,4 +236,20 @@ gateway:
     await shot('09-phone');
     noProblems();
   });
+
+  test('logging out, or reloading, forgets the key', async () => {
+    await requireApi();
+    await page.click('#logout');
+    await page.locator('#login-key').waitFor();
+    assert.equal(await page.locator('#app').isVisible(), false);
+    assert.equal(await page.locator('#tools-body tr').count(), 0, 'nothing of the session is left in the page');
+    await page.fill('#login-key', MASTER);
+    await page.click('#login-submit');
+    await page.locator('#servers-body article').first().waitFor();
+    await page.reload();
+    await page.locator('#login-key').waitFor();
+    assert.equal(await page.locator('#app').isVisible(), false, 'a reload needs the key again');
+    await shot('10-logged-out');
+    noProblems();
+  });
 });
