@@ -221,11 +221,21 @@ gateway:
     noProblems();
   });
 
+  test('the effective config opens on demand, without the master key', async () => {
+    await requireApi();
+    await page.click('#config-details summary');
+    await page.locator('#config-body', { hasText: 'gateway' }).waitFor();
+    assert.ok(!(await page.locator('#config-body').innerText()).includes(MASTER), 'the master key is redacted');
+    await shot('08-config');
+    await page.click('#config-details summary');
+    noProblems();
+  });
+
   test('recent calls and live rates show, and the page fits a 390 px phone', async () => {
     await requireApi();
     await page.locator('#calls-body', { hasText: 'bump' }).waitFor({ timeout: 20_000 });
     await page.locator('#servers-body article[data-server="chg"] .metric', { hasText: 'calls/s' }).first().waitFor();
-    await shot('08-calls');
+    await shot('09-calls');
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
       await page.screenshot({ path: join(ARTIFACTS, 'docs.png') });
       copyFileSync(join(ARTIFACTS, 'docs.png'), join(ROOT, 'docs/console.png'));
@@ -233,7 +243,7 @@ gateway:
     await page.setViewportSize({ width: 390, height: 844 });
     const width = await page.evaluate('document.documentElement.scrollWidth');
     assert.ok(Number(width) <= 390, `no horizontal scrolling on a phone (scrollWidth ${width})`);
-    await shot('09-phone');
+    await shot('10-phone');
     noProblems();
   });
 
@@ -249,7 +259,7 @@ gateway:
     await page.reload();
     await page.locator('#login-key').waitFor();
     assert.equal(await page.locator('#app').isVisible(), false, 'a reload needs the key again');
-    await shot('10-logged-out');
+    await shot('11-logged-out');
     noProblems();
   });
 });

@@ -46,6 +46,7 @@ Commands:
   approve <tool> [--fingerprint F] accept a tool's pending fingerprint
   reject <tool>                    reject a tool's pending change
   calls [--tail] [--limit N]       recent calls and denials; --tail keeps polling for new ones
+  config                           the effective config, secrets redacted (JSON)
 
 Options:
   --url URL     the gateway (default $MCPGW_URL or http://localhost:4000)
@@ -170,6 +171,12 @@ const COMMANDS: Record<string, Command> = {
     async run({ api, io, json }, _v, [name]) {
       const out = await api.request<unknown>('POST', `/tools/${encodeURIComponent(name!)}/reject`, {});
       io.out(json ? JSON.stringify(out ?? {}, null, 2) + '\n' : `Rejected the pending change of ${name}.\n`);
+    },
+  },
+  config: {
+    usage: 'config', positionals: 0, options: {},
+    async run({ api, io }) {
+      io.out(JSON.stringify(await api.request<unknown>('GET', '/config'), null, 2) + '\n');
     },
   },
   calls: {

@@ -58,6 +58,7 @@ export class Api {
   keys() { return this.request<{ keys: Key[] }>('GET', '/keys'); }
   teams() { return this.request<{ teams: Team[] }>('GET', '/teams'); }
   calls(limit = 100) { return this.request<{ calls: Call[] }>('GET', `/calls?limit=${limit}`); }
+  config() { return this.request<unknown>('GET', '/config'); }
   stats() { return this.request<{ servers: Stat[] }>('GET', '/stats'); }
   createKey(body: Record<string, unknown>) { return this.request<CreatedKey>('POST', '/keys', body); }
   revokeKey(id: string) { return this.request<{ id: string; revoked: boolean }>('DELETE', `/keys/${encodeURIComponent(id)}`); }

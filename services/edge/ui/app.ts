@@ -58,7 +58,8 @@ function logout(message = ''): void {
   calls = [];
   stats.clear();
   rate.clear();
-  for (const id of ['servers-body', 'pending-body', 'tools-body', 'keys-body', 'calls-body', 'key-created']) replace($(id));
+  ($('config-details') as HTMLDetailsElement).open = false;
+  for (const id of ['config-body', 'servers-body', 'pending-body', 'tools-body', 'keys-body', 'calls-body', 'key-created']) replace($(id));
   $('key-created').hidden = true;
   $('app').hidden = true;
   $('nav').hidden = true;
@@ -333,7 +334,9 @@ function renderKeys(): void {
     h('span', { class: 'small' }, `${k.rpm ?? '–'} rpm · ${k.max_concurrency ?? '–'} concurrent`),
     k.expires_at ? new Date(k.expires_at).toLocaleString() : 'never',
     ago(k.created_at ?? undefined),
-    k.revoked ? h('span', { class: 'badge bad' }, 'revoked') : revokeButton(k),
+    k.revoked ? h('span', { class: 'badge bad' }, 'revoked')
+      : k.expires_at && Date.parse(k.expires_at) < Date.now() ? h('span', {}, h('span', { class: 'badge warn' }, 'expired'), ' ', revokeButton(k))
+        : revokeButton(k),
   ]), 'keys-table', (k) => ({ 'data-key-id': sorted[k]!.id })));
 }
 
@@ -426,6 +429,12 @@ function init(): void {
   $('tool-search').addEventListener('input', renderTools);
   $('tool-filter').addEventListener('change', renderTools);
   $('calls-denied').addEventListener('change', renderCalls);
+  // Loaded when opened (and again at each opening), not polled.
+  $('config-details').addEventListener('toggle', async (ev) => {
+    if (!(ev.currentTarget as HTMLDetailsElement).open) return;
+    const cfg = await guarded((a) => a.config());
+    if (cfg !== undefined) $('config-body').textContent = JSON.stringify(cfg, null, 2);
+  });
   $('key-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     void createKey(ev.currentTarget as HTMLFormElement);
