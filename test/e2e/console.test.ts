@@ -237,6 +237,7 @@ gateway:
     await page.locator('#servers-body article[data-server="chg"] .metric', { hasText: 'calls/s' }).first().waitFor();
     await shot('09-calls');
     if (process.env.UPDATE_DOCS_SCREENSHOT) {
+      await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: join(ARTIFACTS, 'docs.png') });
       copyFileSync(join(ARTIFACTS, 'docs.png'), join(ROOT, 'docs/console.png'));
     }
