@@ -20,6 +20,7 @@ import type { ClientLimits } from './settings.js';
 import { registerWellKnown } from './routes/well-known.js';
 import type { EdgeMetrics } from './metrics.js';
 import { registerRest } from './routes/rest.js';
+import { registerUi } from './routes/ui.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
@@ -134,6 +135,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (open) => {
     open.addHook('onRequest', hostGuard(opts.hosts));
     registerWellKnown(open, opts.gateway, opts.publicUrl);
+    // The console: static files under a strict CSP; the data behind it is the admin API's.
+    registerUi(open, {});
   });
 
   // Every client route: Host/Origin, then authenticate (the policy chain's request-level steps).
