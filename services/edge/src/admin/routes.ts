@@ -76,7 +76,7 @@ export function keyView(r: KeyRecord) {
   return {
     id: r.id, name: r.name, team: r.team ?? null, servers: r.servers ?? null, tools: r.tools ?? null,
     rpm: r.rpm ?? null, max_concurrency: r.maxConcurrency ?? null, expires_at: r.expiresAt ?? null,
-    created_at: r.createdAt || null, admin: r.admin, declared: r.declared ?? false,
+    created_at: r.createdAt || null, admin: r.admin, declared: r.declared ?? false, revoked: r.revokedAt !== undefined, revoked_at: r.revokedAt ?? null,
   };
 }
 
