@@ -33,6 +33,7 @@ import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
 import type { LocalNotifier } from './notifier.js';
 import type { CallSink } from './upstreams/client-peer.js';
 import { CallEvents } from './call-events.js';
+import { callsMux } from './calls-mux.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
 
@@ -265,7 +266,15 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     }
   }
 
+  // The multiplexed call stream hands each frame to the same handlers as CallTool and Forward.
+  const mux = callsMux({
+    callTool: (call) => service.callTool(call),
+    forward: (call) => service.forward(call),
+    draining: () => false,
+  });
   const service: RegistryServer = {
+    calls: mux.handler,
+
     listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {
       const only = new Set(call.request.servers);
       const servers = catalog.entries().filter((e) => only.size === 0 || only.has(e.name)).map(toServerCatalog);

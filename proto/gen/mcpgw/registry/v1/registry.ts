@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -172,6 +174,44 @@ export interface CallResult {
    * is gone and the client must re-initialize (HTTP 404 to the client).
    */
   sessionLost: boolean;
+}
+
+export interface CallsRequest {
+  /** Unique per stream, chosen by the edge. */
+  callId: number;
+  frame?:
+    | { $case: "callTool"; value: CallToolRequest }
+    | { $case: "forward"; value: ForwardRequest }
+    | //
+    /** The edge gave up on this call (its client went away, or the deadline passed). */
+    { $case: "cancel"; value: boolean }
+    | undefined;
+  /** The call's deadline, relative to when the registry reads the frame. */
+  deadlineMs: number;
+  /** W3C trace context of the call. */
+  traceparent: string;
+}
+
+export interface CallsResponse {
+  callId: number;
+  frame?:
+    | //
+    /** The registry took the call: from here on, a broken stream may have run it. */
+    { $case: "accepted"; value: boolean }
+    | { $case: "event"; value: CallEvent }
+    | //
+    /** The call's events are complete. */
+    { $case: "end"; value: boolean }
+    | //
+    /** The call failed as a gRPC call would (e.g. UNAVAILABLE while draining, before it was accepted). */
+    { $case: "error"; value: CallFrameError }
+    | undefined;
+}
+
+export interface CallFrameError {
+  /** A gRPC status code. */
+  code: number;
+  details: string;
 }
 
 export interface CancelRequest {
@@ -1389,6 +1429,258 @@ export const CallResult: MessageFns<CallResult> = {
   },
 };
 
+function createBaseCallsRequest(): CallsRequest {
+  return { callId: 0, frame: undefined, deadlineMs: 0, traceparent: "" };
+}
+
+export const CallsRequest: MessageFns<CallsRequest> = {
+  encode(message: CallsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    switch (message.frame?.$case) {
+      case "callTool":
+        CallToolRequest.encode(message.frame.value, writer.uint32(18).fork()).join();
+        break;
+      case "forward":
+        ForwardRequest.encode(message.frame.value, writer.uint32(26).fork()).join();
+        break;
+      case "cancel":
+        writer.uint32(32).bool(message.frame.value);
+        break;
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(40).uint32(message.deadlineMs);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(50).string(message.traceparent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.frame = { $case: "callTool", value: CallToolRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.frame = { $case: "forward", value: ForwardRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.frame = { $case: "cancel", value: reader.bool() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deadlineMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCallsResponse(): CallsResponse {
+  return { callId: 0, frame: undefined };
+}
+
+export const CallsResponse: MessageFns<CallsResponse> = {
+  encode(message: CallsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    switch (message.frame?.$case) {
+      case "accepted":
+        writer.uint32(16).bool(message.frame.value);
+        break;
+      case "event":
+        CallEvent.encode(message.frame.value, writer.uint32(26).fork()).join();
+        break;
+      case "end":
+        writer.uint32(32).bool(message.frame.value);
+        break;
+      case "error":
+        CallFrameError.encode(message.frame.value, writer.uint32(42).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.frame = { $case: "accepted", value: reader.bool() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.frame = { $case: "event", value: CallEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.frame = { $case: "end", value: reader.bool() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.frame = { $case: "error", value: CallFrameError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCallFrameError(): CallFrameError {
+  return { code: 0, details: "" };
+}
+
+export const CallFrameError: MessageFns<CallFrameError> = {
+  encode(message: CallFrameError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.details !== "") {
+      writer.uint32(18).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallFrameError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallFrameError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseCancelRequest(): CancelRequest {
   return { context: undefined, requestId: "", reason: "" };
 }
@@ -2524,6 +2816,20 @@ export const RegistryService = {
     responseSerialize: (value: SessionNotification): Buffer => Buffer.from(SessionNotification.encode(value).finish()),
     responseDeserialize: (value: Buffer): SessionNotification => SessionNotification.decode(value),
   },
+  /**
+   * The hot path: many calls multiplexed on one long-lived stream per edge
+   * channel, instead of one gRPC call per tool call. Frames carry the edge's
+   * call id; the registry answers with events tagged with it.
+   */
+  calls: {
+    path: "/mcpgw.registry.v1.Registry/Calls" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: CallsRequest): Buffer => Buffer.from(CallsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CallsRequest => CallsRequest.decode(value),
+    responseSerialize: (value: CallsResponse): Buffer => Buffer.from(CallsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CallsResponse => CallsResponse.decode(value),
+  },
   /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
   listPins: {
     path: "/mcpgw.registry.v1.Registry/ListPins" as const,
@@ -2575,6 +2881,12 @@ export interface RegistryServer extends UntypedServiceImplementation {
    * there is no Redis; with Redis they travel on the `notify` channel.
    */
   watchNotifications: handleServerStreamingCall<WatchNotificationsRequest, SessionNotification>;
+  /**
+   * The hot path: many calls multiplexed on one long-lived stream per edge
+   * channel, instead of one gRPC call per tool call. Frames carry the edge's
+   * call id; the registry answers with events tagged with it.
+   */
+  calls: handleBidiStreamingCall<CallsRequest, CallsResponse>;
   /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
   listPins: handleUnaryCall<ListPinsRequest, ListPinsResponse>;
   decidePin: handleUnaryCall<DecidePinRequest, DecidePinResponse>;
@@ -2703,6 +3015,14 @@ export interface RegistryClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<SessionNotification>;
+  /**
+   * The hot path: many calls multiplexed on one long-lived stream per edge
+   * channel, instead of one gRPC call per tool call. Frames carry the edge's
+   * call id; the registry answers with events tagged with it.
+   */
+  calls(): ClientDuplexStream<CallsRequest, CallsResponse>;
+  calls(options: Partial<CallOptions>): ClientDuplexStream<CallsRequest, CallsResponse>;
+  calls(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<CallsRequest, CallsResponse>;
   /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
   listPins(
     request: ListPinsRequest,
