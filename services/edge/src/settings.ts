@@ -2,7 +2,7 @@
 // the config file's `gateway` block in this one place. No other module of the
 // edge reads process.env.
 import { z } from 'zod';
-import { ConfigError, loadConfigFile, type GatewayConfig } from '@mcpgw/common/config';
+import { ConfigError, loadConfigFile, type GatewayConfig, type ModelConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { DEFAULT_PREFIX } from '@mcpgw/common/redis';
 
@@ -28,6 +28,9 @@ const envSchema = z.object({
   MCPGW_SSE_MAX_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
   MCPGW_REGISTRY_TOKEN: z.string().optional(),
   MCPGW_KEY_CACHE_MS: int(0).default(30_000),
+  MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
+  MCPGW_LLM_MAX_STEPS: int(1).default(8),
+  MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64),
 });
 
 export interface EdgeSettings {
@@ -48,6 +51,18 @@ export interface EdgeSettings {
   /** The gateway's public URL when it is known; else derived from each request's Host. */
   publicUrl?: string;
   gateway: GatewayConfig;
+  /** The config's `model_list`, served on /v1 (OpenAI-compatible). */
+  models: ModelConfig[];
+  llm: LlmSettings;
+}
+
+export interface LlmSettings {
+  /** A provider that sends no headers (or, streaming, no chunk) for this long is answered 504. */
+  timeoutMs: number;
+  /** Model calls per request when the edge runs MCP tools for the model. */
+  maxSteps: number;
+  /** Pooled connections per provider origin. */
+  maxConnections: number;
 }
 
 export const EMPTY_GATEWAY: GatewayConfig = {
@@ -62,7 +77,8 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     throw new ConfigError(`environment variable ${issue.path.join('.')}: ${issue.message}`);
   }
   const e = parsed.data;
-  const gateway = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }).gateway : EMPTY_GATEWAY;
+  const config = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }) : undefined;
+  const gateway = config?.gateway ?? EMPTY_GATEWAY;
   return {
     host: e.HOST,
     port: e.PORT,
@@ -79,5 +95,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     allowedOrigins: e.MCPGW_ALLOWED_ORIGINS ?? gateway.allowedOrigins ?? [],
     publicUrl: e.MCPGW_PUBLIC_URL ?? gateway.resource,
     gateway,
+    models: config?.models ?? [],
+    llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };
 }
