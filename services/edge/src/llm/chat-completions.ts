@@ -6,7 +6,7 @@ import { toOpenAITool, type OpenAIToolCall } from '@mcpgw/bridge';
 import type { ModelConfig } from '@mcpgw/common/config';
 import type { RequestContext } from '../dispatcher.js';
 import type { Providers } from './provider.js';
-import { addUsage, injectedTools, runToolCall, type LoopDeps, type McpToolEntry } from './tool-loop.js';
+import { addUsage, injectedTools, runToolCall, type LoopDeps, type SplitTools } from './tool-loop.js';
 
 export type StopReason = 'answer' | 'approval' | 'client_tools' | 'max_steps';
 
@@ -24,7 +24,7 @@ interface Message {
 
 export async function chatWithMcpTools(
   deps: LoopDeps & { providers: Providers }, ctx: RequestContext, model: ModelConfig, requestId: string,
-  body: Record<string, unknown>, entries: McpToolEntry[], other: unknown[], signal: AbortSignal,
+  body: Record<string, unknown>, { mcp: entries, other, clientNames }: SplitTools, signal: AbortSignal,
 ): Promise<ChatLoopResult> {
   const tools = injectedTools(deps, ctx, entries);
   const offered = [...other, ...tools.tools.map((t) => toOpenAITool(t, { names: tools.names }))];
@@ -39,9 +39,10 @@ export async function chatWithMcpTools(
     const choice = (completion.choices as { message?: Message }[] | undefined)?.[0];
     const calls = choice?.message?.tool_calls ?? [];
     if (calls.length === 0) return finish('answer');
-    const ours = calls.map((c) => (c.function ? tools.mcpName(c.function.name) : undefined));
-    if (ours.some((n) => n === undefined)) return finish('client_tools');
-    if (ours.some((n) => tools.needsApproval(n!))) return finish('approval');
+    if (calls.some((c) => !c.function || clientNames.has(c.function.name))) return finish('client_tools');
+    // A name that was not offered runs nowhere: the model reads "unknown tool" (runToolCall).
+    const ours = calls.map((c) => tools.mcpName(c.function.name));
+    if (ours.some((n) => n !== undefined && tools.needsApproval(n))) return finish('approval');
     if (step >= deps.maxSteps) return finish('max_steps');
     messages.push({ role: 'assistant', content: choice!.message!.content ?? null, tool_calls: calls });
     const runs = await Promise.all(calls.map((c) => runToolCall(deps, ctx, model, requestId, tools, c)));

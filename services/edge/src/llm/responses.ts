@@ -11,7 +11,7 @@ import type { ModelConfig } from '@mcpgw/common/config';
 import type { RequestContext } from '../dispatcher.js';
 import { badRequest } from './errors.js';
 import type { Providers } from './provider.js';
-import { addUsage, injectedTools, runToolCall, type InjectedTools, type LoopDeps, type McpToolEntry, type ToolRun } from './tool-loop.js';
+import { addUsage, injectedTools, runToolCall, type InjectedTools, type LoopDeps, type SplitTools, type ToolRun } from './tool-loop.js';
 
 type Item = Record<string, unknown>;
 
@@ -78,7 +78,7 @@ export interface ResponsesLoopResult {
 
 export async function responsesWithMcpTools(
   deps: LoopDeps & { providers: Providers }, ctx: RequestContext, model: ModelConfig, requestId: string,
-  body: Record<string, unknown>, entries: McpToolEntry[], other: unknown[], signal: AbortSignal,
+  body: Record<string, unknown>, { mcp: entries, other, clientNames }: SplitTools, signal: AbortSignal,
 ): Promise<ResponsesLoopResult> {
   const tools = injectedTools(deps, ctx, entries);
   const offered = [...other, ...tools.tools.map((t) => toResponsesTool(t, { names: tools.names }))];
@@ -99,22 +99,23 @@ export async function responsesWithMcpTools(
       response: { ...response, ...extra, output: [...output, ...tail], tools: body.tools ?? [], ...(usage ? { usage } : {}) },
       steps: step,
     });
-    const mine = calls.map((c) => tools.mcpName(c.name));
-    if (calls.length === 0 || mine.some((n) => n === undefined)) return finish();
+    if (calls.length === 0 || calls.some((c) => clientNames.has(c.name))) return finish();
     const said = items.filter((i) => i.type !== 'function_call');
-    if (mine.some((n) => tools.needsApproval(n!))) {
+    // A name that was not offered runs nowhere: the model reads "unknown tool" (runToolCall).
+    const needs = (c: ResponsesFunctionCall) => { const n = tools.mcpName(c.name); return n !== undefined && tools.needsApproval(n); };
+    if (calls.some(needs)) {
       // Calls that need no approval run now; the others wait for the caller.
       const tail: Item[] = [...said];
       for (const c of calls) {
         const name = tools.mcpName(c.name)!;
-        if (tools.needsApproval(name)) tail.push({ type: 'mcp_approval_request', id: itemId('mcpr'), server_label: tools.labelOf(name), name, arguments: c.arguments });
+        if (needs(c)) tail.push({ type: 'mcp_approval_request', id: itemId('mcpr'), server_label: tools.labelOf(name), name, arguments: c.arguments });
         else tail.push(mcpCallItem(tools, itemId('mcp'), await runToolCall(deps, ctx, model, requestId, tools, c)));
       }
       return finish({}, tail);
     }
     if (step >= deps.maxSteps) {
       const tail: Item[] = [...said, ...calls.map((c) => ({
-        type: 'mcp_call', id: itemId('mcp'), server_label: tools.labelOf(tools.mcpName(c.name)!), name: tools.mcpName(c.name), arguments: c.arguments, output: null,
+        type: 'mcp_call', id: itemId('mcp'), server_label: tools.labelOf(c.name), name: tools.names.toMcp(c.name), arguments: c.arguments, output: null,
         error: { type: 'mcp_protocol_error', code: -32000, message: `not run: the gateway's limit of ${deps.maxSteps} model calls per request was reached` }, status: 'incomplete',
       }))];
       return finish({ status: 'incomplete', incomplete_details: { reason: 'max_steps' } }, tail);

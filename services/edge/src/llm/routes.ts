@@ -87,7 +87,7 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
   const body = validate(req.body, endpoint);
   const model = deps.providers.get(body.model as string);
   if (!model) throw modelNotFound(body.model as string);
-  const { mcp, other } = splitTools(body.tools);
+  const split = splitTools(body.tools);
 
   const count = (status: number) => deps.metrics.llmRequests.inc({ model: model.name, endpoint, status });
   const limited = deps.limiter.applies(req.principal) ? await deps.limiter.acquire(req.principal) : undefined;
@@ -105,7 +105,7 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
   const started = performance.now();
   const path: ProviderEndpoint = endpoint === 'chat.completions' ? 'chat/completions' : 'responses';
   try {
-    if (mcp.length === 0) {
+    if (split.mcp.length === 0) {
       // Pass-through: the provider's answer as it comes, streamed or not.
       const up = await deps.providers.stream(model, path, body, abort.signal);
       count(up.status);
@@ -119,12 +119,12 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
     let events: string[];
     let json: Record<string, unknown>;
     if (endpoint === 'chat.completions') {
-      const run = await chatWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, mcp, other, abort.signal);
+      const run = await chatWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, split, abort.signal);
       reply.header('x-mcpgw-tool-steps', String(run.steps)).header('x-mcpgw-stop-reason', run.stoppedReason);
       json = run.completion;
       events = body.stream === true ? completionAsChunks(json, (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true) : [];
     } else {
-      const run = await responsesWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, mcp, other, abort.signal);
+      const run = await responsesWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, split, abort.signal);
       reply.header('x-mcpgw-tool-steps', String(run.steps));
       json = run.response;
       events = body.stream === true ? responseAsEvents(json) : [];

@@ -41,9 +41,18 @@ const names = (v: unknown): string[] | undefined => {
   return undefined;
 };
 
+export interface SplitTools {
+  mcp: McpToolEntry[];
+  /** The caller's own tools, passed to the model as they are. */
+  other: unknown[];
+  /** Names of the caller's own function tools: calls of them go back to the caller. */
+  clientNames: Set<string>;
+}
+
 /** Splits a request's `tools` into its MCP tool entries and the rest (the caller's own functions); bad MCP entries are 400. */
-export function splitTools(tools: unknown): { mcp: McpToolEntry[]; other: unknown[] } {
-  if (tools === undefined || tools === null) return { mcp: [], other: [] };
+export function splitTools(tools: unknown): SplitTools {
+  const clientNames = new Set<string>();
+  if (tools === undefined || tools === null) return { mcp: [], other: [], clientNames };
   if (!Array.isArray(tools)) throw badRequest('`tools` must be an array', 'tools');
   const mcp: McpToolEntry[] = [];
   const other: unknown[] = [];
@@ -51,6 +60,8 @@ export function splitTools(tools: unknown): { mcp: McpToolEntry[]; other: unknow
     const tool = t as Record<string, unknown> | null;
     if (!tool || typeof tool !== 'object' || tool.type !== 'mcp') {
       other.push(t);
+      const name = (tool as { name?: unknown; function?: { name?: unknown } } | null)?.function?.name ?? tool?.name;
+      if (typeof name === 'string') clientNames.add(name);
       return;
     }
     const param = `tools[${i}]`;
@@ -66,7 +77,7 @@ export function splitTools(tools: unknown): { mcp: McpToolEntry[]; other: unknow
     }
     mcp.push({ label: (tool.server_label as string | undefined) || 'mcpgw', allowed, needsApproval: approvalRule(tool.require_approval, param) });
   });
-  return { mcp, other };
+  return { mcp, other, clientNames };
 }
 
 /** OpenAI's `require_approval`: "never", "always" (the default, as OpenAI's), or `{never: {tool_names}, always: {tool_names}}`. */
@@ -170,6 +181,13 @@ export async function runToolCall(deps: LoopDeps, ctx: RequestContext, model: Mo
     deps.log.warn({ model: model.name, principal: ctx.principal.id, tool: err.toolName, toolCall: callId, reason: err.message }, 'model sent tool arguments that are not a JSON object; the error went back to the model');
     count('bad_arguments');
     return { name: tools.names.toMcp(err.toolName), arguments: rawArgs, text: `Error: ${err.message}`, isError: true, error: { code: ErrorCode.InvalidParams, message: err.message } };
+  }
+  if (!tools.mcpName(mcp.name)) {
+    // Not offered to this request (outside the caller's scopes or allowed_tools, or made up):
+    // answered as the dispatcher answers an unknown tool, and never run.
+    count('error');
+    const message = `unknown tool '${mcp.name}'`;
+    return { name: mcp.name, arguments: rawArgs, text: `Error: ${message}`, isError: true, error: { code: ErrorCode.InvalidParams, message } };
   }
   const outcome = await deps.dispatcher.callTool(ctx, `${requestId}:${callId}`, mcp.name, mcp.arguments);
   if (outcome.kind === 'result') {
