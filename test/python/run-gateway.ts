@@ -15,7 +15,9 @@ if (!python) {
   process.exit(2);
 }
 const tests = files.length > 0 ? files : [join(ROOT, 'test/python/seed_flow_test.py')];
-const script = JSON.parse(readFileSync(join(ROOT, 'test/python/provider-script.json'), 'utf8')) as Step[];
+const readScript = (name: string) => JSON.parse(readFileSync(join(ROOT, 'test/python', name), 'utf8')) as Step[];
+// The seed flow's client-side loop, then the server-side MCP tools test (unittest runs tests by name).
+const script = [...readScript('provider-script.json'), ...readScript('provider-script-gateway.json')];
 const provider = await start({ script: [], models: ['upstream-model'] });
 let failed = false;
 try {
@@ -32,7 +34,7 @@ model_list:
   const edge = await startEdge(registry.url, { MCPGW_CONFIG: cfg, SCRIPTED_PROVIDER_KEY: 'sk-scripted' });
   await waitForTools(edge.url, ['demo__']);
   for (const file of tests) {
-    // Each file gets the script afresh: the seed flow's model half makes exactly these calls.
+    // Each file gets the script afresh: the seed flow's model calls are exactly these.
     provider.push(...script);
     // The gateway runs without a key here, so the Streamable HTTP half runs too.
     const { MCPGW_API_KEY: _none, ...env } = process.env;
