@@ -177,17 +177,32 @@ gateway:
     assert.equal(response.headers.get('x-mcpgw-tool-steps'), '3');
   });
 
-  test('with stream: true the loop runs the tools, then streams the final answer', async () => {
-    provider.push({ toolCalls: [{ name: 'alpha__add', arguments: { a: 1, b: 2 } }] }, (req) => ({ answer: `the sum is ${lastToolMessages(req.body)[0].content}` }));
-    const stream = await master.chat.completions.create({ model: 'gpt-scripted', messages: [{ role: 'user', content: 'sum' }], tools: [MCP_NEVER as any], stream: true });
-    let text = '';
+  test('with stream: true the loop runs the tools and streams the answer as the provider streams it; a later provider error ends the stream', async () => {
+    provider.push({ toolCalls: [{ name: 'alpha__add', arguments: { a: 1, b: 2 } }] }, (req) => ({ answer: `the sum of one and two is ${lastToolMessages(req.body)[0].content}` }));
+    const stream = await master.chat.completions.create({ model: 'gpt-scripted', messages: [{ role: 'user', content: 'sum' }], tools: [MCP_NEVER as any], stream: true, stream_options: { include_usage: true } });
+    const pieces: string[] = [];
+    const ids = new Set<string>();
     let finish: string | null = null;
+    let usage: any;
     for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta.content ?? '';
+      ids.add(chunk.id);
+      if (chunk.choices[0]?.delta.content) pieces.push(chunk.choices[0].delta.content);
+      assert.equal(chunk.choices[0]?.delta.tool_calls, undefined, 'the calls the gateway runs are not shown');
       finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
     }
-    assert.equal(text, 'the sum is 3');
+    assert.equal(pieces.join(''), 'the sum of one and two is 3');
+    assert.ok(pieces.length > 3, `chunks as the provider sent them: ${JSON.stringify(pieces)}`);
+    assert.equal(ids.size, 1, 'one completion id for the whole stream');
     assert.equal(finish, 'stop');
+    assert.ok(usage.total_tokens > 0);
+
+    provider.push({ toolCalls: [{ name: 'alpha__add', arguments: { a: 1, b: 2 } }] }, { error: { status: 500, message: 'went away', type: 'server_error' } });
+    const failing = await master.chat.completions.create({ model: 'gpt-scripted', messages: [{ role: 'user', content: 'sum' }], tools: [MCP_NEVER as any], stream: true });
+    await assert.rejects((async () => { for await (const _ of failing) { /* drain */ } })(), (err: any) => {
+      assert.match(err.message, /went away/);
+      return true;
+    });
   });
 
   test('Responses API: mcp_list_tools and mcp_call items, allowed_tools honoured', async () => {

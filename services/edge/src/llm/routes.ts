@@ -14,7 +14,7 @@ import type { Dispatcher, RequestContext } from '../dispatcher.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { Limiter } from '../pipeline/limits.js';
 import { traceparentOf } from '../transports/context.js';
-import { chatWithMcpTools, completionAsChunks } from './chat-completions.js';
+import { chatWithMcpTools, type ChunkSink } from './chat-completions.js';
 import { OpenAIError, badRequest, sendOpenAIError } from './errors.js';
 import type { ProviderEndpoint, Providers } from './provider.js';
 import { responseAsEvents, responsesWithMcpTools } from './responses.js';
@@ -104,6 +104,19 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
   reply.raw.on('close', onClose);
   const started = performance.now();
   const path: ProviderEndpoint = endpoint === 'chat.completions' ? 'chat/completions' : 'responses';
+  // A streaming tool loop starts its SSE response with the first text it forwards; until then errors keep their status.
+  let streaming = false;
+  const sink: ChunkSink = {
+    includeUsage: (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true,
+    write(text) {
+      if (!streaming) {
+        streaming = true;
+        reply.hijack();
+        reply.raw.writeHead(200, SSE_HEADERS);
+      }
+      reply.raw.write(text);
+    },
+  };
   try {
     if (split.mcp.length === 0) {
       // Pass-through: the provider's answer as it comes, streamed or not.
@@ -116,29 +129,40 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
     }
     const ctx: RequestContext = { principal: req.principal, era: 'legacy', signal: abort.signal, traceparent: traceparentOf(req) };
     const loopDeps: LoopDeps & { providers: Providers } = { ...deps };
-    let events: string[];
+    let events: string[] = [];
     let json: Record<string, unknown>;
     if (endpoint === 'chat.completions') {
-      const run = await chatWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, split, abort.signal);
+      const run = await chatWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, split, abort.signal, body.stream === true ? sink : undefined);
+      count(200);
+      if (streaming) {
+        reply.raw.end();
+        return reply;
+      }
       reply.header('x-mcpgw-tool-steps', String(run.steps)).header('x-mcpgw-stop-reason', run.stoppedReason);
       json = run.completion;
-      events = body.stream === true ? completionAsChunks(json, (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true) : [];
     } else {
       const run = await responsesWithMcpTools(loopDeps, ctx, model, `llm-${req.id}`, body, split, abort.signal);
       reply.header('x-mcpgw-tool-steps', String(run.steps));
       json = run.response;
       events = body.stream === true ? responseAsEvents(json) : [];
+      count(200);
     }
-    count(200);
     if (deps.log.isLevelEnabled('debug')) deps.log.debug({ model: model.name, endpoint, principal: req.principal.id, ms: Math.round(performance.now() - started) }, 'llm request');
     if (body.stream !== true) return reply.type('application/json').send(json);
     reply.headers(SSE_HEADERS);
     return reply.send(events.join(''));
   } catch (err) {
-    const e = err instanceof OpenAIError ? err : deps.providers.failure(model, err);
+    const inStream = (err as { streamError?: { message?: unknown; type?: unknown; code?: unknown } }).streamError;
+    const e = err instanceof OpenAIError ? err
+      : inStream ? new OpenAIError(502, { message: String(inStream.message ?? 'the provider failed mid-stream'), type: String(inStream.type ?? 'api_error'), code: typeof inStream.code === 'string' ? inStream.code : null })
+      : err instanceof SyntaxError ? new OpenAIError(502, { message: `model '${model.name}': the provider streamed something that is not JSON`, type: 'api_error', code: 'bad_provider_response' })
+      : deps.providers.failure(model, err);
     count(e.status);
     if (e.status >= 500 && e.status !== 504) deps.log.warn({ model: model.name, endpoint, status: e.status, message: e.body.message }, 'model request failed');
-    throw e;
+    if (!streaming) throw e;
+    // Headers went out with the first chunk: the error is the stream's last event, as OpenAI sends it.
+    reply.raw.end(`data: ${JSON.stringify({ error: { message: e.body.message, type: e.body.type, param: e.body.param ?? null, code: e.body.code ?? null } })}\n\n`);
+    return reply;
   } finally {
     reply.raw.off('close', onClose);
   }
