@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { sha256Hex } from '../../services/edge/src/identity/keys.js';
-import { startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
+import { startEdge, startRegistry, type EdgeHandle } from '../harness/gateway.js';
 import { startIssuer, type TestIssuer } from '../harness/jwks.js';
 import { INIT, rpc } from '../harness/mcp.js';
 import { DEMO_SERVER, stopAll, waitFor, writeConfig } from '../harness/processes.js';
