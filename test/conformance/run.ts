@@ -1,31 +1,51 @@
 // `npm run conformance`: the official MCP conformance suite through the
 // gateway as it runs in production: Redis, one registry, two edges behind a
 // round-robin proxy (no affinity), and our conformance fixture upstream as a
-// `session: per_client` server. Prints the suite's own summary lines; exits
-// non-zero when any check of the active suite fails. `--suite pending` is run
-// and reported too (its result does not fail the run).
+// `session: per_client` server. Three totals, each printed:
+//   1. 0.1.16's active suite (gating, as before; `--suite pending` reported too);
+//   2. 0.2.0-alpha `server --requirements 2025-11-25` (gating);
+//   3. 0.2.0-alpha `server --requirements 2026-07-28`: reported only until the
+//      2026 adapter is wired; CONFORMANCE_2026_REQUIRED=1 makes it gating.
+// CONFORMANCE_OUT=dir keeps each run's output and per-scenario checks there;
+// CONFORMANCE_ONLY=2,3 runs only those totals; CONFORMANCE_VERBOSE=1 adds --verbose.
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { fixtureStdio, startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
 import { stopAll, writeConfig } from '../harness/processes.js';
 import { startRedis } from '../harness/redis.js';
 import { startRoundRobinProxy } from './round-robin-proxy.js';
 
 const require = createRequire(import.meta.url);
-const SUITE = require.resolve('@modelcontextprotocol/conformance/dist/index.js');
+const SUITE_0_1 = require.resolve('@modelcontextprotocol/conformance/dist/index.js');
+// npm alias of @modelcontextprotocol/conformance@0.2.0-alpha.N (package.json)
+const SUITE_0_2 = require.resolve('conformance-next/dist/index.js');
+const REQUIRE_2026 = process.env.CONFORMANCE_2026_REQUIRED === '1';
+const OUT_DIR = process.env.CONFORMANCE_OUT;
 
-function runSuite(url: string, extra: string[]): Promise<{ code: number | null; out: string }> {
+interface Run { label: string; suite: string; args: string[]; gating: boolean }
+
+function runSuite(suite: string, url: string, extra: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [SUITE, 'server', '--url', url, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [suite, 'server', '--url', url, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     for (const s of [child.stdout, child.stderr]) s.on('data', (d: Buffer) => { out += d.toString(); });
     child.on('exit', (code) => resolve({ code, out }));
   });
 }
 
-const summary = (out: string) => out.split('\n').filter((l) => /^[✓✗] |^Total: /.test(l.trim())).join('\n');
+const summary = (out: string) => out.split('\n').filter((l) => /^[✓✗⚠] |^Total: |pass rate|[Rr]equired|[Nn]ot scored/.test(l.trim())).join('\n');
+const failedAny = (r: { code: number | null; out: string }) => r.code !== 0 || /Total: \d+ passed, [1-9]/.test(r.out);
+
+const RUNS: Run[] = [
+  { label: 'suite 0.1.16, active', suite: SUITE_0_1, args: [], gating: true },
+  { label: 'suite 0.2.0-alpha, --requirements 2025-11-25', suite: SUITE_0_2, args: ['--requirements', '2025-11-25'], gating: true },
+  { label: `suite 0.2.0-alpha, --requirements 2026-07-28${REQUIRE_2026 ? '' : ' (reported, not gating until CONFORMANCE_2026_REQUIRED=1)'}`, suite: SUITE_0_2, args: ['--requirements', '2026-07-28'], gating: REQUIRE_2026 },
+];
 
 let failed = false;
+const totals: string[] = [];
 try {
   const redis = await startRedis();
   const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `conf${Date.now()}:` };
@@ -34,18 +54,31 @@ try {
   await waitForTools(edges[0]!.url, ['conformance__']);
   const proxy = await startRoundRobinProxy(edges.map((e) => e.url));
   const url = `${proxy.url}/servers/conformance/mcp`;
-  console.log(`conformance: suite 0.1.16 on Node ${process.version} against ${url} (2 edges, round robin, per_client upstream)`);
+  console.log(`conformance: Node ${process.version} against ${url} (2 edges, round robin, per_client upstream)`);
+  if (OUT_DIR) mkdirSync(OUT_DIR, { recursive: true });
 
-  const active = await runSuite(url, []);
-  console.log('\n--- active suite ---');
-  console.log(summary(active.out));
-  if (active.code !== 0 || /Total: \d+ passed, [1-9]/.test(active.out)) {
-    failed = true;
-    console.log(active.out.split('=== Failed Checks ===')[1] ?? active.out.slice(-4000));
+  for (const [i, run] of RUNS.entries()) {
+    const only = process.env.CONFORMANCE_ONLY; // e.g. "3" to run just the 2026 set while triaging
+    if (only && !only.split(',').includes(String(i + 1))) continue;
+    const args = [...run.args, ...(process.env.CONFORMANCE_VERBOSE === '1' ? ['--verbose'] : [])];
+    // with CONFORMANCE_OUT, the suite's own per-scenario checks (each failure's message) go to OUT/run-N/
+    if (OUT_DIR) args.push('-o', join(OUT_DIR, `run-${i + 1}`));
+    const result = await runSuite(run.suite, url, args);
+    if (OUT_DIR) writeFileSync(join(OUT_DIR, `run-${i + 1}.txt`), result.out);
+    console.log(`\n--- ${run.label} ---`);
+    console.log(summary(result.out));
+    const total = result.out.split('\n').filter((l) => /^Total: /.test(l.trim())).pop()?.trim() ?? `no total (exit ${result.code})`;
+    totals.push(`${run.label}: ${total}`);
+    if (failedAny(result)) {
+      if (run.gating) failed = true;
+      console.log(result.out.split('=== Failed Checks ===')[1] ?? result.out.slice(-4000));
+    }
+    if (i === 0) {
+      const pending = await runSuite(SUITE_0_1, url, ['--suite', 'pending']);
+      console.log('\n--- suite 0.1.16, pending (reported, not gating) ---');
+      console.log(summary(pending.out));
+    }
   }
-  const pending = await runSuite(url, ['--suite', 'pending']);
-  console.log('\n--- pending suite (reported, not gating) ---');
-  console.log(summary(pending.out));
   proxy.server.close();
 } catch (err) {
   failed = true;
@@ -53,4 +86,5 @@ try {
 } finally {
   await stopAll();
 }
+console.log(`\n=== totals ===\n${totals.join('\n')}`);
 process.exit(failed ? 1 : 0);

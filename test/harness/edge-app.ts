@@ -16,6 +16,7 @@ import { KeyStore, MemoryKeyBackend } from '../../services/edge/src/identity/key
 import { createEdgeMetrics } from '../../services/edge/src/metrics.js';
 import { Limiter } from '../../services/edge/src/pipeline/limits.js';
 import { MemorySessionStore } from '../../services/edge/src/sessions/session-store.js';
+import { DEFAULT_LIMITS, type ClientLimits } from '../../services/edge/src/settings.js';
 import type { SseWriter } from '../../services/edge/src/transports/sse-writer.js';
 import { LocalStreamBus } from '../../services/edge/src/transports/stream-bus.js';
 
@@ -94,7 +95,7 @@ export interface TestEdge {
 }
 
 /** `gatewayYaml`: the config's `gateway` block (teams, keys, auth), as YAML under `gateway:`. */
-export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string; gatewayYaml?: string }): Promise<TestEdge> {
+export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string; gatewayYaml?: string; limits?: Partial<ClientLimits> }): Promise<TestEdge> {
   const gateway: GatewayConfig = parseConfig(opts.gatewayYaml ? `gateway:\n${opts.gatewayYaml}` : '{}', 'test.yaml', {}, { gatewayOnly: true }).gateway;
   const log = createLogger('edge-test', 'silent');
   const metrics = createEdgeMetrics();
@@ -104,7 +105,7 @@ export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string
   const streams = new Map<string, SseWriter>();
   const app = buildApp({
     catalog, registry, sessions: new MemorySessionStore(60_000), metrics, log, instanceId: 'test', streams, bus: new LocalStreamBus(streams),
-    events: new MemoryEventLog(60_000), sharedEvents: false, maxBodyBytes: 1 << 20, callTimeoutMs: 10_000,
+    events: new MemoryEventLog(60_000), sharedEvents: false, maxBodyBytes: 1 << 20, callTimeoutMs: 10_000, sessionTtlMs: 60_000, limits: { ...DEFAULT_LIMITS, ...opts.limits },
     hosts: { allowedHosts: ['localhost', '127.0.0.1'], allowedOrigins: [] },
     authenticator: new Authenticator({ masterKey: opts.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0 }),
     keys, limiter: new Limiter({ prefix: 'test:', toolLimits: gateway.toolLimits, metrics, log }), gateway,

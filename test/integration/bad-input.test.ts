@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
 import { INIT, rpc } from '../harness/mcp.js';
 import { DEMO_SERVER, stopAll, writeConfig } from '../harness/processes.js';
+import { sseReader } from '../harness/sse.js';
+import { connect } from 'node:net';
 
 describe('bad input', () => {
   let edge: EdgeHandle;
@@ -116,5 +118,36 @@ describe('bad input', () => {
     assert.equal((await fetch(`${edge.url}/healthz`)).status, 200);
     const grown = (await rss()) - before;
     assert.ok(grown < 64 * 1024 * 1024, `RSS grew by ${Math.round(grown / 1048576)} MiB`);
+  });
+
+  test('a body that trickles in is cut off at MCPGW_REQUEST_TIMEOUT_MS; SSE streams outlive it; SSE streams per principal are capped', async () => {
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`));
+    const strict = await startEdge(registry.url, { MCPGW_REQUEST_TIMEOUT_MS: '1000', MCPGW_HEADERS_TIMEOUT_MS: '1000', MCPGW_MAX_SSE_PER_PRINCIPAL: '2' });
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((resolve, reject) => {
+      const socket = connect(strict.port, '127.0.0.1', () => {
+        socket.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+        const drip = setInterval(() => socket.write(' '), 200);
+        socket.on('close', () => { clearInterval(drip); resolve(Date.now() - started); });
+      });
+      socket.on('error', () => {});
+      setTimeout(() => reject(new Error('slow body still open after 10 s')), 10_000).unref();
+    });
+    assert.ok(closedAfter < 5_000, `closed after ${closedAfter} ms`);
+    // Two legacy streams are fine and stay open past the request timeout; a third is 429.
+    const open = () => fetch(`${strict.url}/sse`, { headers: { accept: 'text/event-stream' } });
+    const s1 = await open();
+    const s2 = await open();
+    const r1 = sseReader(s1);
+    const endpoint = (await r1.next()).data;
+    const third = await open();
+    assert.equal(third.status, 429);
+    assert.equal(((await third.json()) as { error: { code: number } }).error.code, -32019);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const post = await rpc(new URL(endpoint, `${strict.url}/sse`).toString(), INIT);
+    assert.equal(post.status, 202);
+    assert.equal(JSON.parse((await r1.next()).data).id, 1);
+    r1.close();
+    await s2.body?.cancel();
   });
 });

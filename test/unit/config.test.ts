@@ -66,6 +66,13 @@ test('the edge reads only the gateway block, so server secrets need not be in it
   assert.equal(cfg.servers.length, 0);
 });
 
+test('auth_type oauth2 needs token_url, client_id and client_secret, and never becomes a static header', () => {
+  assert.throws(() => parseConfig('mcp_servers:\n  s:\n    url: http://x/mcp\n    auth_type: oauth2\n    client_id: a\n    client_secret: b\n', 'c.yaml', {}), /c\.yaml:\d+: server 's', key 'token_url': auth_type oauth2 needs `token_url`/);
+  const cfg = parseConfig('mcp_servers:\n  s:\n    url: http://x/mcp\n    auth_type: oauth2\n    token_url: http://auth/token\n    client_id: a\n    client_secret: b\n    scopes: "read write"\n', 'c.yaml', {});
+  assert.deepEqual(cfg.servers[0]!.oauth2, { tokenUrl: 'http://auth/token', clientId: 'a', clientSecret: 'b', scopes: ['read', 'write'], audience: undefined });
+  assert.deepEqual(cfg.servers[0]!.headers, {});
+});
+
 const models = `
 mcp_servers:
   demo: { command: node }

@@ -167,3 +167,62 @@ describe('request pipeline (in-process)', () => {
     assert.equal((await inject({ method: 'GET', url: '/metrics', headers: { host: 'localhost', origin: 'http://evil.example' } })).statusCode, 403);
   });
 });
+
+describe('bounds on client input (in-process)', () => {
+  let edge: TestEdge;
+  const H = { ...MCP_HEADERS, authorization: `Bearer ${MASTER}` };
+  before(async () => { edge = await testEdge({ servers: SERVERS, masterKey: MASTER, limits: { maxBatchItems: 3, maxJsonDepth: 32, maxSsePerPrincipal: 2 } }); });
+  after(() => edge.app.close());
+
+  test('JSON nested deeper than the limit is a 400 with -32019 and the request\'s id, not a 500', async () => {
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    const r = await edge.app.inject({ method: 'POST', url: '/mcp', headers: H, payload: `{"jsonrpc":"2.0","id":77,"method":"tools/call","params":{"name":"db__query","arguments":${deep}}}` });
+    assert.equal(r.statusCode, 400);
+    const body = JSON.parse(r.body);
+    assert.equal(body.id, 77);
+    assert.equal(body.error.code, -32019);
+    assert.match(body.error.message, /deeper than 32/);
+  });
+
+  test('batches above MCPGW_MAX_BATCH_ITEMS are refused before any item runs', async () => {
+    const init = await edge.app.inject({ method: 'POST', url: '/mcp', headers: H, payload: { ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } } });
+    const sid = init.headers['mcp-session-id'] as string;
+    const items = Array.from({ length: 4 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'db__query', arguments: {} } }));
+    const before = edge.registry.calls.length;
+    const r = await edge.app.inject({ method: 'POST', url: '/mcp', headers: { ...H, 'mcp-session-id': sid }, payload: items });
+    assert.equal(r.statusCode, 400);
+    assert.equal(JSON.parse(r.body).error.code, -32019);
+    assert.equal(edge.registry.calls.length, before);
+    const ok = await edge.app.inject({ method: 'POST', url: '/mcp', headers: { ...H, 'mcp-session-id': sid }, payload: items.slice(0, 3) });
+    assert.equal(JSON.parse(ok.body).length, 3);
+  });
+
+  test('CORS preflight of an allowed origin is 204 before auth; DELETE with an empty JSON body ends the session', async () => {
+    const pre = await edge.app.inject({ method: 'OPTIONS', url: '/mcp', headers: { host: 'localhost', origin: 'http://localhost:6274', 'access-control-request-method': 'POST' } });
+    assert.equal(pre.statusCode, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], 'http://localhost:6274');
+    assert.match(pre.headers['access-control-allow-headers'] as string, /mcp-session-id/);
+    const init = await edge.app.inject({ method: 'POST', url: '/mcp', headers: H, payload: INIT });
+    const sid = init.headers['mcp-session-id'] as string;
+    const del = await edge.app.inject({ method: 'DELETE', url: '/mcp', headers: { ...H, 'mcp-session-id': sid, 'content-type': 'application/json' } });
+    assert.equal(del.statusCode, 200);
+  });
+});
+
+test('list_changed is announced only to principals who can see the change', async () => {
+  const { catalogOf } = await import('../harness/edge-app.js');
+  const { Access } = await import('../../services/edge/src/identity/access.js');
+  const catalog = catalogOf([{ name: 'db', tools: ['query'] }, { name: 'secret', tools: ['launch'] }]);
+  const seen: string[][] = [];
+  const dbOnly = new Access([{ servers: ['db'] }]);
+  catalog.onChange((c) => seen.push(c.changedFor(dbOnly), c.changedFor(Access.ALL)));
+  const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+  const server = (name: string, tools: string[]) => ({
+    name, hash: tools.join(), stale: false, description: '', perClient: false, serverInfoJson: Buffer.alloc(0), promptsJson: json([]), resourcesJson: json([]), resourceTemplatesJson: json([]),
+    toolsJson: json(tools.map((t) => ({ name: t, inputSchema: { type: 'object' } }))),
+  });
+  catalog.apply({ version: 2, snapshot: false, removedServers: [], servers: [server('secret', ['launch', 'exfiltrate'])] });
+  assert.deepEqual(seen, [[], ['tools']]);
+  catalog.apply({ version: 3, snapshot: false, removedServers: [], servers: [server('db', ['query', 'explain'])] });
+  assert.deepEqual(seen.slice(2), [['tools'], ['tools']]);
+});

@@ -26,6 +26,16 @@ export interface ServerConfig {
   /** per_client: how many client sessions may have their own upstream session at once. */
   maxSessions: number;
   description?: string;
+  /** `auth_type: oauth2`: client credentials the registry exchanges for a bearer token. */
+  oauth2?: OAuth2Config;
+}
+
+export interface OAuth2Config {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  audience?: string;
 }
 
 /** Limits a team, key or tool may carry; absent means unlimited. */
@@ -81,7 +91,15 @@ export interface GatewayConfig {
   authorizationServers?: string[];
   /** Per-tool limits by tool glob (exposed names). */
   toolLimits: { pattern: string; limits: Limits }[];
+  /** Tool pinning: what a changed tool definition does (default warn). */
+  pinning: PinningMode;
+  /** Also hold new tools of a server whose tools are already pinned. */
+  holdNew: boolean;
+  /** Record tool arguments in the admin API's recent calls (default false). */
+  logArguments: boolean;
 }
+
+export type PinningMode = 'off' | 'warn' | 'hold';
 
 /** One entry of the LiteLLM-style `model_list`: a model name clients use, served by an OpenAI-compatible upstream. */
 export interface ModelConfig {
@@ -119,8 +137,14 @@ const serverSchema = z.object({
   cwd: z.string().optional(),
   url: z.url().optional(),
   transport: z.enum(['stdio', 'sse', 'http', 'streamable_http', 'streamable-http']).optional(),
-  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization']).optional(),
+  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2']).optional(),
   auth_value: z.string().optional(),
+  // auth_type: oauth2 (client credentials), LiteLLM's keys.
+  token_url: z.url().optional(),
+  client_id: z.string().min(1).optional(),
+  client_secret: z.string().min(1).optional(),
+  scopes: z.union([z.array(z.string()), z.string().transform((v) => v.split(/[\s,]+/).filter(Boolean))]).optional(),
+  audience: z.string().optional(),
   headers: stringMap.optional(),
   static_headers: stringMap.optional(),
   allowed_tools: z.array(z.string()).optional(),
@@ -174,6 +198,9 @@ const gatewaySchema = z.object({
     authorization_servers: z.array(z.url()).optional(),
   }).optional(),
   tool_limits: z.record(z.string().min(1), z.strictObject(limitsShape)).optional(),
+  pinning: z.enum(['off', 'warn', 'hold']).optional(),
+  hold_new: z.boolean().optional(),
+  log_arguments: z.boolean().optional(),
 });
 
 // LiteLLM prefixes of providers that speak the OpenAI wire format; a model without a prefix is OpenAI's.
@@ -290,6 +317,9 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
+      pinning: g.pinning ?? 'warn',
+      holdNew: g.hold_new ?? false,
+      logArguments: g.log_arguments ?? false,
     },
     warnings,
   };
@@ -336,7 +366,10 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
   if (s.allowed_tools && s.disallowed_tools) fail('disallowed_tools', 'set `allowed_tools` or `disallowed_tools`, not both');
   const headers: Record<string, string> = { ...s.static_headers, ...s.headers };
   const auth = authHeader(s.auth_type, s.auth_value);
-  if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
+  if (s.auth_type === 'oauth2') {
+    if (transport === 'stdio') fail('auth_type', 'auth_type oauth2 is for sse/http upstreams');
+    for (const key of ['token_url', 'client_id', 'client_secret'] as const) if (!s[key]) fail(key, `auth_type oauth2 needs \`${key}\``);
+  } else if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
   if (auth) headers[auth[0]] = auth[1];
   return {
     name,
@@ -355,6 +388,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     // stdio sessions are processes: a lower default cap.
     maxSessions: s.max_sessions ?? (transport === 'stdio' ? 32 : 256),
     description: s.description,
+    oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
 }
 
@@ -368,7 +402,7 @@ function inferTransport(s: RawServer): Transport {
 }
 
 function authHeader(type: RawServer['auth_type'], value: string | undefined): [string, string] | undefined {
-  if (!value || !type || type === 'none') return undefined;
+  if (!value || !type || type === 'none' || type === 'oauth2') return undefined;
   switch (type) {
     case 'bearer_token': return ['Authorization', `Bearer ${value}`];
     case 'api_key': return ['X-API-Key', value];

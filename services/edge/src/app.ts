@@ -14,12 +14,15 @@ import type { Principal } from './identity/principal.js';
 import { errorText, notificationText } from './jsonrpc.js';
 import { Audit } from './pipeline/audit.js';
 import type { Limiter } from './pipeline/limits.js';
-import { authenticateHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
+import { BoundError, registerJsonParser, SlotCounter } from './pipeline/bounds.js';
+import { authenticateHook, corsHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
+import type { ClientLimits } from './settings.js';
 import { registerWellKnown } from './routes/well-known.js';
 import { registerLlm } from './llm/routes.js';
 import type { Providers } from './llm/provider.js';
 import type { EdgeMetrics } from './metrics.js';
 import { registerRest } from './routes/rest.js';
+import { registerUi } from './routes/ui.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
@@ -39,6 +42,8 @@ export interface EdgeOptions {
   limiter: Limiter;
   /** The `gateway` block of the config: teams, JWT issuers, resource metadata. */
   gateway: GatewayConfig;
+  /** The effective settings with secrets redacted (admin API). */
+  redactedSettings?: Record<string, unknown>;
   /** The gateway's public URL, when known (RFC 9728 `resource`). */
   publicUrl?: string;
   instanceId: string;
@@ -49,6 +54,9 @@ export interface EdgeOptions {
   events: EventLog;
   sharedEvents: boolean;
   maxBodyBytes: number;
+  limits: ClientLimits;
+  /** Idle TTL of sessions (the store's; the sessions gauge follows it). */
+  sessionTtlMs: number;
   callTimeoutMs: number;
   tracing?: Tracing;
   /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
@@ -63,12 +71,16 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     // Per-request access lines would cost on the hot path; they are `debug` events of our own.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.maxBodyBytes,
-    // Long SSE streams must not be cut by the server's own timeouts.
-    requestTimeout: 0,
+    // The whole request (headers and body) must arrive in time: a client that
+    // trickles a body is cut off. Responses (SSE streams) are not limited by it.
+    requestTimeout: opts.limits.requestTimeoutMs,
+    // Node checks these timeouts every connectionsCheckingInterval (default 30 s): check often enough to honour them.
+    http: { headersTimeout: opts.limits.headersTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.ceil(opts.limits.requestTimeoutMs / 4)) },
     return503OnClosing: true,
   });
   // MCP and REST bodies are JSON only; anything else is 415, not a string body.
   app.removeContentTypeParser('text/plain');
+  registerJsonParser(app, opts.limits);
   // Set by the authenticate hook; declared up front so every request object has the same shape.
   app.decorateRequest('principal', null as unknown as Principal);
   const { metrics } = opts;
@@ -76,11 +88,13 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const audit = new Audit(opts.log, metrics);
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
-    events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000 };
+    events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000, limits: opts.limits,
+    sseStreams: new SlotCounter(opts.limits.maxSsePerPrincipal, opts.limits.maxSseStreams), sessionCalls: new SlotCounter(opts.limits.maxCallsPerSession) };
 
   // Every failure fastify itself detects (bad JSON, wrong content type, body
   // too large) is still answered as JSON-RPC, with the HTTP status the spec expects.
   app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof BoundError) return reply.code(err.statusCode).type('application/json').send(errorText(err.id, err.error));
     const status = err.statusCode ?? 500;
     let code: number = ErrorCode.InternalError;
     let message = status >= 500 ? 'Internal error' : err.message;
@@ -125,14 +139,20 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (open) => {
     open.addHook('onRequest', hostGuard(opts.hosts));
     registerWellKnown(open, opts.gateway, opts.publicUrl);
+    // The console: static files under a strict CSP; the data behind it is the admin API's.
+    registerUi(open, {});
   });
 
   // Every client route: Host/Origin, then authenticate (the policy chain's request-level steps).
+  // CORS preflights of allowed origins are answered before authentication (browsers send no credential on them).
   app.register(async (mcp) => {
     mcp.addHook('onRequest', hostGuard(opts.hosts));
+    mcp.addHook('onRequest', corsHook(opts.hosts));
     mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit });
-    const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES);
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
+    // CORS preflights without an allowed Origin (the cors hook answers the others).
+    mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
+    const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],

@@ -21,7 +21,7 @@ import { LOG_LEVELS } from './protocol.js';
 import type { RegistryLink } from './registry-client.js';
 
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
-export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers'>;
+export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers' | 'listPins' | 'decidePin'>;
 import type { SessionRecord, SessionStore } from './sessions/session-store.js';
 
 /** `_meta` key of tools/call where a client may set its own timeout (ms), up to the gateway's cap. */

@@ -17,7 +17,7 @@ import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
 import { RegistryLink } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
-import { loadEdgeSettings, type EdgeSettings } from './settings.js';
+import { loadEdgeSettings, redactSettings, type EdgeSettings } from './settings.js';
 import { setSseBufferLimit, type SseWriter } from './transports/sse-writer.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
@@ -90,7 +90,10 @@ const app = buildApp({
   limiter: new Limiter({ redis, prefix: settings.redisPrefix, toolLimits: gateway.toolLimits, metrics, log }),
   gateway,
   publicUrl: settings.publicUrl,
+  redactedSettings: redactSettings(settings),
   maxBodyBytes: gateway.maxBodyBytes,
+  limits: settings.limits,
+  sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
   llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
 });

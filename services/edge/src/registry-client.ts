@@ -11,6 +11,9 @@ import {
   type ForwardRequest,
   type EndSessionRequest,
   type ListServersResponse,
+  type ListPinsResponse,
+  type DecidePinRequest,
+  type DecidePinResponse,
   type RespondRequest,
   type SessionNotification,
 } from '@mcpgw/proto/registry';
@@ -120,6 +123,18 @@ export class RegistryLink {
   listServers(): Promise<ListServersResponse> {
     return new Promise((resolve, reject) => {
       this.pick().listServers({}, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  listPins(server = ''): Promise<ListPinsResponse> {
+    return new Promise((resolve, reject) => {
+      this.pick().listPins({ server }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  decidePin(req: DecidePinRequest): Promise<DecidePinResponse> {
+    return new Promise((resolve, reject) => {
+      this.pick().decidePin(req, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res)));
     });
   }
 

@@ -28,6 +28,13 @@ const envSchema = z.object({
   MCPGW_SSE_MAX_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
   MCPGW_REGISTRY_TOKEN: z.string().optional(),
   MCPGW_KEY_CACHE_MS: int(0).default(30_000),
+  MCPGW_MAX_JSON_DEPTH: int(2).default(64),
+  MCPGW_MAX_BATCH_ITEMS: int(1).default(50),
+  MCPGW_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
+  MCPGW_HEADERS_TIMEOUT_MS: int(1000).default(10_000),
+  MCPGW_MAX_SSE_STREAMS: int(1).default(20_000),
+  MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000),
+  MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
   MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
   MCPGW_LLM_MAX_STEPS: int(1).default(8),
   MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64),
@@ -45,6 +52,7 @@ export interface EdgeSettings {
   sseMaxBufferBytes: number;
   /** How long an edge trusts a cached key record without a revoke message (pub/sub drops it sooner). */
   keyCacheMs: number;
+  limits: ClientLimits;
   masterKey?: string;
   allowedHosts: string[];
   allowedOrigins: string[];
@@ -65,8 +73,26 @@ export interface LlmSettings {
   maxConnections: number;
 }
 
+/** Bounds on what one client can make this edge hold (README "Limits"). */
+export interface ClientLimits {
+  maxJsonDepth: number;
+  maxBatchItems: number;
+  /** Whole request (headers and body) must arrive within this; streamed responses are not cut. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** Open SSE streams on this edge, and per principal. */
+  maxSseStreams: number;
+  maxSsePerPrincipal: number;
+  /** Calls in flight per session on this edge. */
+  maxCallsPerSession: number;
+}
+
+export const DEFAULT_LIMITS: ClientLimits = {
+  maxJsonDepth: 64, maxBatchItems: 50, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, maxSseStreams: 20_000, maxSsePerPrincipal: 1_000, maxCallsPerSession: 64,
+};
+
 export const EMPTY_GATEWAY: GatewayConfig = {
-  toolSeparator: DEFAULT_SEPARATOR, maxBodyBytes: 4 * 1024 * 1024, teams: [], keys: [], jwt: [], toolLimits: [],
+  toolSeparator: DEFAULT_SEPARATOR, maxBodyBytes: 4 * 1024 * 1024, teams: [], keys: [], jwt: [], toolLimits: [], pinning: 'warn', holdNew: false, logArguments: false,
 };
 
 /** Throws ConfigError with the variable's name when a value is invalid. */
@@ -90,6 +116,11 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     callTimeoutMs: e.MCPGW_CALL_TIMEOUT_MS,
     sseMaxBufferBytes: e.MCPGW_SSE_MAX_BUFFER_BYTES,
     keyCacheMs: e.MCPGW_KEY_CACHE_MS,
+    limits: {
+      maxJsonDepth: e.MCPGW_MAX_JSON_DEPTH, maxBatchItems: e.MCPGW_MAX_BATCH_ITEMS, requestTimeoutMs: e.MCPGW_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.MCPGW_HEADERS_TIMEOUT_MS, maxSseStreams: e.MCPGW_MAX_SSE_STREAMS, maxSsePerPrincipal: e.MCPGW_MAX_SSE_PER_PRINCIPAL,
+      maxCallsPerSession: e.MCPGW_MAX_CALLS_PER_SESSION,
+    },
     masterKey: e.MCPGW_MASTER_KEY || gateway.masterKey,
     allowedHosts: e.MCPGW_ALLOWED_HOSTS ?? gateway.allowedHosts ?? LOOPBACK_HOSTS,
     allowedOrigins: e.MCPGW_ALLOWED_ORIGINS ?? gateway.allowedOrigins ?? [],
@@ -98,4 +129,21 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     models: config?.models ?? [],
     llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };
+}
+
+/** The settings as the admin API shows them: every secret replaced. */
+export function redactSettings(s: EdgeSettings): Record<string, unknown> {
+  const secret = (v: string | undefined) => (v ? '[redacted]' : null);
+  const url = (v: string | undefined) => {
+    if (!v) return null;
+    try {
+      const u = new URL(v);
+      if (u.password) u.password = 'redacted';
+      return u.toString();
+    } catch {
+      return '[redacted]';
+    }
+  };
+  const { gateway: _gateway, ...rest } = s;
+  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
 }

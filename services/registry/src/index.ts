@@ -9,6 +9,7 @@ import { startTracing } from '@mcpgw/common/tracing';
 import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
 import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
 import { RedisCatalog } from './catalog/redis-catalog.js';
+import { MemoryPinBackend, PinningCatalog, RedisPinBackend } from './catalog/pinning.js';
 import { createRegistryMetrics } from './metrics.js';
 import { bindGrpc, createGrpcServer, createRegistryService, type RegistryDeps } from './server.js';
 import { openReplicaBus } from './replica-bus.js';
@@ -49,6 +50,15 @@ if (redisUrl) {
 } else {
   catalog = new MemoryCatalog();
 }
+// Tool pinning decides what of each upstream's report is published.
+const pinned = new PinningCatalog(catalog, {
+  mode: config.gateway.pinning,
+  holdNew: config.gateway.holdNew,
+  backend: redisClients.length > 0 ? new RedisPinBackend(redisClients[0]!, prefix) : new MemoryPinBackend(),
+  log,
+  onChange: (server) => metrics.toolChanges.inc({ server }),
+});
+catalog = pinned;
 metrics.catalogVersion.set(catalog.version);
 catalog.subscribe((c) => metrics.catalogVersion.set(c.version));
 
@@ -69,7 +79,7 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
 });
 
 const tracing = startTracing('mcpgw-registry');
-const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId, localNotifier, tracing };
+const deps: RegistryDeps = { catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing };
 const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];

@@ -7,7 +7,10 @@ import {
   RegistryClient,
   RegistryService,
   ServerStatus_State,
+  DecidePinResponse_Outcome,
+  ToolPin_State,
   type CallContext,
+  type ToolPin,
   type CallEvent,
   type CallToolRequest,
   type CatalogEvent,
@@ -24,6 +27,7 @@ import type { EventLog } from '@mcpgw/common/event-log';
 import type { Tracing } from '@mcpgw/common/tracing';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
+import type { PinningCatalog, PinState, PinView } from './catalog/pinning.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
 import type { LocalNotifier } from './notifier.js';
@@ -34,6 +38,8 @@ import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstrea
 
 export interface RegistryDeps {
   catalog: CatalogStore;
+  /** Tool pinning over the same catalog: fingerprints, pending changes, decisions. */
+  pins: PinningCatalog;
   upstreams: UpstreamSet;
   metrics: RegistryMetrics;
   log: Logger;
@@ -85,6 +91,18 @@ function resultEvent(resultJson: string, isError: boolean): CallEvent {
 function errorEvent(error: { code: number }): CallEvent {
   const errorJson = Buffer.from(JSON.stringify(error));
   return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson, isError: false, sessionLost: error.code === SESSION_LOST } }, eventId: '', messageJson: EMPTY };
+}
+
+const PIN_STATE: Record<PinState, ToolPin_State> = {
+  trusted: ToolPin_State.STATE_TRUSTED, changed: ToolPin_State.STATE_CHANGED, held: ToolPin_State.STATE_HELD, rejected: ToolPin_State.STATE_REJECTED,
+};
+
+function toToolPin(p: PinView): ToolPin {
+  const json = (v: unknown) => (v === undefined ? EMPTY : Buffer.from(JSON.stringify(v)));
+  return {
+    server: p.server, tool: p.tool, state: PIN_STATE[p.state], fingerprint: p.fingerprint ?? '', definitionJson: json(p.definition),
+    pendingFingerprint: p.pending?.fingerprint ?? '', pendingDefinitionJson: json(p.pending?.definition), pendingSeenMs: p.pending?.seenAt ?? 0,
+  };
 }
 
 function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
@@ -329,8 +347,28 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
           toolCount: u.toolCount,
           lastError: u.lastError,
           lastSeenMs: u.lastSeenMs,
+          protocolVersion: u.protocolVersion ?? '',
+          sessionMode: u.config.session,
+          pinChanges: deps.pins.pendingCount(u.config.name),
         })),
       });
+    },
+
+    listPins(call, cb) {
+      deps.pins.list(call.request.server || undefined).then(
+        (pins) => cb(null, { pins: pins.map(toToolPin), mode: deps.pins.mode }),
+        (err: Error) => cb({ code: status.UNAVAILABLE, details: `pin store unavailable: ${err.message}` }),
+      );
+    },
+
+    decidePin(call, cb) {
+      const { server, tool, fingerprint, reject, principal } = call.request;
+      deps.pins.decide(server, tool, fingerprint, reject).then((d) => {
+        if (d.outcome === 'done') log.info({ audit: reject ? 'pin_rejected' : 'pin_approved', server, tool, fingerprint: d.pin.pending?.fingerprint ?? d.pin.fingerprint, principal }, 'tool pin decided');
+        cb(null, d.outcome === 'done'
+          ? { outcome: DecidePinResponse_Outcome.OUTCOME_DONE, pin: toToolPin(d.pin) }
+          : { outcome: d.outcome === 'unknown_tool' ? DecidePinResponse_Outcome.OUTCOME_UNKNOWN_TOOL : DecidePinResponse_Outcome.OUTCOME_NOT_PENDING });
+      }, (err: Error) => cb({ code: status.UNAVAILABLE, details: `pin store unavailable: ${err.message}` }));
     },
   };
   /** Hands a message to the other replicas (the one holding its target acts on it). */

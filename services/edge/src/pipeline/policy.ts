@@ -72,6 +72,29 @@ export function hostGuard(opts: HostPolicy, { opsOnly = false } = {}) {
   };
 }
 
+const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, x-api-key, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id, traceparent';
+const CORS_EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after';
+
+/**
+ * CORS for origins the Host/Origin guard already allowed: preflights
+ * (OPTIONS) are answered 204 here, before authentication; actual responses
+ * carry the allow headers. Requests without Origin are untouched.
+ */
+export function corsHook(opts: HostPolicy) {
+  return async function cors(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const origin = req.headers.origin;
+    if (!origin) return;
+    reply.header('access-control-allow-origin', opts.allowedOrigins.includes('*') ? '*' : origin);
+    reply.header('vary', 'Origin');
+    reply.header('access-control-expose-headers', CORS_EXPOSE_HEADERS);
+    if (req.method === 'OPTIONS') {
+      reply.code(204).header('access-control-allow-methods', 'GET, POST, DELETE, OPTIONS').header('access-control-allow-headers', CORS_ALLOW_HEADERS)
+        .header('access-control-max-age', '600').send();
+      return reply;
+    }
+  };
+}
+
 /** The URL of the RFC 9728 metadata for this request's resource. */
 export function resourceMetadataUrl(req: FastifyRequest, publicUrl?: string): string {
   const base = publicUrl ? new URL(publicUrl).origin : `${req.protocol}://${req.headers.host ?? 'localhost'}`;

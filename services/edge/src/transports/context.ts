@@ -6,6 +6,8 @@ import type { EventLog } from '@mcpgw/common/event-log';
 import type { CatalogView } from '../catalog-view.js';
 import type { Dispatcher, RegistryCalls, RequestContext } from '../dispatcher.js';
 import type { Audit } from '../pipeline/audit.js';
+import type { SlotCounter } from '../pipeline/bounds.js';
+import type { ClientLimits } from '../settings.js';
 import { sendError } from '../pipeline/policy.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
@@ -32,6 +34,11 @@ export interface TransportDeps {
   sharedEvents: boolean;
   /** How long a resumed stream waits for the rest of its call. */
   resumeWindowMs: number;
+  limits: ClientLimits;
+  /** Long-lived SSE streams (legacy, GET, resume) per principal and on this edge. */
+  sseStreams: SlotCounter;
+  /** Calls in flight per session on this edge. */
+  sessionCalls: SlotCounter;
 }
 
 /** 128 bits from the CSPRNG, URL-safe. */
@@ -88,4 +95,30 @@ export function sessionContext(req: FastifyRequest, session: SessionRecord, serv
 export function traceparentOf(req: FastifyRequest): string | undefined {
   const t = req.headers.traceparent;
   return typeof t === 'string' ? t : undefined;
+}
+
+/**
+ * Takes a long-lived stream slot for the principal, or answers 429 (this
+ * principal's streams) / 503 (this edge's) and returns undefined.
+ */
+export function takeStreamSlot(deps: TransportDeps, req: FastifyRequest, reply: FastifyReply): (() => void) | undefined {
+  const release = deps.sseStreams.acquire(req.principal.id);
+  if (release) return release;
+  const edgeFull = deps.sseStreams.size >= deps.limits.maxSseStreams;
+  reply.header('retry-after', '5');
+  sendError(reply, edgeFull ? 503 : 429, {
+    code: ErrorCode.LimitExceeded,
+    message: edgeFull ? `this edge holds its maximum of ${deps.limits.maxSseStreams} SSE streams (MCPGW_MAX_SSE_STREAMS); retry on another replica`
+      : `too many open SSE streams for this principal (MCPGW_MAX_SSE_PER_PRINCIPAL ${deps.limits.maxSsePerPrincipal}); close some first`,
+  });
+  return undefined;
+}
+
+/** A slot for one more call in flight on the session, or undefined when it already runs the maximum. */
+export function takeCallSlot(deps: TransportDeps, sessionId: string): (() => void) | undefined {
+  return deps.sessionCalls.acquire(sessionId);
+}
+
+export function callSlotError(deps: TransportDeps) {
+  return { code: ErrorCode.LimitExceeded, message: `too many calls in flight on this session (MCPGW_MAX_CALLS_PER_SESSION ${deps.limits.maxCallsPerSession}); wait for some to finish`, data: { retryAfterMs: 1000 } };
 }

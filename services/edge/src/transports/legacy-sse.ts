@@ -8,7 +8,7 @@ import { classify, errorText, resultText } from '../jsonrpc.js';
 import { outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
-import { checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, type TransportDeps } from './context.js';
+import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 import type { StreamGetHandler } from './streamable-http.js';
 
@@ -36,9 +36,12 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     if (!checkServerRoute(deps, req, reply)) return reply;
     const server = serverParam(req);
     const session: SessionRecord = { id: newSessionId(), v: LEGACY_VERSION, t: 'sse', p: req.principal.id, e: deps.instanceId, s: server };
+    const release = takeStreamSlot(deps, req, reply);
+    if (!release) return reply;
     try {
       await sessions.create(session);
     } catch (err) {
+      release();
       deps.log.warn({ err: (err as Error).message }, 'session store unavailable');
       return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
     }
@@ -49,6 +52,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     sse.event('endpoint', endpointFor(req.url, session.id));
     // Legacy SSE cannot resume: a lost stream ends its session.
     sse.onClose(() => {
+      release();
       streams.delete(session.id);
       metrics.sessionsActive.dec({ transport: 'sse' });
       sessions.delete(session.id).catch(() => {});
@@ -97,7 +101,13 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       send(resultText(msg.id, initializeResult(version)));
       return;
     }
-    send(outcomeText(msg.id, await dispatcher.handle({ ...base, notify: send }, msg)));
+    const releaseCall = takeCallSlot(deps, session.id);
+    if (!releaseCall) return send(errorText(msg.id, callSlotError(deps)));
+    try {
+      send(outcomeText(msg.id, await dispatcher.handle({ ...base, notify: send }, msg)));
+    } finally {
+      releaseCall();
+    }
   };
 
   for (const path of paths.get) app.get(path, open);

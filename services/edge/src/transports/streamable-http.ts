@@ -5,11 +5,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { decodeEventId, primingEventId } from '@mcpgw/common/event-log';
 import { progressTokenOf, type RequestContext } from '../dispatcher.js';
-import { classify, errorText, resultText } from '../jsonrpc.js';
+import { classify, errorText, resultText, type JsonRpcRequest } from '../jsonrpc.js';
 import { httpStatusOf, outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
-import { checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, type TransportDeps } from './context.js';
+import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 
 /** The reconnect delay suggested to clients (`retry:` of the priming event). */
@@ -26,8 +26,19 @@ function accepts(req: FastifyRequest): { json: boolean; sse: boolean } {
  * session's standalone stream (GET with Mcp-Session-Id), which shares its
  * paths with the legacy SSE transport (GET without it).
  */
-export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps, paths: string[]): StreamGetHandler {
+export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps, paths: string[], sessionTtlMs: number): StreamGetHandler {
   const { dispatcher, sessions, metrics } = deps;
+  // mcpgw_sessions_active{transport="http"}: sessions created here, until
+  // DELETE or until this edge has not seen them for the idle TTL (the store
+  // expires them silently, so the gauge must too).
+  const lastSeen = new Map<string, number>();
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - sessionTtlMs;
+    for (const [id, at] of lastSeen) if (at < cutoff) lastSeen.delete(id);
+    metrics.sessionsActive.set({ transport: 'http' }, lastSeen.size);
+  }, Math.min(sessionTtlMs, 30_000));
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
 
   const post = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!checkServerRoute(deps, req, reply)) return reply;
@@ -56,7 +67,8 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
         deps.log.warn({ err: (err as Error).message }, 'session store unavailable');
         return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' }, c.msg.id);
       }
-      metrics.sessionsActive.inc({ transport: 'http' });
+      lastSeen.set(session.id, Date.now());
+      metrics.sessionsActive.set({ transport: 'http' }, lastSeen.size);
       return reply.header('mcp-session-id', session.id).type('application/json').send(resultText(c.msg.id, initializeResult(version)));
     }
 
@@ -65,6 +77,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     }
     const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
+    if (lastSeen.has(sid)) lastSeen.set(sid, Date.now());
     const pv = req.headers['mcp-protocol-version'];
     if (typeof pv === 'string' && !SUPPORTED_VERSIONS.includes(pv)) {
       return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: `Bad Request: unsupported MCP-Protocol-Version '${pv}' (supported: ${SUPPORTED_VERSIONS.join(', ')})` });
@@ -80,6 +93,17 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     }
 
     const msg = c.msg;
+    const releaseCall = takeCallSlot(deps, session.id);
+    if (!releaseCall) return reply.code(429).header('retry-after', '1').type('application/json').send(errorText(msg.id, callSlotError(deps)));
+    try {
+      return await answer(reply, msg, base, session, acc);
+    } finally {
+      releaseCall();
+    }
+  };
+
+  /** Answers one request of a session: as JSON, or as an SSE stream when progress or server-to-client traffic may come. */
+  const answer = async (reply: FastifyReply, msg: JsonRpcRequest, base: RequestContext, session: SessionRecord, acc: { json: boolean; sse: boolean }) => {
     // SSE only when it buys something (progress) or the client accepts nothing else.
     const stream = acc.sse && (!acc.json || progressTokenOf(msg) !== undefined || dispatcher.mayNeedStream(base, msg));
     if (!stream) {
@@ -137,8 +161,11 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     if (!session) return reply;
     const at = decodeEventId(lastEventId);
     if (!at) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Last-Event-ID is not an event id of this gateway' });
+    const release = takeStreamSlot(deps, req, reply);
+    if (!release) return reply;
     reply.hijack();
-    const sse = new SseWriter(reply.raw);
+    const sse = new SseWriter(reply.raw, req.principal.access);
+    sse.onClose(release);
     const deadline = Date.now() + deps.resumeWindowMs;
     let cursor = lastEventId;
     try {
@@ -170,6 +197,9 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: `Invalid Request: JSON-RPC batches are not part of protocol ${session.v}; send one message per request` });
     }
     if (items.length === 0) return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: empty batch' });
+    if (items.length > deps.limits.maxBatchItems) {
+      return sendError(reply, 400, { code: ErrorCode.LimitExceeded, message: `Invalid Request: a batch may hold at most ${deps.limits.maxBatchItems} messages (MCPGW_MAX_BATCH_ITEMS); this one has ${items.length}` });
+    }
     const base = sessionContext(req, session, server);
     const answers = await Promise.all(items.map(async (item) => {
       const c = classify(item);
@@ -192,10 +222,13 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     if (deps.streams.has(sid)) return sendError(reply, 409, { code: ErrorCode.InvalidRequest, message: 'Conflict: this session already has a GET stream open' });
+    const release = takeStreamSlot(deps, req, reply);
+    if (!release) return reply;
     reply.hijack();
     const sse = new SseWriter(reply.raw, req.principal.access);
     deps.streams.set(sid, sse);
     sse.onClose(() => {
+      release();
       if (deps.streams.get(sid) === sse) deps.streams.delete(sid);
     });
   };
@@ -208,7 +241,8 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     await sessions.delete(sid).catch(() => false);
     dispatcher.endSession(session);
     deps.streams.get(sid)?.end();
-    metrics.sessionsActive.dec({ transport: 'http' });
+    lastSeen.delete(sid);
+    metrics.sessionsActive.set({ transport: 'http' }, lastSeen.size);
     return reply.code(200).send();
   };
 

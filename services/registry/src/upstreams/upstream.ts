@@ -29,6 +29,7 @@ import type { ServerConfig } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
 import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen, type BulkheadPolicy, type CircuitBreakerPolicy } from 'cockatiel';
 import type { ClientPeer } from './client-peer.js';
+import { ClientCredentials } from './oauth2.js';
 import { createTransport } from './transports.js';
 
 /** Upstream results pass through untouched: their shape is the upstream's business. */
@@ -107,12 +108,16 @@ export class Upstream {
   private nextToken = 0;
   private lastReinitMs = 0;
 
+  /** `auth_type: oauth2`: one token source per upstream, shared by its SDK transport and the lean caller. */
+  private readonly oauth?: ClientCredentials;
+
   /**
    * `peer`: this is one client session's own upstream session (`per_client`);
    * its server-to-client requests and notifications go to that client. Such an
    * upstream does not feed the catalog (the shared instance does).
    */
   constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer) {
+    if (config.oauth2) this.oauth = new ClientCredentials(config.oauth2, config.name);
     this.breaker = circuitBreaker(handleWhen((err) => err instanceof UpstreamCallError && err.connectionFailure), {
       halfOpenAfter: BREAKER_HALF_OPEN_MS,
       breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
@@ -260,7 +265,7 @@ export class Upstream {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState('connecting');
-    const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: line }, 'upstream stderr'));
+    const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: line }, 'upstream stderr'), this.oauth);
     const client = new Client(CLIENT_INFO, { capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} });
     client.onerror = (err) => this.log.debug({ server: this.config.name, err: err.message }, 'upstream transport error');
     if (this.peer) this.wirePeer(client, this.peer);
@@ -299,7 +304,7 @@ export class Upstream {
     this.client = client;
     if (transport instanceof StreamableHTTPClientTransport && !this.peer) {
       this.httpTransport = transport;
-      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers);
+      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
     }
     this.reconnectAttempt = 0;
     this.lastSeenMs = Date.now();
@@ -368,6 +373,11 @@ export class Upstream {
           this.refresh();
         }
       });
+  }
+
+  /** The protocol revision negotiated with the upstream, where the transport records it (Streamable HTTP). */
+  get protocolVersion(): string | undefined {
+    return this.state === 'up' ? this.httpTransport?.protocolVersion : undefined;
   }
 
   private async readContents(): Promise<CatalogContents> {
