@@ -124,7 +124,7 @@ gateway:
       (req) => ({ answer: `results: ${lastToolMessages(req.body).map((m: any) => m.content).join(' | ')}` }),
     );
     const completion = await team.chat.completions.create({ model: 'gpt-scripted', messages: [{ role: 'user', content: 'add things' }], tools: [MCP_NEVER as any] });
-    assert.equal(completion.choices[0]!.message.content, "results: 5 | 11 | Error: unknown tool 'beta__echo'");
+    assert.equal(completion.choices[0]!.message.content, "results: 5 | 11 | Error: Invalid params: unknown tool 'beta__echo'");
     assert.equal(completion.choices[0]!.finish_reason, 'stop');
     const sent = since(from);
     assert.equal(sent.length, 3);
@@ -134,6 +134,7 @@ gateway:
     assert.equal(await betaCalls(), betaBefore + 1, 'beta ran only beta__add');
     assert.equal(await metric(/^mcpgw_tool_calls_total\{server="beta",outcome="error"\}/), 0);
     assert.ok(await metric(/^mcpgw_llm_tool_calls_total\{model="gpt-scripted",outcome="ok"\}/) >= 2);
+    assert.equal(await metric(/^mcpgw_denials_total\{kind="tool"\}/), 1, 'the attempt outside the scopes is audited as a denial');
   });
 
   test('a failing tool and arguments that are not JSON go back to the model, which answers', async () => {
@@ -208,16 +209,19 @@ gateway:
   test('Responses API: mcp_list_tools and mcp_call items, allowed_tools honoured', async () => {
     const from = provider.requests.length;
     provider.push(
-      { toolCalls: [{ name: 'alpha__add', arguments: { a: 20, b: 22 }, id: 'call_r' }] },
+      { toolCalls: [{ name: 'alpha__add', arguments: { a: 20, b: 22 }, id: 'call_r' }, { name: 'alpha__echo', arguments: { message: 'not allowed' }, id: 'call_x' }] },
       (req) => ({ answer: `got ${(req.body.input as any[]).find((i) => i.type === 'function_call_output').output}` }),
     );
     const response = await team.responses.create({ model: 'gpt-scripted', input: 'what is 20 + 22?', tools: [{ ...MCP_NEVER, allowed_tools: ['alpha__add', 'beta__echo'] } as any] });
-    assert.deepEqual(response.output.map((o) => o.type), ['mcp_list_tools', 'mcp_call', 'message']);
+    assert.deepEqual(response.output.map((o) => o.type), ['mcp_list_tools', 'mcp_call', 'mcp_call', 'message']);
     const listed = response.output[0] as any;
     assert.equal(listed.server_label, 'gw');
     assert.deepEqual(listed.tools.map((t: any) => t.name), ['alpha__add'], 'beta__echo is allowed by the request but outside the key\'s scopes');
     const call = response.output[1] as any;
     assert.deepEqual([call.name, call.arguments, call.output, call.error, call.server_label], ['alpha__add', '{"a":20,"b":22}', '42', null, 'gw']);
+    const refused = response.output[2] as any;
+    assert.deepEqual([refused.name, refused.output, refused.status], ['alpha__echo', null, 'failed']);
+    assert.equal(refused.error.message, "Invalid params: unknown tool 'alpha__echo'", 'visible to the key but not in allowed_tools: never run');
     assert.equal(response.output_text, 'got 42');
     assert.deepEqual(offeredTools(since(from)[0]!), ['alpha__add']);
     assert.equal(since(from)[0]!.body.model, 'upstream-model');

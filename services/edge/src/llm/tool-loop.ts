@@ -103,7 +103,7 @@ export class InjectedTools {
   readonly tools: McpTool[] = [];
   private readonly entryOf = new Map<string, McpToolEntry>();
 
-  constructor(readonly entries: McpToolEntry[], view: View | undefined) {
+  constructor(readonly entries: McpToolEntry[], private readonly view: View | undefined) {
     const all = view ? toolsOf(view) : [];
     for (const entry of entries) {
       for (const tool of all) {
@@ -120,6 +120,11 @@ export class InjectedTools {
   mcpName(providerName: string): string | undefined {
     const name = this.names.toMcp(providerName);
     return this.entryOf.has(name) ? name : undefined;
+  }
+
+  /** In the caller's view (it may still be left out by `allowed_tools`). */
+  visible(name: string): boolean {
+    return this.view?.tools.has(name) ?? false;
   }
 
   labelOf(name: string): string {
@@ -182,11 +187,11 @@ export async function runToolCall(deps: LoopDeps, ctx: RequestContext, model: Mo
     count('bad_arguments');
     return { name: tools.names.toMcp(err.toolName), arguments: rawArgs, text: `Error: ${err.message}`, isError: true, error: { code: ErrorCode.InvalidParams, message: err.message } };
   }
-  if (!tools.mcpName(mcp.name)) {
-    // Not offered to this request (outside the caller's scopes or allowed_tools, or made up):
-    // answered as the dispatcher answers an unknown tool, and never run.
+  if (!tools.mcpName(mcp.name) && tools.visible(mcp.name)) {
+    // Left out by allowed_tools: answered as the dispatcher answers an unknown tool, and never run.
+    // (A name outside the caller's scopes goes to the dispatcher, which answers the same and audits the denial.)
     count('error');
-    const message = `unknown tool '${mcp.name}'`;
+    const message = `Invalid params: unknown tool '${mcp.name}'`; // the dispatcher's words for an unknown tool
     return { name: mcp.name, arguments: rawArgs, text: `Error: ${message}`, isError: true, error: { code: ErrorCode.InvalidParams, message } };
   }
   const outcome = await deps.dispatcher.callTool(ctx, `${requestId}:${callId}`, mcp.name, mcp.arguments);
