@@ -101,8 +101,24 @@ export interface GatewayConfig {
 
 export type PinningMode = 'off' | 'warn' | 'hold';
 
+/** One entry of the LiteLLM-style `model_list`: a model name clients use, served by an OpenAI-compatible upstream. */
+export interface ModelConfig {
+  /** `model_name`: what clients send as `model`. */
+  name: string;
+  /** The upstream's own model name (`litellm_params.model` without its provider prefix). */
+  model: string;
+  /** The upstream's OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`. */
+  apiBase: string;
+  /** Sent to the upstream as `Authorization: Bearer`; never the client's credential. */
+  apiKey?: string;
+  /** Per-model provider timeout (`litellm_params.timeout`, seconds in the file); default the edge's. */
+  timeoutMs?: number;
+}
+
 export interface Config {
   servers: ServerConfig[];
+  /** The `model_list` block (read by the edge only; empty for the registry). */
+  models: ModelConfig[];
   gateway: GatewayConfig;
   /** Non-fatal findings (unknown keys), for the caller to log. */
   warnings: string[];
@@ -187,6 +203,19 @@ const gatewaySchema = z.object({
   log_arguments: z.boolean().optional(),
 });
 
+// LiteLLM prefixes of providers that speak the OpenAI wire format; a model without a prefix is OpenAI's.
+const OPENAI_COMPATIBLE = ['openai', 'hosted_vllm', 'litellm_proxy', 'openai_like'];
+const modelSchema = z.object({
+  model_name: z.string().min(1).max(256),
+  litellm_params: z.object({
+    model: z.string().min(1),
+    api_base: z.url().optional(),
+    api_key: z.string().optional(),
+    timeout: z.number().positive().optional(),
+  }),
+  model_info: z.unknown().optional(),
+});
+
 const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_MAX_CONCURRENCY = 64;
@@ -234,9 +263,11 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const js: unknown = doc.toJS();
   if (js === null || typeof js !== 'object' || Array.isArray(js)) fail([], 'the config must be a mapping with an `mcp_servers` key');
   const raw = js as Record<string, unknown>;
+  // The model list (and its api keys) is the edge's; the registry leaves it alone, the edge reads nothing else but `gateway`.
+  const { model_list: rawModels, ...rest } = raw;
   const top = opts.gatewayOnly
-    ? { gateway: substituteEnv(raw.gateway, ['gateway'], env, fail) }
-    : substituteEnv(raw, [], env, fail) as Record<string, unknown>;
+    ? { gateway: substituteEnv(raw.gateway, ['gateway'], env, fail), model_list: substituteEnv(rawModels, ['model_list'], env, fail) }
+    : substituteEnv(rest, [], env, fail) as Record<string, unknown>;
   const warnings: string[] = [];
 
   const gatewayParsed = gatewaySchema.safeParse(top.gateway ?? {});
@@ -266,8 +297,11 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     servers.push(toServerConfig(name, parsed.data!, (key, msg) => fail([...path, key], `server '${name}', key '${key}': ${msg}`)));
   }
 
+  const models = opts.gatewayOnly ? parseModels(top.model_list, fail) : [];
+
   return {
     servers,
+    models,
     gateway: {
       toolSeparator: separator,
       masterKey: g.master_key || undefined,
@@ -289,6 +323,36 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     },
     warnings,
   };
+}
+
+function parseModels(raw: unknown, fail: (path: (string | number)[], msg: string) => never): ModelConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) fail(['model_list'], '`model_list` must be a list of {model_name, litellm_params}');
+  const seen = new Set<string>();
+  return (raw as unknown[]).map((entry, i) => {
+    const parsed = modelSchema.safeParse(entry);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      fail(['model_list', i, ...issue.path.map(keyOf)], `model_list[${i}].${issue.path.join('.')}: ${issue.message}`);
+    }
+    const m = parsed.data!;
+    const at = (key: string) => ['model_list', i, 'litellm_params', key];
+    if (seen.has(m.model_name)) fail(['model_list', i, 'model_name'], `model_list[${i}].model_name: '${m.model_name}' is listed twice`);
+    seen.add(m.model_name);
+    const slash = m.litellm_params.model.indexOf('/');
+    const provider = slash > 0 ? m.litellm_params.model.slice(0, slash) : 'openai';
+    if (!OPENAI_COMPATIBLE.includes(provider)) {
+      fail(at('model'), `model_list[${i}].litellm_params.model: provider '${provider}' is not OpenAI-compatible (use ${OPENAI_COMPATIBLE.map((p) => `${p}/`).join(', ')} and api_base)`);
+    }
+    if (!m.litellm_params.api_base && provider !== 'openai') fail(at('model'), `model_list[${i}].litellm_params: '${provider}/' models need \`api_base\``);
+    return {
+      name: m.model_name,
+      model: slash > 0 ? m.litellm_params.model.slice(slash + 1) : m.litellm_params.model,
+      apiBase: (m.litellm_params.api_base ?? 'https://api.openai.com/v1').replace(/\/+$/, ''),
+      apiKey: m.litellm_params.api_key || undefined,
+      timeoutMs: m.litellm_params.timeout === undefined ? undefined : Math.round(m.litellm_params.timeout * 1000),
+    };
+  });
 }
 
 function keyOf(k: PropertyKey): string | number {

@@ -18,6 +18,8 @@ import { BoundError, registerJsonParser, SlotCounter } from './pipeline/bounds.j
 import { authenticateHook, corsHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
 import type { ClientLimits } from './settings.js';
 import { registerWellKnown } from './routes/well-known.js';
+import { registerLlm } from './llm/routes.js';
+import type { Providers } from './llm/provider.js';
 import type { EdgeMetrics } from './metrics.js';
 import { registerRest } from './routes/rest.js';
 import { registerUi } from './routes/ui.js';
@@ -57,6 +59,8 @@ export interface EdgeOptions {
   sessionTtlMs: number;
   callTimeoutMs: number;
   tracing?: Tracing;
+  /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
+  llm?: { providers: Providers; maxSteps: number };
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -154,11 +158,13 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],
     }, streamGet);
     registerRest(mcp, deps, ['/mcp', '/mcp-rest']);
+    if (opts.llm) registerLlm(mcp, { ...opts.llm, dispatcher, catalog: opts.catalog, limiter: opts.limiter, metrics, log: opts.log });
   });
 
   app.addHook('onClose', async () => {
     for (const s of streams.values()) s.endWithRetry(1_000);
     await opts.events.close();
+    await opts.llm?.providers.close();
   });
   return app;
 }

@@ -12,6 +12,7 @@ import { CatalogView } from './catalog-view.js';
 import { Authenticator } from './identity/authenticate.js';
 import { JwtVerifier } from './identity/jwt.js';
 import { KeyStore, MemoryKeyBackend, RedisKeyBackend, type KeyBackend } from './identity/keys.js';
+import { Providers } from './llm/provider.js';
 import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
 import { RegistryLink } from './registry-client.js';
@@ -94,6 +95,7 @@ const app = buildApp({
   limits: settings.limits,
   sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
+  llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
 });
 
 const address = await app.listen({ host, port });

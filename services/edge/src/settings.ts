@@ -2,7 +2,7 @@
 // the config file's `gateway` block in this one place. No other module of the
 // edge reads process.env.
 import { z } from 'zod';
-import { ConfigError, loadConfigFile, type GatewayConfig } from '@mcpgw/common/config';
+import { ConfigError, loadConfigFile, type GatewayConfig, type ModelConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { DEFAULT_PREFIX } from '@mcpgw/common/redis';
 
@@ -35,6 +35,9 @@ const envSchema = z.object({
   MCPGW_MAX_SSE_STREAMS: int(1).default(20_000),
   MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000),
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
+  MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
+  MCPGW_LLM_MAX_STEPS: int(1).default(8),
+  MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64),
 });
 
 export interface EdgeSettings {
@@ -56,6 +59,18 @@ export interface EdgeSettings {
   /** The gateway's public URL when it is known; else derived from each request's Host. */
   publicUrl?: string;
   gateway: GatewayConfig;
+  /** The config's `model_list`, served on /v1 (OpenAI-compatible). */
+  models: ModelConfig[];
+  llm: LlmSettings;
+}
+
+export interface LlmSettings {
+  /** A provider that sends no headers (or, streaming, no chunk) for this long is answered 504. */
+  timeoutMs: number;
+  /** Model calls per request when the edge runs MCP tools for the model. */
+  maxSteps: number;
+  /** Pooled connections per provider origin. */
+  maxConnections: number;
 }
 
 /** Bounds on what one client can make this edge hold (README "Limits"). */
@@ -88,7 +103,8 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     throw new ConfigError(`environment variable ${issue.path.join('.')}: ${issue.message}`);
   }
   const e = parsed.data;
-  const gateway = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }).gateway : EMPTY_GATEWAY;
+  const config = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }) : undefined;
+  const gateway = config?.gateway ?? EMPTY_GATEWAY;
   return {
     host: e.HOST,
     port: e.PORT,
@@ -110,6 +126,8 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     allowedOrigins: e.MCPGW_ALLOWED_ORIGINS ?? gateway.allowedOrigins ?? [],
     publicUrl: e.MCPGW_PUBLIC_URL ?? gateway.resource,
     gateway,
+    models: config?.models ?? [],
+    llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };
 }
 
@@ -127,5 +145,5 @@ export function redactSettings(s: EdgeSettings): Record<string, unknown> {
     }
   };
   const { gateway: _gateway, ...rest } = s;
-  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), redisUrl: url(s.redisUrl) };
+  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
 }
