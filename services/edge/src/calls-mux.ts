@@ -7,7 +7,7 @@
 // gRPC status; cancel() tells the registry.
 import { EventEmitter } from 'node:events';
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
-import type { CallEvent, CallToolRequest, CallsRequest, CallsResponse, ForwardRequest, RegistryClient } from '@mcpgw/proto/registry';
+import type { CallToolRequest, CallsRequest, CallsResponse, ForwardRequest, RegistryClient } from '@mcpgw/proto/registry';
 
 function grpcError(code: status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: undefined as unknown as Metadata });
