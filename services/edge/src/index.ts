@@ -12,7 +12,7 @@ import { buildApp } from './app.js';
 import { CatalogView } from './catalog-view.js';
 import { LOOPBACK_HOSTS } from './guard.js';
 import { createEdgeMetrics } from './metrics.js';
-import { RegistryLink } from './registry-client.js';
+import { RegistryLink, registryLinkSettings } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
 import type { SseWriter } from './transports/sse-writer.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
@@ -63,7 +63,7 @@ if (env.REDIS_URL) {
 }
 
 const catalog = new CatalogView(gateway.toolSeparator ?? DEFAULT_SEPARATOR);
-const registry = new RegistryLink(env.REGISTRY_URL ?? '127.0.0.1:50051', log);
+const registry = new RegistryLink(env.REGISTRY_URL ?? '127.0.0.1:50051', log, registryLinkSettings(env));
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 
