@@ -53,7 +53,7 @@ export interface LoadOptions {
 }
 
 /** Starts the load; `stop()` ends it and resolves with what was seen. */
-export function startLoad(opts: LoadOptions): { stop(): Promise<LoadStats>; stats: LoadStats } {
+export function startLoad(opts: LoadOptions): { stop(): Promise<LoadStats>; done(): Promise<LoadStats>; stats: LoadStats } {
   const stats: LoadStats = { calls: 0, failed: 0, crossed: 0, failures: [], outcomes: [] };
   let stopping = false;
   const workers = opts.workers ?? 9;
@@ -86,6 +86,11 @@ export function startLoad(opts: LoadOptions): { stop(): Promise<LoadStats>; stat
     stats,
     async stop() {
       stopping = true;
+      await running;
+      return stats;
+    },
+    /** Waits until every worker made its `maxCallsPerWorker` calls. */
+    async done() {
       await running;
       return stats;
     },

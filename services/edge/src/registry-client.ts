@@ -55,6 +55,9 @@ const CHANNEL_OPTIONS = {
   'grpc.min_reconnect_backoff_ms': 100,
 };
 
+/** After every target refused a call once: this many more tries, ~0.2 + 0.4 + 0.8 + 1 s apart (a replica restarting). */
+const MAX_EXTRA_ATTEMPTS = 4;
+
 /** What the edge shows clients instead of grpc's details (which name the registry's address). */
 const UNREACHABLE = 'no registry replica reachable; retry shortly';
 
@@ -216,6 +219,7 @@ export class RegistryLink {
     const out = new CallStream();
     const deadline = Date.now() + meta.deadlineMs;
     const tried = new Set<Target>();
+    let attempts = 0;
     const attempt = () => {
       const target = this.pickTarget(tried.size < this.targets.length ? tried : undefined);
       tried.add(target);
@@ -231,12 +235,14 @@ export class RegistryLink {
           target.avoidUntil = Date.now() + RECONNECT_MAX_MS;
           // Another target, or the same one after a short wait while only one exists (a restart).
           const more = tried.size < this.targets.length;
-          const wait = more ? 0 : Math.min(200 * tried.size, 1_000);
-          if (Date.now() + wait < deadline - 50 && tried.size < this.targets.length + 8) {
+          attempts++;
+          const wait = more ? 0 : Math.min(100 * 2 ** (attempts - this.targets.length), 1_000);
+          if (Date.now() + wait < deadline - 50 && attempts < this.targets.length + MAX_EXTRA_ATTEMPTS) {
             this.log.debug({ err: err.details, retryInMs: wait }, 'registry refused a call before accepting it; retrying on another target');
             if (!more) tried.clear();
-            const t = setTimeout(attempt, wait);
-            out.pending = t;
+            // Detach now: this stream's own 'end' follows its error and must not reach the caller.
+            out.current = undefined;
+            out.pending = setTimeout(attempt, wait);
             return;
           }
         }
@@ -309,7 +315,7 @@ class CallStream extends EventEmitter {
   cancel(): void {
     if (this.cancelled) return;
     this.cancelled = true;
-    if (this.pending === undefined && this.current) return this.current.cancel();
+    if (this.current) return this.current.cancel();
     clearTimeout(this.pending);
     this.current = undefined;
     this.emit('error', Object.assign(new Error('Cancelled on client'), { code: status.CANCELLED, details: 'Cancelled on client' }));
