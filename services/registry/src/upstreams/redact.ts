@@ -73,7 +73,10 @@ export function describeError(err: unknown, redactor: Redactor = redact): string
   for (let depth = 0; e && depth < 4; depth++) {
     if (e instanceof Error) {
       const code = (e as { code?: unknown }).code;
-      const text = typeof code === 'string' && !e.message.includes(code) ? `${code} ${e.message}` : e.message;
+      const text = typeof code === 'string' && !e.message.includes(code) ? `${code} ${e.message}`
+        // The SDK's StreamableHTTPError carries the HTTP status as a number.
+        : typeof code === 'number' && code >= 100 && code < 600 && !e.message.includes(String(code)) ? `HTTP ${code}: ${e.message}`
+          : e.message;
       if (text && !parts.some((p) => p.includes(text))) parts.push(text);
       e = (e as { cause?: unknown }).cause;
     } else {
