@@ -26,10 +26,18 @@ export function parseRedisUrl(raw: string): RedisTarget {
     const tls = scheme.startsWith('rediss');
     // Each comma-separated part as a URL of its own, so credentials of the first one apply.
     const parts = list ? url.split(',').map((p) => p.trim()).filter(Boolean) : [url];
-    const first = new URL(list ? parts[0]! : url.replace(/^[a-z+]+:\/\//i, 'redis://'));
+    // The host list is no valid URL host: take credentials, path and query around it.
+    const rest = url.replace(/^[a-z+]+:\/\//i, '');
+    const at = rest.search(/@[^@]*$/);
+    const userinfo = at >= 0 ? rest.slice(0, at) : '';
+    const afterUser = at >= 0 ? rest.slice(at + 1) : rest;
+    const hostEnd = afterUser.search(/[/?]/);
+    const hostList = hostEnd >= 0 ? afterUser.slice(0, hostEnd) : afterUser;
+    const tail = hostEnd >= 0 ? afterUser.slice(hostEnd) : '';
+    const first = new URL(list ? parts[0]! : `redis://${userinfo ? `${userinfo}@` : ''}placeholder${tail}`);
     const hosts = list
       ? parts.map((p) => new URL(p)).map((u) => ({ host: u.hostname, port: Number(u.port || 6379) }))
-      : url.replace(/^[a-z+]+:\/\//i, '').replace(/^[^@/]*@/, '').split('/')[0]!.split(',').map((hp) => {
+      : hostList.split(',').map((hp) => {
         const i = hp.lastIndexOf(':');
         return i > 0 ? { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) } : { host: hp, port: scheme.endsWith('+sentinel') ? 26379 : 6379 };
       });
