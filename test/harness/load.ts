@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 
 export interface CallOutcome {
+  edge: string;
   ok: boolean;
   status: number;
   text?: string;
@@ -24,9 +25,9 @@ export async function restCall(edgeUrl: string, name: string, args: Record<strin
     });
     const body = (await res.json()) as { content?: { text?: string }[]; isError?: boolean; error?: { message: string } };
     const text = body.content?.[0]?.text;
-    return { ok: res.ok && !body.isError, status: res.status, text, error: body.error?.message, startedMs, endedMs: Date.now() };
+    return { edge: edgeUrl, ok: res.ok && !body.isError, status: res.status, text, error: body.error?.message, startedMs, endedMs: Date.now() };
   } catch (err) {
-    return { ok: false, status: 0, error: (err as Error).message, startedMs, endedMs: Date.now() };
+    return { edge: edgeUrl, ok: false, status: 0, error: (err as Error).message, startedMs, endedMs: Date.now() };
   }
 }
 

@@ -3,6 +3,8 @@ import type { Logger } from './logger.js';
 
 export const DEFAULT_PREFIX = 'mcpgw:';
 const CONNECT_WAIT_MS = 3_000;
+/** Reconnect attempts at most this far apart: Redis back means state back within about a second. */
+const RECONNECT_MAX_MS = 1_000;
 
 /** How REDIS_URL names the deployment: one server, a Cluster, or a Sentinel-watched master. */
 export type RedisTarget =
@@ -72,7 +74,7 @@ export async function connectRedis(url: string, log: Logger, role: string): Prom
     commandTimeout: 1_000,
     maxRetriesPerRequest: 1,
     connectionName: `mcpgw-${role}`,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), RECONNECT_MAX_MS),
   };
   let redis: Redis;
   if (target.kind === 'cluster') {
@@ -80,7 +82,7 @@ export async function connectRedis(url: string, log: Logger, role: string): Prom
       lazyConnect: true,
       // The cluster client needs its queue while it learns the slot map; commands still time out.
       enableOfflineQueue: true,
-      clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5_000),
+      clusterRetryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), RECONNECT_MAX_MS),
       redisOptions: { ...target.options, commandTimeout: 1_000, maxRetriesPerRequest: 1, connectionName: `mcpgw-${role}` },
     }) as unknown as Redis;
   } else if (target.kind === 'sentinel') {

@@ -71,6 +71,8 @@ export interface RegistryImpl {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** How long a call waits for an upstream that is still connecting (a replica's cold start). */
+const COLD_START_WAIT_MS = 5_000;
 /** New edges are spread over replicas: connections are recycled after this long. */
 const MAX_CONNECTION_AGE_MS = 5 * 60_000;
 
@@ -192,6 +194,9 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       return proxyToOwner(call, rpc, target.owner, server);
     }
     const { upstream } = target;
+    // A replica that just started serves the catalog before its upstreams answer: a call waits
+    // briefly for the first connect instead of failing "not connected" (rolling restarts).
+    if (upstream.state === 'connecting') await upstream.whenUp(Math.min(COLD_START_WAIT_MS, ctx?.timeoutMs || COLD_START_WAIT_MS)).catch(() => {});
     // Shared upstreams hear the first subscribe and the last unsubscribe of a URI only.
     const uri = typeof params.uri === 'string' ? params.uri : undefined;
     if (!upstream.peer && uri && ctx?.sessionId && (method === 'resources/subscribe' || method === 'resources/unsubscribe')) {
