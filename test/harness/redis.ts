@@ -59,3 +59,17 @@ export async function startRedisCluster(masters = 3): Promise<{ url: string; por
   }
   return { url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}`, ports, procs };
 }
+
+/** A Sentinel (redis-server --sentinel) watching the master on `masterPort` under `name`. */
+export async function startRedisSentinel(masterPort: number, name: string): Promise<{ port: number; proc: Proc }> {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgw-sentinel-'));
+  const conf = join(dir, 'sentinel.conf');
+  writeFileSync(conf, `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${masterPort} 1\n`);
+  const proc = startProcess('redis-server', [conf, '--sentinel']);
+  await waitForLine(proc, /monitor master|Sentinel ID|Running mode=sentinel/, 'redis sentinel');
+  return { port, proc };
+}

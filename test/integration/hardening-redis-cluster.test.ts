@@ -7,7 +7,7 @@ import { startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
 import { INIT, rpc } from '../harness/mcp.js';
 import { restCall } from '../harness/load.js';
 import { DEMO_SERVER, stopAll, writeConfig } from '../harness/processes.js';
-import { startRedisCluster } from '../harness/redis.js';
+import { startRedis, startRedisSentinel, startRedisCluster } from '../harness/redis.js';
 import { parseRedisUrl } from '@mcpgw/common/redis';
 
 after(stopAll);
@@ -60,4 +60,26 @@ test('a 3-master Redis Cluster: list, call, and one session across two edges', a
   }
   const errors = [...registry.proc.lines, ...a.proc.lines, ...b.proc.lines].filter((l) => /CROSSSLOT|MOVED|"level":50/.test(l));
   assert.deepEqual(errors, []);
+});
+
+test('Redis behind Sentinel (redis+sentinel://…/mastername): list, call, session across two edges', async () => {
+  const master = await startRedis();
+  const sentinel = await startRedisSentinel(Number(new URL(master.url).port), 'mymaster');
+  const env = { REDIS_URL: `redis+sentinel://127.0.0.1:${sentinel.port}/mymaster`, MCPGW_REDIS_PREFIX: 'se:' };
+  const registry = await startRegistry(writeConfig(`mcp_servers:\n  demo:\n    command: node\n    args: ["${DEMO_SERVER}"]\n`), env);
+  const [a, b] = await Promise.all([startEdge(registry.url, env), startEdge(registry.url, env)]);
+  await waitForTools(a.url, ['demo__']);
+  await waitForTools(b.url, ['demo__']);
+  const init = await rpc(`${a.url}/mcp`, INIT);
+  const sid = init.headers.get('mcp-session-id')!;
+  const headers = { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+  const call = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'demo__echo', arguments: { message: 'via sentinel' } } }, headers);
+  assert.equal(call.json.result.content[0].text, 'via sentinel');
+  const { Redis } = await import('ioredis');
+  const direct = new Redis(master.url);
+  try {
+    assert.ok(await direct.get('se:{catalog}:version'), 'the catalog is in the master Sentinel named');
+  } finally {
+    direct.disconnect();
+  }
 });
