@@ -15,7 +15,7 @@ import { KeyStore, MemoryKeyBackend, RedisKeyBackend, type KeyBackend } from './
 import { Providers } from './llm/provider.js';
 import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
-import { RegistryLink } from './registry-client.js';
+import { RegistryLink, registryLinkOptions } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
 import { loadEdgeSettings, redactSettings, type EdgeSettings } from './settings.js';
 import { setSseBufferLimit, type SseWriter } from './transports/sse-writer.js';
@@ -67,7 +67,7 @@ if (!authenticator.required && !loopbackOnly) {
 }
 
 const catalog = new CatalogView(gateway.toolSeparator);
-const registry = new RegistryLink(settings.registryUrl, log);
+const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls));
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 

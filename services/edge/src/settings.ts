@@ -27,6 +27,9 @@ const envSchema = z.object({
   MCPGW_CALL_TIMEOUT_MS: int(1).default(300_000),
   MCPGW_SSE_MAX_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
   MCPGW_REGISTRY_TOKEN: z.string().optional(),
+  MCPGW_REGISTRY_TLS_CA: z.string().optional(),
+  MCPGW_REGISTRY_TLS_CERT: z.string().optional(),
+  MCPGW_REGISTRY_TLS_KEY: z.string().optional(),
   MCPGW_KEY_CACHE_MS: int(0).default(30_000),
   MCPGW_MAX_JSON_DEPTH: int(2).default(64),
   MCPGW_MAX_BATCH_ITEMS: int(1).default(50),
@@ -45,6 +48,8 @@ export interface EdgeSettings {
   port: number;
   registryUrl: string;
   registryToken?: string;
+  /** PEM file paths: the registry's CA, and this edge's certificate and key for mTLS. */
+  registryTls: { ca?: string; cert?: string; key?: string };
   redisUrl?: string;
   redisPrefix: string;
   sessionTtlMs: number;
@@ -110,6 +115,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     port: e.PORT,
     registryUrl: e.REGISTRY_URL,
     registryToken: e.MCPGW_REGISTRY_TOKEN || undefined,
+    registryTls: { ca: e.MCPGW_REGISTRY_TLS_CA, cert: e.MCPGW_REGISTRY_TLS_CERT, key: e.MCPGW_REGISTRY_TLS_KEY },
     redisUrl: e.REDIS_URL || undefined,
     redisPrefix: e.MCPGW_REDIS_PREFIX,
     sessionTtlMs: e.MCPGW_SESSION_TTL_SECONDS * 1000,

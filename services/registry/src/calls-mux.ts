@@ -32,6 +32,9 @@ class MuxedCall<T> extends EventEmitter {
     return this.deadline;
   }
 
+  /** Acceptance already went out as the `accepted` frame. */
+  sendMetadata(): void {}
+
   write(event: CallEvent): boolean {
     if (!this.cancelled && !this.ended) this.send({ callId: this.id, frame: { $case: 'event', value: event } });
     return true;
