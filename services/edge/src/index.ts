@@ -67,7 +67,7 @@ if (!authenticator.required && !loopbackOnly) {
 }
 
 const catalog = new CatalogView(gateway.toolSeparator);
-const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls));
+const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls, settings.registryMux));
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 

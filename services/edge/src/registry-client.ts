@@ -40,6 +40,7 @@ import {
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
+import { CallsChannel } from './calls-mux.js';
 import type { CatalogView } from './catalog-view.js';
 
 /** Reconnect backoff bounds: grpc-js defaults grow to 120 s, which outlives short outages by minutes. */
@@ -80,18 +81,22 @@ export interface RegistryTls {
 export interface RegistryLinkOptions {
   /** Shared secret the registry requires (MCPGW_REGISTRY_TOKEN). */
   token?: string;
+  /** Calls ride one multiplexed stream per target (default) instead of one gRPC call each (MCPGW_REGISTRY_MUX=0). */
+  multiplex?: boolean;
   tls?: RegistryTls;
 }
 
 /** The link's options from the edge's settings: token, and TLS files (CA, and client certificate and key for mTLS). */
-export function registryLinkOptions(token: string | undefined, tls: { ca?: string; cert?: string; key?: string }): RegistryLinkOptions {
+export function registryLinkOptions(token: string | undefined, tls: { ca?: string; cert?: string; key?: string }, multiplex = true): RegistryLinkOptions {
   const read = (p: string | undefined) => (p ? readFileSync(p) : undefined);
   const ca = read(tls.ca);
-  return { token, tls: ca ? { ca, cert: read(tls.cert), key: read(tls.key) } : undefined };
+  return { token, multiplex, tls: ca ? { ca, cert: read(tls.cert), key: read(tls.key) } : undefined };
 }
 
 interface Target {
   client: RegistryClient;
+  /** The multiplexed call stream to this target (see calls-mux.ts). */
+  calls: CallsChannel;
   /** Until when this target is skipped (it refused a call: draining or down). */
   avoidUntil: number;
 }
@@ -104,15 +109,20 @@ export class RegistryLink {
   private closed = false;
   private retryTimer?: NodeJS.Timeout;
   private readonly token?: string;
+  private readonly multiplex: boolean;
 
   /** `target`: host:port, `dns:///name:port`, or a comma-separated list of them. */
   constructor(target: string, private readonly log: Logger, options: RegistryLinkOptions = {}) {
     this.token = options.token;
+    this.multiplex = options.multiplex ?? true;
     const creds: ChannelCredentials = options.tls
       ? credentials.createSsl(options.tls.ca, options.tls.key ?? null, options.tls.cert ?? null)
       : credentials.createInsecure();
     this.targets = target.split(',').map((t) => t.trim()).filter(Boolean)
-      .map((t) => ({ client: new RegistryClient(t, creds, CHANNEL_OPTIONS), avoidUntil: 0 }));
+      .map((t) => {
+        const client = new RegistryClient(t, creds, CHANNEL_OPTIONS);
+        return { client, calls: new CallsChannel(client, () => this.metadata()), avoidUntil: 0 };
+      });
   }
 
   /**
@@ -199,11 +209,15 @@ export class RegistryLink {
   }
 
   callTool(req: CallToolRequest, meta: CallMeta): ClientReadableStream<CallEvent> {
-    return this.retrying(meta, (client, md, deadline) => client.callTool(req, md, { deadline }));
+    return this.retrying(meta, (t, deadline) => (this.multiplex
+      ? t.calls.callTool(req, deadline, meta.traceparent) as unknown as ClientReadableStream<CallEvent>
+      : t.client.callTool(req, this.metadata(meta), { deadline })));
   }
 
   forward(req: ForwardRequest, meta: CallMeta): ClientReadableStream<CallEvent> {
-    return this.retrying(meta, (client, md, deadline) => client.forward(req, md, { deadline }));
+    return this.retrying(meta, (t, deadline) => (this.multiplex
+      ? t.calls.forward(req, deadline, meta.traceparent) as unknown as ClientReadableStream<CallEvent>
+      : t.client.forward(req, this.metadata(meta), { deadline })));
   }
 
   /**
@@ -211,7 +225,7 @@ export class RegistryLink {
    * reached any registry: the registry sends its response headers as soon as
    * it accepts a call, so UNAVAILABLE before them means no upstream saw it.
    */
-  private retrying(meta: CallMeta, open: (c: RegistryClient, md: Metadata, deadline: number) => ClientReadableStream<CallEvent>)
+  private retrying(meta: CallMeta, open: (t: Target, deadline: number) => ClientReadableStream<CallEvent>)
     : ClientReadableStream<CallEvent> {
     const out = new CallStream();
     const deadline = Date.now() + meta.deadlineMs;
@@ -220,7 +234,7 @@ export class RegistryLink {
     const attempt = () => {
       const target = this.pickTarget(tried.size < this.targets.length ? tried : undefined);
       tried.add(target);
-      const stream = open(target.client, this.metadata(meta), deadline);
+      const stream = open(target, deadline);
       out.attach(stream);
       let accepted = false;
       stream.on('metadata', () => { accepted = true; });
@@ -296,7 +310,10 @@ export class RegistryLink {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.watch?.cancel();
-    for (const t of this.targets) t.client.close();
+    for (const t of this.targets) {
+      t.calls.close();
+      t.client.close();
+    }
   }
 }
 

@@ -27,6 +27,7 @@ const envSchema = z.object({
   MCPGW_CALL_TIMEOUT_MS: int(1).default(300_000),
   MCPGW_SSE_MAX_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
   MCPGW_REGISTRY_TOKEN: z.string().optional(),
+  MCPGW_REGISTRY_MUX: z.enum(['0', '1']).default('1'),
   MCPGW_REGISTRY_TLS_CA: z.string().optional(),
   MCPGW_REGISTRY_TLS_CERT: z.string().optional(),
   MCPGW_REGISTRY_TLS_KEY: z.string().optional(),
@@ -48,6 +49,8 @@ export interface EdgeSettings {
   port: number;
   registryUrl: string;
   registryToken?: string;
+  /** Calls to the registry ride one multiplexed stream per target (MCPGW_REGISTRY_MUX, default on). */
+  registryMux: boolean;
   /** PEM file paths: the registry's CA, and this edge's certificate and key for mTLS. */
   registryTls: { ca?: string; cert?: string; key?: string };
   redisUrl?: string;
@@ -115,6 +118,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     port: e.PORT,
     registryUrl: e.REGISTRY_URL,
     registryToken: e.MCPGW_REGISTRY_TOKEN || undefined,
+    registryMux: e.MCPGW_REGISTRY_MUX === '1',
     registryTls: { ca: e.MCPGW_REGISTRY_TLS_CA, cert: e.MCPGW_REGISTRY_TLS_CERT, key: e.MCPGW_REGISTRY_TLS_KEY },
     redisUrl: e.REDIS_URL || undefined,
     redisPrefix: e.MCPGW_REDIS_PREFIX,
