@@ -17,7 +17,7 @@ import { createEdgeMetrics } from '../../services/edge/src/metrics.js';
 import { Limiter } from '../../services/edge/src/pipeline/limits.js';
 import { MemorySessionStore } from '../../services/edge/src/sessions/session-store.js';
 import { DEFAULT_LIMITS, type ClientLimits } from '../../services/edge/src/settings.js';
-import type { SseWriter } from '../../services/edge/src/transports/sse-writer.js';
+import type { StreamTarget } from '../../services/edge/src/transports/sse-writer.js';
 import { LocalStreamBus } from '../../services/edge/src/transports/stream-bus.js';
 
 export interface FakeServer {
@@ -102,7 +102,7 @@ export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string
   const registry = fakeRegistry();
   const catalog = catalogOf(opts.servers);
   const keys = new KeyStore(new MemoryKeyBackend(), gateway.keys, 30_000);
-  const streams = new Map<string, SseWriter>();
+  const streams = new Map<string, StreamTarget>();
   const app = buildApp({
     catalog, registry, sessions: new MemorySessionStore(60_000), metrics, log, instanceId: 'test', streams, bus: new LocalStreamBus(streams),
     events: new MemoryEventLog(60_000), sharedEvents: false, maxBodyBytes: 1 << 20, callTimeoutMs: 10_000, sessionTtlMs: 60_000, limits: { ...DEFAULT_LIMITS, ...opts.limits },

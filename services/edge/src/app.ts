@@ -23,7 +23,7 @@ import { registerRest } from './routes/rest.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
-import type { SseWriter } from './transports/sse-writer.js';
+import type { StreamTarget } from './transports/sse-writer.js';
 import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
 
@@ -43,7 +43,7 @@ export interface EdgeOptions {
   publicUrl?: string;
   instanceId: string;
   /** Streams this replica holds, shared with the stream bus. */
-  streams: Map<string, SseWriter>;
+  streams: Map<string, StreamTarget>;
   bus: StreamBus;
   /** Events of SSE response streams; `sharedEvents` when they live in Redis. */
   events: EventLog;

@@ -17,7 +17,7 @@ import { Limiter } from './pipeline/limits.js';
 import { RegistryLink } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
 import { loadEdgeSettings, type EdgeSettings } from './settings.js';
-import { setSseBufferLimit, type SseWriter } from './transports/sse-writer.js';
+import { setSseBufferLimit, type StreamTarget } from './transports/sse-writer.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
 const log = createLogger('edge');
@@ -37,7 +37,7 @@ setSseBufferLimit(settings.sseMaxBufferBytes);
 
 const metrics = createEdgeMetrics();
 const instanceId = `${hostname()}-${randomBytes(4).toString('hex')}`;
-const streams = new Map<string, SseWriter>();
+const streams = new Map<string, StreamTarget>();
 let redis: Redis | undefined;
 let sessions: SessionStore;
 let bus: StreamBus;

@@ -1,6 +1,7 @@
 // The edge's settings: one validated object, built from the environment and
 // the config file's `gateway` block in this one place. No other module of the
 // edge reads process.env.
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, loadConfigFile, type GatewayConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
@@ -35,6 +36,7 @@ const envSchema = z.object({
   MCPGW_MAX_SSE_STREAMS: int(1).default(20_000),
   MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000),
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
+  MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
 });
 
 export interface EdgeSettings {
@@ -56,6 +58,14 @@ export interface EdgeSettings {
   /** The gateway's public URL when it is known; else derived from each request's Host. */
   publicUrl?: string;
   gateway: GatewayConfig;
+  /**
+   * Seals MRTR `requestState` (2026-07-28 clients). Generated at start when
+   * MCPGW_STATE_SECRET is unset: fine for one edge; edges behind one load
+   * balancer must share it (a retry may reach any of them).
+   */
+  stateSecret: string;
+  /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
+  stateSecretGenerated: boolean;
 }
 
 /** Bounds on what one client can make this edge hold (README "Limits"). */
@@ -110,5 +120,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     allowedOrigins: e.MCPGW_ALLOWED_ORIGINS ?? gateway.allowedOrigins ?? [],
     publicUrl: e.MCPGW_PUBLIC_URL ?? gateway.resource,
     gateway,
+    stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
+    stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
   };
 }
