@@ -1,4 +1,5 @@
 // buildApp(opts) assembles the edge and never listens (index.ts does).
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -26,6 +27,8 @@ import { registerLegacySse } from './transports/legacy-sse.js';
 import type { StreamTarget } from './transports/sse-writer.js';
 import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
+import { createModernAdapter } from './transports/streamable-http-2026.js';
+import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -54,6 +57,8 @@ export interface EdgeOptions {
   sessionTtlMs: number;
   callTimeoutMs: number;
   tracing?: Tracing;
+  /** Seals MRTR requestState (MCPGW_STATE_SECRET); random per process when absent (one edge only). */
+  stateSecret?: string;
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -143,11 +148,12 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
-    const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs);
+    const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
+    const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs, modern);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],
-    }, streamGet);
+    }, streamGet, modern);
     registerRest(mcp, deps, ['/mcp', '/mcp-rest']);
   });
 

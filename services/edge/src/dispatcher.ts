@@ -77,7 +77,7 @@ export interface CallHandle {
    * Ends this request with `outcome` while the call runs on: `takeOver` gets
    * the call's stream before any further event is read from it.
    */
-  hold(outcome: Outcome, takeOver: (stream: ClientReadableStream<CallEvent>) => void): void;
+  hold(outcome: Outcome | Promise<Outcome>, takeOver: (stream: ClientReadableStream<CallEvent>) => void): void;
   /** Ends this request with `outcome` and cancels the call upstream. */
   abandon(outcome: Outcome): void;
 }
@@ -401,7 +401,12 @@ export class Dispatcher {
           if (settled) return;
           stream.off('data', onData).off('error', onError).off('end', onEnd);
           takeOver(stream);
-          settle({ outcome });
+          settled = true;
+          ctx.signal?.removeEventListener('abort', onAbort);
+          Promise.resolve(outcome).then(
+            (o) => resolve({ outcome: o }),
+            (err: Error) => resolve({ outcome: fail({ code: ErrorCode.InternalError, message: `mcpgw: could not hold the call for its retry: ${err.message}` }) }),
+          );
         },
         abandon: (outcome) => {
           if (settled) return;

@@ -93,7 +93,11 @@ const app = buildApp({
   limits: settings.limits,
   sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
+  stateSecret: settings.stateSecret,
 });
+if (redis && settings.stateSecretGenerated) {
+  log.warn('MCPGW_STATE_SECRET is unset: MRTR requestState is sealed with a per-process secret, so a 2026 client\'s retry that reaches another edge is refused; give every edge the same MCPGW_STATE_SECRET');
+}
 
 const address = await app.listen({ host, port });
 log.info({ address, port: Number(new URL(address).port), registry: settings.registryUrl, redis: Boolean(redis), auth: authenticator.required }, 'edge listening');
