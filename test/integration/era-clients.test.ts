@@ -4,16 +4,14 @@
 // `pin: '2026-07-28'` describe what the 2026 adapter must do (stateless
 // requests, server/discover, progress on the request's stream, resource
 // read, subscriptions/listen, elicitation through MRTR against a 2025-era
-// per_client upstream); they are skipped until it is wired (MCPGW_ERA_2026=1
-// runs them).
+// per_client upstream).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport, type VersionNegotiationMode } from '@modelcontextprotocol/client';
 import { fixtureStdio, startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
 import { stopAll, writeConfig } from '../harness/processes.js';
 
-// MCPGW_ERA_2026=1 runs the modern-era tests anyway (to see where the wiring stands)
-const ADAPTER = process.env.MCPGW_ERA_2026 === '1' ? {} : { skip: 'needs the 2026 adapter' };
+const ADAPTER = {};
 const deadline = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
 
@@ -33,9 +31,10 @@ const textOf = (r: { content?: unknown }) => ((r.content as { type: string; text
 describe('SDK v2 client against the gateway', () => {
   before(async () => {
     // the conformance fixture as a 2025-era per_client upstream: it sends real elicitation requests
-    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}`));
+    // and a shared upstream whose tool list grows (`bump`): the catalog's list_changed is what listen streams hear
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}${fixtureStdio('chg', 'changing')}`));
     edge = await startEdge(registry.url);
-    await waitForTools(edge.url, ['conf__']);
+    await waitForTools(edge.url, ['conf__', 'chg__']);
   });
   after(stopAll);
 
@@ -123,7 +122,10 @@ describe('SDK v2 client against the gateway', () => {
           client.setNotificationHandler('notifications/tools/list_changed', () => { changed(); });
           const sub = await client.listen({ toolsListChanged: true });
           assert.equal(sub.honoredFilter.toolsListChanged, true);
-          await client.callTool({ name: 'conf__test_trigger_tool_change', arguments: {} });
+          // A per_client session's own list_changed (conf__test_trigger_tool_change) is dropped by the registry
+          // today (it relays only log messages and resource updates of client sessions); a shared upstream's
+          // change reaches every listen stream through the catalog.
+          await client.callTool({ name: 'chg__bump', arguments: {} });
           await deadline(gotChange, 10_000, 'notifications/tools/list_changed on the listen stream');
           await sub.close();
         } finally {
