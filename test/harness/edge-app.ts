@@ -30,6 +30,9 @@ export interface FakeServer {
 export interface FakeRegistry extends RegistryCalls {
   calls: CallToolRequest[];
   forwards: ForwardRequest[];
+  /** What Respond and Cancel were sent (MRTR). */
+  responses: { id: string; responseJson: string }[];
+  cancels: { sessionId: string; requestId: string; reason: string }[];
 }
 
 /** A stream the dispatcher reads like a grpc-js ClientReadableStream. */
@@ -46,14 +49,40 @@ const result = (json: unknown, isError = false): CallEvent => ({
   event: { $case: 'result', value: { resultJson: Buffer.from(JSON.stringify(json)), errorJson: Buffer.alloc(0), isError, sessionLost: false } }, eventId: '', messageJson: Buffer.alloc(0),
 });
 
+/**
+ * Tool `ask`: the upstream elicits (a server-to-client request named `user_name`) and
+ * answers "Hello, <name>!" once Respond brings the client's answer; the stream stays open meanwhile.
+ */
+function askStream(req: CallToolRequest, waiting: Map<string, (answer: { result?: { content?: { name?: string } } }) => void>, n: number) {
+  const s = Object.assign(new EventEmitter(), { cancelled: false, cancel() { s.cancelled = true; s.emit('error', Object.assign(new Error('cancelled'), { code: 1 })); } });
+  const id = `reg-1.${n}`;
+  setImmediate(() => {
+    const paramsJson = Buffer.from(JSON.stringify({ message: 'What is your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } }, _meta: { 'mcpgw/inputKey': 'user_name' } }));
+    s.emit('data', { event: { $case: 'serverRequest', value: { id, method: 'elicitation/create', paramsJson } }, eventId: '', messageJson: Buffer.alloc(0) });
+  });
+  waiting.set(id, (answer) => {
+    if (s.cancelled) return;
+    s.emit('data', result({ content: [{ type: 'text', text: `Hello, ${answer.result?.content?.name ?? 'stranger'}!` }] }));
+    s.emit('end');
+  });
+  void req;
+  return s as never;
+}
+
 export function fakeRegistry(): FakeRegistry {
   const calls: CallToolRequest[] = [];
   const forwards: ForwardRequest[] = [];
+  const responses: FakeRegistry['responses'] = [];
+  const cancels: FakeRegistry['cancels'] = [];
+  const waiting = new Map<string, (answer: { result?: { content?: { name?: string } } }) => void>();
   return {
     calls,
     forwards,
+    responses,
+    cancels,
     callTool(req: CallToolRequest) {
       calls.push(req);
+      if (req.tool === 'ask') return askStream(req, waiting, calls.length);
       const args = JSON.parse(req.argumentsJson.toString('utf8') || '{}') as Record<string, unknown>;
       const failing = req.tool === 'fail';
       return answerStream([result({ content: [{ type: 'text', text: failing ? 'it failed' : `${req.server}/${req.tool} ${JSON.stringify(args)}` }], ...(failing ? { isError: true } : {}) }, failing)]);
@@ -62,8 +91,14 @@ export function fakeRegistry(): FakeRegistry {
       forwards.push(req);
       return answerStream([result(req.method === 'resources/read' ? { contents: [{ uri: JSON.parse(req.paramsJson.toString()).uri, text: 'x' }] } : { messages: [] })]);
     },
-    respond() {},
-    cancel() {},
+    respond(r: { id: string; responseJson: Buffer }) {
+      responses.push({ id: r.id, responseJson: r.responseJson.toString('utf8') });
+      waiting.get(r.id)?.(JSON.parse(r.responseJson.toString('utf8')));
+      waiting.delete(r.id);
+    },
+    cancel(r: { context?: { sessionId: string }; requestId: string; reason: string }) {
+      cancels.push({ sessionId: r.context?.sessionId ?? '', requestId: r.requestId, reason: r.reason });
+    },
     endSession() {},
     async listServers() {
       return { servers: [] };
