@@ -135,6 +135,13 @@ export class Mrtr {
         this.deps.registry.respond({ context: call.context, id: req.id, responseJson: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: req.id, error })) });
         return;
       }
+      const ask = toAsk(req, used);
+      // Answers a client sent up front (inputResponses without a requestState) serve the upstream at once.
+      const given = isObject(info.msg.params?.inputResponses) && info.msg.params.requestState === undefined ? info.msg.params.inputResponses[ask.key] : undefined;
+      if (isObject(given)) {
+        this.deps.registry.respond({ context: call.context, id: req.id, responseJson: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: req.id, result: given })) });
+        return;
+      }
       const cap = CAPABILITY[req.method];
       if (cap && !isObject(info.capabilities[cap])) {
         done = true;
@@ -143,7 +150,7 @@ export class Mrtr {
         call.abandon(fail({ code: e.code, message: e.message, data: e.data }));
         return;
       }
-      asks.push(toAsk(req, used));
+      asks.push(ask);
       timer ??= setTimeout(() => {
         done = true;
         const held = this.open(call.context, callId);

@@ -122,6 +122,16 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     return { text: outcomeText(msg.id, outcome), status };
   };
 
+  /** A retry is authorized like the original: a tool or prompt the principal can no longer see is unknown to it. */
+  const notVisible = (req: FastifyRequest, msg: JsonRpcRequest) => {
+    const name = msg.params?.name;
+    const view = catalog.view(serverParam(req), req.principal.access);
+    const kind = msg.method === 'tools/call' ? 'tool' : msg.method === 'prompts/get' ? 'prompt' : undefined;
+    if (!kind) return undefined;
+    const known = typeof name === 'string' && (kind === 'tool' ? view?.tools.has(name) : view?.prompts.has(name));
+    return known ? undefined : { code: ErrorCode.InvalidParams, message: `Invalid params: unknown ${kind} '${String(name)}'`, data: { [kind]: name } };
+  };
+
   const post = async (req: FastifyRequest, reply: FastifyReply, era: ModernEra) => {
     const c = classify(req.body);
     if (c.kind === 'invalid') return sendError(reply, 400, c.error, c.id);
@@ -184,7 +194,10 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     }
 
     let outcome: Outcome;
-    if (isRetry) {
+    const hidden = isRetry ? notVisible(req, msg) : undefined;
+    if (hidden) {
+      outcome = { kind: 'error', error: hidden };
+    } else if (isRetry) {
       const opened = mrtr.openState(info);
       outcome = 'error' in opened ? { kind: 'error', error: opened.error } : await mrtr.resume(info, opened.state);
       if ('error' in opened && !sse) {
