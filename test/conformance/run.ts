@@ -12,7 +12,8 @@
 // CONFORMANCE_ONLY=2,3 runs only those totals; CONFORMANCE_VERBOSE=1 adds --verbose.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fixtureStdio, startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
@@ -70,7 +71,10 @@ try {
   const redis = await startRedis();
   // Both edges seal MRTR requestState with one secret: a retry lands on either of them.
   const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `conf${Date.now()}:`, MCPGW_STATE_SECRET: randomBytes(32).toString('base64url') };
-  const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conformance', 'conformance', [], '    session: per_client\n')}`), env);
+  // --shared-state: the fixture's dynamic tool/prompt is service-wide, so a per_client session's
+  // test_trigger_tool_change reaches the catalog (and every listen stream) through the shared connection.
+  const sharedState = join(mkdtempSync(join(tmpdir(), 'mcpgw-conf-')), 'state.json');
+  const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conformance', 'conformance', ['--shared-state', sharedState], '    session: per_client\n')}`), env);
   const edges = await Promise.all([startEdge(registry.url, env), startEdge(registry.url, env)]);
   await waitForTools(edges[0]!.url, ['conformance__']);
   const proxy = await startRoundRobinProxy(edges.map((e) => e.url));

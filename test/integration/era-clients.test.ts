@@ -5,6 +5,9 @@
 // requests, server/discover, progress on the request's stream, resource
 // read, subscriptions/listen, elicitation through MRTR against a 2025-era
 // per_client upstream).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport, type VersionNegotiationMode } from '@modelcontextprotocol/client';
@@ -31,10 +34,11 @@ const textOf = (r: { content?: unknown }) => ((r.content as { type: string; text
 describe('SDK v2 client against the gateway', () => {
   before(async () => {
     // the conformance fixture as a 2025-era per_client upstream: it sends real elicitation requests
-    // and a shared upstream whose tool list grows (`bump`): the catalog's list_changed is what listen streams hear
-    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}${fixtureStdio('chg', 'changing')}`));
+    // (--shared-state: its dynamic tool is service-wide, so a session's toggle reaches the catalog, hence listen streams)
+    const sharedState = join(mkdtempSync(join(tmpdir(), 'mcpgw-era-')), 'state.json');
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', ['--shared-state', sharedState], '    session: per_client\n')}`));
     edge = await startEdge(registry.url);
-    await waitForTools(edge.url, ['conf__', 'chg__']);
+    await waitForTools(edge.url, ['conf__']);
   });
   after(stopAll);
 
@@ -122,10 +126,7 @@ describe('SDK v2 client against the gateway', () => {
           client.setNotificationHandler('notifications/tools/list_changed', () => { changed(); });
           const sub = await client.listen({ toolsListChanged: true });
           assert.equal(sub.honoredFilter.toolsListChanged, true);
-          // A per_client session's own list_changed (conf__test_trigger_tool_change) is dropped by the registry
-          // today (it relays only log messages and resource updates of client sessions); a shared upstream's
-          // change reaches every listen stream through the catalog.
-          await client.callTool({ name: 'chg__bump', arguments: {} });
+          await client.callTool({ name: 'conf__test_trigger_tool_change', arguments: {} });
           await deadline(gotChange, 10_000, 'notifications/tools/list_changed on the listen stream');
           await sub.close();
         } finally {
