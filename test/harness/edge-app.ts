@@ -130,7 +130,7 @@ export interface TestEdge {
 }
 
 /** `gatewayYaml`: the config's `gateway` block (teams, keys, auth), as YAML under `gateway:`. */
-export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string; gatewayYaml?: string; limits?: Partial<ClientLimits> }): Promise<TestEdge> {
+export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string; gatewayYaml?: string; limits?: Partial<ClientLimits>; mrtrHoldMs?: number }): Promise<TestEdge> {
   const gateway: GatewayConfig = parseConfig(opts.gatewayYaml ? `gateway:\n${opts.gatewayYaml}` : '{}', 'test.yaml', {}, { gatewayOnly: true }).gateway;
   const log = createLogger('edge-test', 'silent');
   const metrics = createEdgeMetrics();
@@ -143,7 +143,7 @@ export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string
     events: new MemoryEventLog(60_000), sharedEvents: false, maxBodyBytes: 1 << 20, callTimeoutMs: 10_000, sessionTtlMs: 60_000, limits: { ...DEFAULT_LIMITS, ...opts.limits },
     hosts: { allowedHosts: ['localhost', '127.0.0.1'], allowedOrigins: [] },
     authenticator: new Authenticator({ masterKey: opts.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0 }),
-    keys, limiter: new Limiter({ prefix: 'test:', toolLimits: gateway.toolLimits, metrics, log }), gateway,
+    keys, limiter: new Limiter({ prefix: 'test:', toolLimits: gateway.toolLimits, metrics, log }), gateway, mrtrHoldMs: opts.mrtrHoldMs,
   });
   await app.ready();
   return { app, registry, catalog, keys };

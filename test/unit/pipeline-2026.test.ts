@@ -218,4 +218,22 @@ describe('MCP 2026-07-28 adapter (in-process)', () => {
       assert.equal(edge.registry.cancels.length, cancels + 1);
     });
   });
+
+  test('a held call nobody resumes is cancelled upstream when its state expires; the late retry is told it expired', async () => {
+    const short = await testEdge({ servers: SERVERS, masterKey: MASTER, mrtrHoldMs: 300 });
+    try {
+      const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${MASTER}`, host: 'localhost', 'mcp-protocol-version': V, 'mcp-method': 'tools/call', 'mcp-name': 'db__ask' };
+      const call = (id: number, extra: Record<string, unknown> = {}) => short.app.inject({ method: 'POST', url: '/mcp', headers, payload: rpc(id, 'tools/call', { name: 'db__ask', arguments: {}, ...extra }, { elicitation: {} }) });
+      const state = (JSON.parse((await call(30)).body) as { result: { requestState: string } }).result.requestState;
+      const callId = short.registry.calls.at(-1)!.context!.requestId;
+      await new Promise((r) => setTimeout(r, 800));
+      assert.deepEqual(short.registry.cancels.map((c) => c.requestId), [callId], 'the held call was cancelled at the registry');
+      const late = await call(31, { requestState: state, inputResponses: { user_name: { action: 'accept', content: { name: 'Bob' } } } });
+      assert.equal(late.statusCode, 400);
+      assert.equal((JSON.parse(late.body) as { error: { data: { reason: string } } }).error.data.reason, 'expired');
+      assert.equal(short.registry.responses.length, 0, 'nothing reached the upstream');
+    } finally {
+      await short.app.close();
+    }
+  });
 });

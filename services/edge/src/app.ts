@@ -59,6 +59,8 @@ export interface EdgeOptions {
   tracing?: Tracing;
   /** Seals MRTR requestState (MCPGW_STATE_SECRET); random per process when absent (one edge only). */
   stateSecret?: string;
+  /** How long an MRTR requestState, and the call held for it, lives (default 5 min). */
+  mrtrHoldMs?: number;
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -148,7 +150,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
-    const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
+    const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
     const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs, modern);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],

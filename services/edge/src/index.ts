@@ -94,6 +94,7 @@ const app = buildApp({
   sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
   stateSecret: settings.stateSecret,
+  mrtrHoldMs: settings.mrtrHoldMs,
 });
 if (redis && settings.stateSecretGenerated) {
   log.warn('MCPGW_STATE_SECRET is unset: MRTR requestState is sealed with a per-process secret, so a 2026 client\'s retry that reaches another edge is refused; give every edge the same MCPGW_STATE_SECRET');

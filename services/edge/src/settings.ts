@@ -37,6 +37,7 @@ const envSchema = z.object({
   MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000),
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
   MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MCPGW_MRTR_TTL_SECONDS: int(1).default(300),
 });
 
 export interface EdgeSettings {
@@ -64,6 +65,8 @@ export interface EdgeSettings {
    * balancer must share it (a retry may reach any of them).
    */
   stateSecret: string;
+  /** Lifetime of an MRTR requestState and of the upstream call held for it. */
+  mrtrHoldMs: number;
   /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
   stateSecretGenerated: boolean;
 }
@@ -122,5 +125,6 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     gateway,
     stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
     stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
+    mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
   };
 }

@@ -191,7 +191,7 @@ export class Mrtr {
         this.deps.registry.cancel({ context, requestId: context.requestId, reason: 'the client did not answer the input request in time' });
         stream.cancel();
         this.release(callId);
-      }, this.deps.holdMs + 5_000);
+      }, this.deps.holdMs + Math.min(5_000, this.deps.holdMs));
       h.timer.unref();
     };
     arm();
