@@ -25,6 +25,8 @@ export interface FakeServer {
   tools: string[];
   prompts?: string[];
   resources?: string[];
+  /** inputSchema per tool (default `{ type: 'object' }`). */
+  schemas?: Record<string, unknown>;
 }
 
 export interface FakeRegistry extends RegistryCalls {
@@ -113,7 +115,7 @@ export function catalogOf(servers: FakeServer[]): CatalogView {
     version: 1, snapshot: true, removedServers: [],
     servers: servers.map((s): ServerCatalog => ({
       name: s.name, hash: s.name, stale: false, description: '', perClient: false, serverInfoJson: Buffer.alloc(0),
-      toolsJson: json(s.tools.map((name) => ({ name, description: `${name} of ${s.name}`, inputSchema: { type: 'object' } }))),
+      toolsJson: json(s.tools.map((name) => ({ name, description: `${name} of ${s.name}`, inputSchema: s.schemas?.[name] ?? { type: 'object' } }))),
       promptsJson: json((s.prompts ?? []).map((name) => ({ name }))),
       resourcesJson: json((s.resources ?? []).map((uri) => ({ uri, name: uri }))),
       resourceTemplatesJson: json([]),

@@ -13,6 +13,7 @@ const OTHER = 'sk-mcpgw-other-key-for-2026';
 const SERVERS = [
   { name: 'github', tools: ['search', 'create_issue', 'ask'], prompts: ['review'], resources: ['gh://readme'] },
   { name: 'db', tools: ['query', 'ask'], resources: ['db://schema'] },
+  { name: 'geo', tools: ['locate'], schemas: { locate: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } } } } },
 ];
 const GATEWAY = `
   keys:
@@ -106,6 +107,26 @@ describe('MCP 2026-07-28 adapter (in-process)', () => {
     }
     const encoded = await post(rpc(6, 'tools/call', { name: 'db__query', arguments: {} }), { 'mcp-name': `=?base64?${Buffer.from('db__query').toString('base64')}?=` });
     assert.equal(encoded.statusCode, 200, `a Base64-sentinel Mcp-Name is decoded before comparing: ${encoded.body}`);
+  });
+
+  test('Mcp-Param-* headers mirror x-mcp-header arguments (SEP-2243): checked after Base64 decoding, 400 -32020 otherwise', async () => {
+    const call = (region: unknown, headers: Record<string, string | undefined>) => post(rpc(40, 'tools/call', { name: 'geo__locate', arguments: region === undefined ? {} : { region } }), headers);
+    const b64 = (v: string) => `=?base64?${Buffer.from(v).toString('base64')}?=`;
+    assert.equal((await call('eu-west', { 'mcp-param-region': 'eu-west' })).statusCode, 200);
+    assert.equal((await call('Zürich', { 'mcp-param-region': b64('Zürich') })).statusCode, 200);
+    assert.equal((await call('SGVsbG8=', { 'mcp-param-region': 'SGVsbG8=' })).statusCode, 200, 'a value without the sentinel is literal');
+    for (const [region, value, pattern] of [
+      ['eu-west', undefined, /Mcp-Param-Region header is required/],
+      ['eu-west', 'us-east', /Mcp-Param-Region header value 'us-east' does not match body value 'eu-west'/],
+      ['Hello', '=?base64?SGVsbG8?=', /malformed/],
+      ['Hello', '=?base64?SGVs!!!bG8=?=', /malformed/],
+      [undefined, 'eu-west', /body has no arguments.region/],
+    ] as const) {
+      const r = await call(region, { 'mcp-param-region': value });
+      assert.equal(r.statusCode, 400, `${String(value)}: ${r.body}`);
+      assert.equal(json(r).error!.code, -32020);
+      assert.match(json(r).error!.message, pattern);
+    }
   });
 
   test('versions: header and _meta disagreeing is -32020; an unknown version is -32022 with the supported list', async () => {

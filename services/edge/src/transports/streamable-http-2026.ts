@@ -11,7 +11,7 @@ import { ErrorCode, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import { progressTokenOf, type ModernCall, type RequestContext } from '../dispatcher.js';
 import { acknowledgement, honoredFilter, ListenHub, type Listener } from '../era/listen.js';
 import {
-  cacheHints, checkModernHeaders, decorateResult, discoverResult, errorResponseText, header, methodNotFound, MODERN_VERSIONS, MRTR_METHODS,
+  cacheHints, checkModernHeaders, checkParamHeaders, decorateResult, discoverResult, errorResponseText, header, methodNotFound, MODERN_VERSIONS, MRTR_METHODS,
   type EraError, type ModernEra,
 } from '../era/modern.js';
 import { Mrtr, type ModernRequestInfo } from '../era/mrtr.js';
@@ -148,6 +148,11 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     }
     if (msg.method === 'subscriptions/listen') return listen(req, reply, msg, era);
     if (!MODERN_METHODS.has(msg.method)) return sendEraError(reply, msg.id, methodNotFound(msg.method));
+    if (msg.method === 'tools/call' && typeof msg.params?.name === 'string') {
+      const def = catalog.view(serverParam(req), req.principal.access)?.toolDefs.get(msg.params.name);
+      const badParam = def ? checkParamHeaders(req.headers, def.inputSchema, msg.params.arguments) : undefined;
+      if (badParam) return sendEraError(reply, msg.id, badParam);
+    }
 
     const principal = req.principal;
     const server = serverParam(req);
