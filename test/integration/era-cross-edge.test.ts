@@ -88,37 +88,84 @@ describe('2026-07-28 across two edges', () => {
 
   test('a listen stream on edge B hears the tool list change made through edge A', async () => {
     const [a, b] = edges as [EdgeHandle, EdgeHandle];
-    const abort = new AbortController();
-    const res = await fetch(`${b.url}/servers/conf/mcp`, {
-      method: 'POST', signal: abort.signal,
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'mcp-protocol-version': V, 'mcp-method': 'subscriptions/listen' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 'L1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
-    });
-    assert.equal(res.status, 200);
-    const reader = res.body!.getReader();
-    let buffer = '';
-    const frames: { method?: string; params?: { _meta?: Record<string, unknown> } }[] = [];
-    const until = async (pred: () => boolean, what: string) => {
+    const listen = await openListen(b, 'L1', { toolsListChanged: true });
+    try {
+      await listen.until(() => listen.frames.length > 0, 'the acknowledgement');
+      assert.equal(listen.frames[0]!.method, 'notifications/subscriptions/acknowledged');
+      assert.deepEqual(listen.frames[0]!.params?.notifications, { toolsListChanged: true });
+      await call(a, 30, 'test_trigger_tool_change', {}, {});
+      await listen.until(() => listen.frames.some((f) => f.method === 'notifications/tools/list_changed'), 'notifications/tools/list_changed');
+      const changed = listen.frames.find((f) => f.method === 'notifications/tools/list_changed')!;
+      assert.equal(changed.params?._meta?.['io.modelcontextprotocol/subscriptionId'], 'L1');
+    } finally {
+      listen.close();
+    }
+  });
+
+  test('resourceSubscriptions: an update of a subscribed resource, made through edge A, reaches the listen stream on edge B', async () => {
+    const [a, b] = edges as [EdgeHandle, EdgeHandle];
+    const listen = await openListen(b, 'L2', { resourceSubscriptions: ['test://watched-resource'] });
+    try {
+      await listen.until(() => listen.frames.length > 0, 'the acknowledgement');
+      assert.deepEqual(listen.frames[0]!.params?.notifications, { resourceSubscriptions: ['test://watched-resource'] });
+      // the acknowledgement comes once the subscription is in place at the registry
+      await call(a, 40, 'touch_watched_resource', {}, {});
+      await listen.until(() => listen.frames.some((f) => f.method === 'notifications/resources/updated'), 'notifications/resources/updated');
+      const updated = listen.frames.find((f) => f.method === 'notifications/resources/updated');
+      assert.ok(updated, `resources/updated on the listen stream; frames: ${JSON.stringify(listen.frames)}`);
+      assert.equal((updated.params as { uri?: string }).uri, 'test://watched-resource');
+      assert.equal(updated.params?._meta?.['io.modelcontextprotocol/subscriptionId'], 'L2');
+    } finally {
+      listen.close();
+    }
+  });
+});
+
+type Frame = { method?: string; params?: { _meta?: Record<string, unknown>; notifications?: unknown } };
+
+async function openListen(edge: EdgeHandle, id: string, notifications: Record<string, unknown>) {
+  const abort = new AbortController();
+  const res = await fetch(`${edge.url}/servers/conf/mcp`, {
+    method: 'POST', signal: abort.signal,
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'mcp-protocol-version': V, 'mcp-method': 'subscriptions/listen' },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  let buffer = '';
+  const frames: Frame[] = [];
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  const take = (value: Uint8Array) => {
+    buffer += Buffer.from(value).toString('utf8');
+    let i;
+    while ((i = buffer.indexOf('\n\n')) >= 0) {
+      const data = buffer.slice(0, i).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('');
+      buffer = buffer.slice(i + 2);
+      if (data) frames.push(JSON.parse(data) as Frame);
+    }
+  };
+  const readOnce = async (ms: number): Promise<boolean> => {
+    pending ??= reader.read();
+    const r = await Promise.race([pending, new Promise<undefined>((res) => setTimeout(res, ms))]);
+    if (!r) return false;
+    pending = undefined;
+    if (r.done) throw new Error('listen stream ended');
+    take(r.value);
+    return true;
+  };
+  return {
+    frames,
+    async until(pred: () => boolean, what: string) {
       const deadline = Date.now() + 15_000;
       while (!pred()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(frames)}`);
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`listen stream ended before ${what}`);
-        buffer += Buffer.from(value).toString('utf8');
-        let i;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const data = buffer.slice(0, i).split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('');
-          buffer = buffer.slice(i + 2);
-          if (data) frames.push(JSON.parse(data) as never);
-        }
+        await readOnce(500);
       }
-    };
-    await until(() => frames.length > 0, 'the acknowledgement');
-    assert.equal(frames[0]!.method, 'notifications/subscriptions/acknowledged');
-    await call(a, 30, 'test_trigger_tool_change', {}, {});
-    await until(() => frames.some((f) => f.method === 'notifications/tools/list_changed'), 'notifications/tools/list_changed');
-    const changed = frames.find((f) => f.method === 'notifications/tools/list_changed')!;
-    assert.equal(changed.params?._meta?.['io.modelcontextprotocol/subscriptionId'], 'L1');
-    abort.abort();
-  });
-});
+    },
+    async drain(ms: number) {
+      const end = Date.now() + ms;
+      while (Date.now() < end) await readOnce(Math.max(1, end - Date.now()));
+    },
+    close() { abort.abort(); },
+  };
+}

@@ -238,15 +238,22 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     if (existing !== listenHub) deps.streams.set(sessionId, listenHub);
     const listener: Listener = { id: msg.id, filter: honored, sse };
     listenHub.listeners.add(listener);
-    sse.event('message', acknowledgement(msg.id, honored));
 
     const subscription = (method: 'resources/subscribe' | 'resources/unsubscribe', uri: string) => {
       const modern: ModernCall = { protocolVersion: era.protocolVersion, clientCapabilities: UPSTREAM_CLIENT_CAPABILITIES, sessionId, callId: randomBytes(12).toString('base64url') };
       const ctx: RequestContext = { principal, era: 'modern', server, traceparent: traceparentOf(req), modern };
       return dispatcher.handle(ctx, { jsonrpc: '2.0', id: `listen-${method}`, method, params: { uri } }).catch(() => undefined);
     };
-    // Subscribed through the principal's modern session: the registry's resources/updated for it reaches this hub on any edge.
-    for (const uri of honored.resourceSubscriptions ?? []) void subscription('resources/subscribe', uri);
+    // Subscribed through the principal's modern session (the registry's resources/updated for it reaches this
+    // hub on any edge) before the acknowledgement, which names only the URIs whose subscription took.
+    if (honored.resourceSubscriptions) {
+      const uris = honored.resourceSubscriptions;
+      const outcomes = await Promise.all(uris.map((uri) => subscription('resources/subscribe', uri)));
+      const taken = uris.filter((_, i) => outcomes[i]?.kind === 'result');
+      if (taken.length > 0) honored.resourceSubscriptions = taken;
+      else delete honored.resourceSubscriptions;
+    }
+    sse.event('message', acknowledgement(msg.id, honored));
 
     sse.onClose(() => {
       release();
