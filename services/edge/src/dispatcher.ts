@@ -77,7 +77,7 @@ export interface CallHandle {
    * Ends this request with `outcome` while the call runs on: `takeOver` gets
    * the call's stream before any further event is read from it.
    */
-  hold(outcome: Outcome | Promise<Outcome>, takeOver: (stream: ClientReadableStream<CallEvent>) => void): void;
+  hold(outcome: Outcome | Promise<Outcome>, takeOver: (stream: ClientReadableStream<CallEvent>) => void): boolean;
   /** Ends this request with `outcome` and cancels the call upstream. */
   abandon(outcome: Outcome): void;
 }
@@ -398,7 +398,8 @@ export class Dispatcher {
       const handle: CallHandle = {
         server, context,
         hold: (outcome, takeOver) => {
-          if (settled) return;
+          // The request already ended (its client went away): nothing to hold.
+          if (settled) return false;
           stream.off('data', onData).off('error', onError).off('end', onEnd);
           takeOver(stream);
           settled = true;
@@ -407,6 +408,7 @@ export class Dispatcher {
             (o) => resolve({ outcome: o }),
             (err: Error) => resolve({ outcome: fail({ code: ErrorCode.InternalError, message: `mcpgw: could not hold the call for its retry: ${err.message}` }) }),
           );
+          return true;
         },
         abandon: (outcome) => {
           if (settled) return;

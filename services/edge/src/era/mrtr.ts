@@ -155,7 +155,11 @@ export class Mrtr {
         done = true;
         const held = this.open(call.context, callId);
         const cursor = this.store(held, asks);
-        call.hold(cursor.then((c) => this.inputRequired(info, asks, { session, callId, cursor: c, server: call.server })), (stream) => this.watch(held, stream, callId));
+        const holding = call.hold(cursor.then((c) => this.inputRequired(info, asks, { session, callId, cursor: c, server: call.server })), (stream) => this.watch(held, stream, callId));
+        if (!holding) {
+          cursor.catch(() => undefined);
+          this.release(callId);
+        }
       }, SETTLE_MS);
     };
   }
