@@ -134,7 +134,7 @@ async function openListen(edge: EdgeHandle, id: string, notifications: Record<st
   const reader = res.body!.getReader();
   let buffer = '';
   const frames: Frame[] = [];
-  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let pending: ReturnType<typeof reader.read> | undefined;
   const take = (value: Uint8Array) => {
     buffer += Buffer.from(value).toString('utf8');
     let i;
@@ -146,7 +146,7 @@ async function openListen(edge: EdgeHandle, id: string, notifications: Record<st
   };
   const readOnce = async (ms: number): Promise<boolean> => {
     pending ??= reader.read();
-    const r = await Promise.race([pending, new Promise<undefined>((res) => setTimeout(res, ms))]);
+    const r = await Promise.race([pending, new Promise<undefined>((res) => setTimeout(() => res(undefined), ms))]);
     if (!r) return false;
     pending = undefined;
     if (r.done) throw new Error('listen stream ended');
