@@ -104,8 +104,8 @@ def one(kind, suffix):
 
 # What each value set must and must not render.
 EXPECT = {
-    "default-values": dict(present={"HorizontalPodAutoscaler", "StatefulSet", "Secret"},
-                    absent={"Ingress", "HTTPRoute", "ServiceMonitor", "NetworkPolicy"},
+    "default-values": dict(present={"HorizontalPodAutoscaler", "StatefulSet", "Secret", "NetworkPolicy"},
+                    absent={"Ingress", "HTTPRoute", "ServiceMonitor"},
                     servers={"demo", "everything"}, master_key=True, redis="bundled"),
     "external-redis-values": dict(present={"ServiceMonitor", "NetworkPolicy", "HorizontalPodAutoscaler"},
                     absent={"StatefulSet", "Secret", "Ingress", "HTTPRoute"},
@@ -114,8 +114,8 @@ EXPECT = {
                     absent={"HTTPRoute"},
                     servers={"demo", "everything", "fetch"}, master_key=True, redis="bundled",
                     hosts={"mcp.example.com"}),
-    "httproute-no-hpa-values": dict(present={"HTTPRoute", "StatefulSet"},
-                    absent={"HorizontalPodAutoscaler", "Ingress", "Secret"},
+    "httproute-no-hpa-values": dict(present={"HTTPRoute", "StatefulSet", "Secret"},
+                    absent={"HorizontalPodAutoscaler", "Ingress"},
                     servers={"demo", "everything"}, master_key=False, redis="bundled",
                     hosts={"mcp.internal.example"}, edge_replicas=3),
 }
@@ -203,6 +203,24 @@ if registry:
     for p in ("startupProbe", "livenessProbe", "readinessProbe"):
         if c.get(p, {}).get("grpc", {}).get("port") != grpc_port: err(f"registry: {p} is not a gRPC probe on {grpc_port}")
 if headless and headless["spec"].get("clusterIP") != "None": err("registry Service is not headless")
+
+# The edge–registry link: both sides get the token from a Secret; the registry binds to the pod IP.
+for w in (edge, registry):
+    if not w: continue
+    e = env(w["spec"]["template"]["spec"]["containers"][0])
+    if "secretKeyRef" not in e.get("MCPGW_REGISTRY_TOKEN", {}).get("valueFrom", {}):
+        err(f'{w["metadata"]["name"]}: MCPGW_REGISTRY_TOKEN not from a Secret')
+if registry:
+    e = env(registry["spec"]["template"]["spec"]["containers"][0])
+    if e.get("GRPC_HOST", {}).get("value") != "$(POD_IP)": err("registry: GRPC_HOST is not the pod IP")
+    names = [x["name"] for x in registry["spec"]["template"]["spec"]["containers"][0]["env"]]
+    if "POD_IP" in names and "GRPC_HOST" in names and names.index("POD_IP") > names.index("GRPC_HOST"):
+        err("registry: POD_IP must come before GRPC_HOST for $(POD_IP) to expand")
+for s in of("Secret"):
+    if not any(k.endswith("REGISTRY_TOKEN") for k in s.get("data", {})): err(f'Secret/{s["metadata"]["name"]}: no registry token')
+for np in of("NetworkPolicy"):
+    if np["metadata"]["name"].endswith(("-edge", "-registry")) and "Egress" not in np["spec"].get("policyTypes", []):
+        err(f'NetworkPolicy/{np["metadata"]["name"]}: no egress rules')
 
 cm = one("ConfigMap", "-config")
 if cm:

@@ -7,9 +7,13 @@
 //   npm run bench -- --smoke           the harness only (tests): tiny counts, < 30 s
 //   npm run bench -- --profile         --cpu-prof on the edge and the registry during a
 //                                      concurrency-16 gateway run; prints the top functions
+//   npm run bench -- --peers           also: LiteLLM, ContextForge (venvs made on first use) and
+//                                      agentgateway (AGENTGATEWAY_BIN) beside mcpgw, with auth on for all
 // Options: --out DIR (default bench/results), --rounds N, --duration MS, --warmup MS,
 //          --sessions N (largest idle-session count), --only calls,list,setup,sessions,
-//          --workloads fast/echo,fast/echo-1KiB,fast/progress-10,everything/echo, --concurrency 1,16,64
+//          --workloads fast/echo,fast/echo-1KiB,fast/progress-10,everything/echo, --concurrency 1,16,64,
+//          --peers, --peer-names litellm,contextforge,agentgateway, --peer-concurrency 1,32,64,
+//          --auth (the edge checks a master key on every request; on with --peers)
 //
 // Writes <out>/<date>.json, <date>.md (also printed) and <date>.svg.
 import { execFileSync } from 'node:child_process';
@@ -20,11 +24,13 @@ import { parseArgs } from 'node:util';
 import type { Redis } from 'ioredis';
 import { RawHttp, RawLegacySession, RawSession, RestCaller, SdkCaller, type Caller, type CallSpec } from './lib/clients.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { fileLimits, ROOT, stopAll, stopProcess } from './lib/procs.js';
+import { fileLimits, ROOT, stopAll, stopProcess, type Proc } from './lib/procs.js';
 import { profileMarkdown, summarizeProfile } from './lib/profile.js';
 import { Progress } from './lib/progress.js';
-import { comparisonFor, markdown, svgChart } from './lib/report.js';
+import { comparisonFor, markdown, svgChart, svgPeers } from './lib/report.js';
 import type { BenchResults, CallRow, Figures, ListRow, SessionCost, SetupRow, Target } from './lib/results.js';
+import { cacheDir, installPeers, PEER_IDS, PEER_LABELS, signalGroups, startPeer, type Peer, type PeerId } from './lib/peers.js';
+import type { PeerComparison, PeerInfo, PeerRow, PeersSection } from './lib/results.js';
 import { httpSessionCost, sseSessionCost } from './lib/sessions.js';
 import {
   MEM_PROBE, startEdge, startEverything, startFixture, startRedis, startRegistry, waitForTools, writeConfig,
@@ -46,6 +52,10 @@ const { values: opts } = parseArgs({
     workloads: { type: 'string' },
     concurrency: { type: 'string' },
     'profile-seconds': { type: 'string', default: '10' },
+    peers: { type: 'boolean', default: false },
+    'peer-names': { type: 'string' },
+    'peer-concurrency': { type: 'string' },
+    auth: { type: 'boolean', default: false },
   },
 });
 
@@ -53,12 +63,14 @@ const MODE: BenchResults['mode'] = opts.smoke ? 'smoke' : opts.quick ? 'quick' :
 interface Preset {
   rounds: number; warmupMs: number; durationMs: number; concurrency: number[]; workloads: string[];
   listMs: number; setupIterations: number; sessionCounts: number[]; sessionWarm: number; deadlineS: number; busyRetries: number;
+  /** Concurrencies of the peers section; its time budget on top of deadlineS. */
+  peerConcurrency: number[]; peerDeadlineS: number;
 }
 const ALL_WORKLOADS = ['fast/echo', 'fast/echo-1KiB', 'fast/progress-10', 'everything/echo'];
 const PRESETS: Record<BenchResults['mode'], Preset> = {
-  full: { rounds: 3, warmupMs: 400, durationMs: 1500, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 1500, setupIterations: 100, sessionCounts: [1_000, 10_000], sessionWarm: 200, deadlineS: 2400, busyRetries: 2 },
-  quick: { rounds: 1, warmupMs: 80, durationMs: 200, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 300, setupIterations: 15, sessionCounts: [1_000, 10_000], sessionWarm: 100, deadlineS: 120, busyRetries: 0 },
-  smoke: { rounds: 1, warmupMs: 40, durationMs: 120, concurrency: [1, 4], workloads: ['fast/echo', 'fast/progress-10', 'everything/echo'], listMs: 100, setupIterations: 3, sessionCounts: [100, 300], sessionWarm: 20, deadlineS: 90, busyRetries: 0 },
+  full: { rounds: 3, warmupMs: 400, durationMs: 1500, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 1500, setupIterations: 100, sessionCounts: [1_000, 10_000], sessionWarm: 200, deadlineS: 2400, busyRetries: 2, peerConcurrency: [1, 32, 64], peerDeadlineS: 1200 },
+  quick: { rounds: 1, warmupMs: 80, durationMs: 200, concurrency: [1, 16, 64], workloads: ALL_WORKLOADS, listMs: 300, setupIterations: 15, sessionCounts: [1_000, 10_000], sessionWarm: 100, deadlineS: 120, busyRetries: 0, peerConcurrency: [1, 32, 64], peerDeadlineS: 420 },
+  smoke: { rounds: 1, warmupMs: 40, durationMs: 120, concurrency: [1, 4], workloads: ['fast/echo', 'fast/progress-10', 'everything/echo'], listMs: 100, setupIterations: 3, sessionCounts: [100, 300], sessionWarm: 20, deadlineS: 90, busyRetries: 0, peerConcurrency: [1, 4], peerDeadlineS: 300 },
 };
 const P = PRESETS[MODE];
 if (opts.rounds) P.rounds = Number(opts.rounds);
@@ -73,7 +85,20 @@ if (opts.workloads) {
   for (const w of P.workloads) if (!ALL_WORKLOADS.includes(w)) throw new Error(`--workloads: unknown '${w}' (known: ${ALL_WORKLOADS.join(', ')})`);
 }
 if (opts.concurrency) P.concurrency = opts.concurrency.split(',').map(Number);
-const ONLY = new Set((opts.only ?? 'calls,list,setup,sessions').split(',').map((s) => s.trim()));
+if (opts['peer-concurrency']) P.peerConcurrency = opts['peer-concurrency'].split(',').map(Number);
+const ONLY = new Set((opts.only ?? `calls,list,setup,sessions${opts.peers ? ',peers' : ''}`).split(',').map((s) => s.trim()));
+const PEERS = ONLY.has('peers');
+/** One peer's pip install (first use only; cached after). */
+const PEER_INSTALL_TIMEOUT_MS = Number(process.env.MCPGW_BENCH_INSTALL_TIMEOUT_S || 600) * 1000;
+const PEER_NAMES = (opts['peer-names'] ?? PEER_IDS.join(',')).split(',').map((s) => s.trim()) as PeerId[];
+for (const n of PEER_NAMES) if (!PEER_IDS.includes(n)) throw new Error(`--peer-names: unknown '${n}' (known: ${PEER_IDS.join(', ')})`);
+/**
+ * The edge checks a master key on every request (Authorization: Bearer) with
+ * --auth, and always with --peers: every gateway of the side-by-side checks a
+ * key or token per call.
+ */
+const MASTER_KEY = opts.auth || PEERS ? `sk-mcpgw-bench-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}` : undefined;
+const GW_HEADERS: Record<string, string> = MASTER_KEY ? { authorization: `Bearer ${MASTER_KEY}` } : {};
 const OUT = opts.out ?? join(ROOT, 'bench/results');
 /** Other work above this share of one core during a run makes the run count as disturbed. */
 const BUSY_PCT = 25;
@@ -107,11 +132,16 @@ process.on('warning', (w) => {
 });
 
 const started = Date.now();
-const deadline = setTimeout(() => {
-  process.stderr.write(`\nbench: over the ${P.deadlineS} s limit for --${MODE}; stopping everything\n`);
-  void stopAll().finally(() => process.exit(3));
-}, P.deadlineS * 1000);
-deadline.unref();
+let deadline: NodeJS.Timeout | undefined;
+/** The run's time limit, armed once peer installs (which have their own limit) are done. */
+function armDeadline(): void {
+  const limit = P.deadlineS + (PEERS ? P.peerDeadlineS : 0);
+  deadline = setTimeout(() => {
+    process.stderr.write(`\nbench: over the ${limit} s limit for --${MODE}${PEERS ? ' --peers' : ''}; stopping everything\n`);
+    void stopAll().finally(() => process.exit(3));
+  }, limit * 1000);
+  deadline.unref();
+}
 let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
@@ -137,8 +167,8 @@ async function startStack(profileDir?: string): Promise<Stack> {
   const config = writeConfig({ fast: `${fixture.base}/mcp`, everything: `${everything.base}/mcp` }, 4096);
   const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const registry = await startRegistry(config, { REDIS_URL: redis.url }, prof);
-  const edge = await startEdge(registry.url, { REDIS_URL: redis.url }, prof);
-  await waitForTools(edge.url, { names: ['fast__echo', 'fast__progress', 'everything__echo'] });
+  const edge = await startEdge(registry.url, { REDIS_URL: redis.url, ...(MASTER_KEY && !profileDir ? { MCPGW_MASTER_KEY: MASTER_KEY } : {}) }, prof);
+  await waitForTools(edge.url, { names: ['fast__echo', 'fast__progress', 'everything__echo'] }, 30_000, profileDir ? {} : GW_HEADERS);
   return { redis, fixture, everything, registry, edge };
 }
 
@@ -199,10 +229,11 @@ class Pools {
     if (!pool) this.pools.set(key, (pool = []));
     while (pool.length < n) {
       const more = await Promise.all(Array.from({ length: Math.min(16, n - pool.length) }, (): Promise<Caller> => {
-        if (m.transport === 'rest') return Promise.resolve(new RestCaller(this.http, this.stack.edge.url));
-        if (m.client === 'sdk') return SdkCaller.open(url, m.transport === 'legacy-sse' ? 'sse' : 'http', sseOnly);
-        if (m.transport === 'legacy-sse') return RawLegacySession.open(this.http, url);
-        return RawSession.open(this.http, url, sseOnly ? 'text/event-stream' : undefined);
+        const h = m.target === 'gateway' ? GW_HEADERS : {};
+        if (m.transport === 'rest') return Promise.resolve(new RestCaller(this.http, this.stack.edge.url, h));
+        if (m.client === 'sdk') return SdkCaller.open(url, m.transport === 'legacy-sse' ? 'sse' : 'http', sseOnly, h);
+        if (m.transport === 'legacy-sse') return RawLegacySession.open(this.http, url, h);
+        return RawSession.open(this.http, url, sseOnly ? 'text/event-stream' : undefined, h);
       }));
       pool.push(...more);
     }
@@ -387,7 +418,8 @@ async function setupPhase(stack: Stack, progress: Progress): Promise<SetupRow[]>
       const warm = Math.min(5, P.setupIterations);
       for (let i = 0; i < warm + P.setupIterations; i++) {
         const t0 = performance.now();
-        const caller: Caller = p.client === 'sdk' ? await SdkCaller.open(p.url, 'http') : await RawSession.open(http, p.url);
+        const h = p.target === 'gateway' ? GW_HEADERS : {};
+        const caller: Caller = p.client === 'sdk' ? await SdkCaller.open(p.url, 'http', false, h) : await RawSession.open(http, p.url, undefined, h);
         await caller.list!();
         const dt = performance.now() - t0;
         if (i >= warm) samples.push(dt);
@@ -426,6 +458,186 @@ async function sessionPhase(stack: Stack, progress: Progress): Promise<SessionCo
   return out;
 }
 
+// ---------------------------------------------------------------- peers (--peers)
+/** A call that takes longer than this counts as an error (a peer that stops answering must not hang the run). */
+const PEER_CALL_TIMEOUT_MS = 15_000;
+/**
+ * The Python peers answer in tens of ms, so their windows are never shorter
+ * than this, or a smoke run's window would close before their first answer.
+ */
+const PEER_WARMUP_MS = Math.max(P.warmupMs, 300);
+const PEER_DURATION_MS = Math.max(P.durationMs, 1_000);
+/**
+ * A slow gateway at high concurrency takes seconds per call (closed loop: c
+ * calls in flight), so each measurement first times one call per worker and
+ * stretches its warm-up to that and its window to 4× that (at most this),
+ * so every worker completes calls inside the window.
+ */
+const PEER_MAX_WINDOW_MS = 15_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); })])
+    .finally(() => clearTimeout(timer));
+}
+
+interface PeerTarget { info: PeerInfo; url: string; headers: Record<string, string>; tool: string; sessionless: boolean; procs: Proc[] }
+
+/**
+ * fast/echo through each gateway (direct, mcpgw, then every peer that
+ * started), with the SDK client and the raw client, at P.peerConcurrency.
+ * Rounds interleave the gateways; while one is measured the others' process
+ * groups are stopped (SIGSTOP) so idle work (health checks, pollers) takes no
+ * CPU from it, and resumed (SIGCONT) after.
+ */
+async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof installPeers>>, progress: Progress): Promise<PeersSection> {
+  const w = WORKLOADS['fast/echo']!;
+  const upstream = `${stack.fixture.base}/mcp`;
+  const peers: Peer[] = [];
+  const sectionNotes: string[] = [];
+  const mcpgwProcs = [stack.edge.proc, stack.registry.proc];
+  const targets: PeerTarget[] = [
+    { info: { id: 'direct', label: 'direct (no gateway)', status: 'ok', tool: w.tool }, url: upstream, headers: {}, tool: w.tool, sessionless: false, procs: [] },
+    { info: { id: 'mcpgw', label: 'mcpgw', status: 'ok', version: machine().commit, auth: 'master key (MCPGW_MASTER_KEY), `Authorization: Bearer …`, checked per request', tool: `${w.upstream}__${w.tool}` },
+      url: `${stack.edge.url}/mcp`, headers: GW_HEADERS, tool: `${w.upstream}__${w.tool}`, sessionless: false, procs: mcpgwProcs },
+  ];
+  const gateways: PeerInfo[] = targets.map((t) => t.info);
+  try {
+    // mcpgw sleeps while the peers start (they are CPU-hungry at startup).
+    signalGroups(mcpgwProcs, 'SIGSTOP');
+    for (const id of PEER_NAMES) {
+      progress.step(`peers: starting ${PEER_LABELS[id]}`);
+      const peer = await startPeer(id, installed.get(id)!, {
+        upstream, installTimeoutMs: 0, startTimeoutMs: 180_000,
+        log: (l) => progress.note(`  ${l}`),
+      });
+      peers.push(peer);
+      const info: PeerInfo = { id, label: peer.label, status: peer.status, version: peer.version, auth: peer.auth, tool: peer.tool };
+      gateways.push(info);
+      if (peer.status === 'ok') {
+        targets.push({ info, url: peer.url!, headers: peer.headers!, tool: peer.tool!, sessionless: true, procs: peer.procs });
+        signalGroups(peer.procs, 'SIGSTOP');
+      }
+      progress.end(peer.status === 'ok' ? `${peer.url} (${peer.version})` : peer.status);
+    }
+  } finally {
+    signalGroups(mcpgwProcs, 'SIGCONT');
+  }
+  const allGatewayProcs = targets.flatMap((t) => t.procs);
+  signalGroups(allGatewayProcs, 'SIGSTOP');
+  progress.addTotal(targets.length * 2 * P.peerConcurrency.length * P.rounds);
+
+  const http = new RawHttp(512);
+  const pools = new Map<string, Caller[]>();
+  const poolFor = async (t: PeerTarget, client: 'sdk' | 'raw', n: number): Promise<Caller[]> => {
+    const key = `${t.info.id}|${client}`;
+    let pool = pools.get(key);
+    if (!pool) pools.set(key, (pool = []));
+    while (pool.length < n) {
+      const more = await Promise.all(Array.from({ length: Math.min(16, n - pool.length) }, (): Promise<Caller> =>
+        client === 'sdk' ? SdkCaller.open(t.url, 'http', false, t.headers) : RawSession.open(http, t.url, undefined, t.headers, t.sessionless)));
+      pool.push(...more);
+    }
+    return pool;
+  };
+  const rows: PeerRow[] = [];
+  const pids = { fixture: stack.fixture.proc.pid, redis: stack.redis.proc.pid };
+  try {
+    for (const c of P.peerConcurrency) {
+      const results = new Map<string, LoadResult[]>();
+      for (let round = 1; round <= P.rounds; round++) {
+        for (const t of targets) {
+          signalGroups(t.procs, 'SIGCONT');
+          // Let a resumed gateway catch up with its timers before it is measured.
+          if (t.procs.length) await new Promise((r) => setTimeout(r, 300));
+          try {
+            for (const client of ['sdk', 'raw'] as const) {
+              progress.step(`peers: fast/echo c=${c} ${client} ${t.info.label}${P.rounds > 1 ? ` round ${round}/${P.rounds}` : ''}`);
+              let r: LoadResult;
+              try {
+                const callers = await withTimeout(poolFor(t, client, c), 60_000);
+                const spec: CallSpec = { tool: t.tool, args: w.args, argsJson: JSON.stringify(w.args), progressSteps: 0 };
+                const own: Record<string, number> = {};
+                t.procs.forEach((p, i) => { own[`gw${i}`] = p.pid; });
+                const t0 = performance.now();
+                await Promise.all(callers.slice(0, c).map((x) => withTimeout(x.call(spec), PEER_CALL_TIMEOUT_MS).catch(() => undefined)));
+                const oneRound = performance.now() - t0;
+                const warmupMs = Math.max(PEER_WARMUP_MS, Math.ceil(oneRound));
+                const durationMs = Math.min(PEER_MAX_WINDOW_MS, Math.max(PEER_DURATION_MS, Math.ceil(4 * oneRound)));
+                r = await measure(progress, () => runLoad({
+                  concurrency: c, warmupMs, durationMs, pids: { ...pids, ...own },
+                  call: (i) => withTimeout(callers[i]!.call(spec), PEER_CALL_TIMEOUT_MS),
+                }));
+                if (r.calls === 0 && r.errors === 0) r.firstError = `no call completed within the ${durationMs} ms window`;
+              } catch (err) {
+                // A gateway that cannot even open sessions at this concurrency: a row of errors, not a dropped row.
+                const msg = (err as Error).message.split('\n')[0]!;
+                r = { ...latencyStats([]), errors: 1, firstError: `opening ${c} ${client} sessions: ${msg}`, rps: 0, seconds: 0, cpuMs: {}, samples: new Float64Array(0) };
+              }
+              const key = `${t.info.id}|${client}`;
+              if (!results.has(key)) results.set(key, []);
+              results.get(key)!.push(r);
+              progress.end(`p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)}/s${r.errors ? `, ${r.errors} errors (${r.firstError})` : ''}`);
+            }
+          } finally {
+            signalGroups(t.procs, 'SIGSTOP');
+          }
+        }
+      }
+      for (const t of targets) {
+        for (const client of ['sdk', 'raw'] as const) {
+          const f = figures(results.get(`${t.info.id}|${client}`)!);
+          // The gateway's own CPU: the sum over its processes (gw0, gw1, …).
+          let own = 0;
+          let any = false;
+          for (const [k, v] of Object.entries(f.cpuUsPerCall)) {
+            if (k.startsWith('gw') && Number.isFinite(v)) {
+              own += v;
+              any = true;
+            }
+          }
+          if (any) f.cpuUsPerCall.gateway = own;
+          rows.push({ gateway: t.info.id, client, concurrency: c, rounds: P.rounds, ...f });
+        }
+      }
+    }
+  } finally {
+    signalGroups(allGatewayProcs, 'SIGCONT');
+    await Promise.all([...pools.values()].flat().map((x) => withTimeout(x.close(), 5_000).catch(() => undefined)));
+    http.close();
+    for (const p of peers) for (const proc of p.procs) await stopProcess(proc, 5_000);
+  }
+
+  const comparisons: PeerComparison[] = [];
+  const c1 = Math.min(...P.peerConcurrency);
+  const top = Math.max(...P.peerConcurrency);
+  for (const t of targets) {
+    for (const client of ['sdk', 'raw'] as const) {
+      const mine = rows.filter((r) => r.gateway === t.info.id && r.client === client);
+      const at1 = mine.find((r) => r.concurrency === c1);
+      const direct = rows.find((r) => r.gateway === 'direct' && r.client === client && r.concurrency === c1);
+      const rps: Record<string, number> = {};
+      for (const r of mine) if (r.concurrency !== c1) rps[String(r.concurrency)] = r.calls > 0 ? r.rps : NaN;
+      comparisons.push({
+        gateway: t.info.id, client,
+        p50: at1 && at1.calls > 0 ? at1.p50 : undefined,
+        addedP50: at1 && direct && at1.calls > 0 && t.info.id !== 'direct' ? round3(at1.p50 - direct.p50) : undefined,
+        rps,
+        cpuUsPerCall: mine.find((r) => r.concurrency === top)?.cpuUsPerCall.gateway,
+        errors: mine.reduce((n, r) => n + r.errors, 0),
+      });
+    }
+  }
+  sectionNotes.push(
+    `Each gateway sits in front of the same fast upstream (${upstream.replace(/:\d+/, ':PORT')}, Streamable HTTP) and checks a key or token on every call; fast/echo, the same SDK and raw clients as above.`,
+    'Rounds interleave the gateways; while one is measured the others are stopped (SIGSTOP on their process groups) and resumed after.',
+    'ContextForge runs with its rate limiter off (its default allows 100 MCP requests/minute per client), as mcpgw runs without rate limits here; everything else is its default (SQLite, no Redis, cache in the database).',
+  );
+  for (const g of gateways) if (g.status !== 'ok') sectionNotes.push(`${g.label}: ${g.status}`);
+  return { workload: w.id, concurrency: P.peerConcurrency, gateways, rows, comparisons, notes: sectionNotes };
+}
+
+
 // ---------------------------------------------------------------- targets
 function targets(r: BenchResults): Target[] {
   const t: Target[] = [];
@@ -456,6 +668,26 @@ function targets(r: BenchResults): Target[] {
     const mb = last.rssBytes / 2 ** 20;
     const full = last.sessions >= 10_000;
     t.push({ name: `${last.sessions.toLocaleString('en-US')} legacy SSE connections on one edge, RSS${full ? '' : ' (scaled down: not the 10,000 of the target)'}`, goal: '< 300 MB at 10,000', measured: `${mb.toFixed(1)} MB`, value: mb, pass: full && mb < 300 });
+  }
+  if (r.peers) {
+    // Issue 14: ahead of every installed peer on added p50 (c=1) and throughput (c=32, else the highest measured).
+    const cs = r.peers.concurrency.filter((c) => c > 1);
+    const cSide = cs.includes(32) ? 32 : Math.max(...cs);
+    for (const client of ['sdk', 'raw'] as const) {
+      const ours = r.peers.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client);
+      const others = r.peers.comparisons.filter((x) => x.client === client && x.gateway !== 'mcpgw' && x.gateway !== 'direct' && x.p50 !== undefined);
+      if (!ours || others.length === 0) continue;
+      const rpsOf = (x: PeerComparison) => x.rps[String(cSide)] ?? NaN;
+      const behind = others.filter((x) => !((ours.addedP50 ?? Infinity) <= (x.addedP50 ?? Infinity) && rpsOf(ours) >= rpsOf(x)));
+      const label = (id: string) => r.peers!.gateways.find((g) => g.id === id)?.label ?? id;
+      t.push({
+        name: `mcpgw ahead of every measured peer, auth on for all (fast/echo, ${client} client): added p50 at c=1, calls/s at c=${cSide}`,
+        goal: 'ahead of each',
+        measured: [ours, ...others].map((x) => `${label(x.gateway)} ${x.addedP50 === undefined ? '–' : x.addedP50.toFixed(2)} ms, ${Number.isFinite(rpsOf(x)) ? Math.round(rpsOf(x)) : '–'}/s`).join('; '),
+        value: behind.length,
+        pass: behind.length === 0,
+      });
+    }
   }
   return t;
 }
@@ -538,11 +770,22 @@ function machine(): BenchResults['machine'] {
 
 async function main(): Promise<void> {
   if (!process.version.startsWith('v22.')) process.stderr.write(`bench: running on Node ${process.version}; the project targets Node 22 (npm run bench uses the node@22 devDependency)\n`);
-  if (opts.profile) return profileRun();
+  if (opts.profile) {
+    armDeadline();
+    return profileRun();
+  }
+  // Peer installs first (pip, cached after the first run; their own time limit), then the run's clock.
+  let installed: Awaited<ReturnType<typeof installPeers>> | undefined;
+  if (PEERS) {
+    process.stderr.write(`bench: --peers: ${PEER_NAMES.join(', ')}; venvs in ${cacheDir()}\n`);
+    installed = await installPeers(PEER_NAMES, { installTimeoutMs: PEER_INSTALL_TIMEOUT_MS, log: (l) => process.stderr.write(`bench: ${l}\n`) });
+    for (const [id, v] of installed) process.stderr.write(`bench: ${PEER_LABELS[id]}: ${v.status === 'ok' ? `installed (${v.version})` : v.status}\n`);
+  }
+  armDeadline();
   const date = new Date();
   const stamp = `${date.toISOString().slice(0, 10)}_${date.toISOString().slice(11, 19).replace(/:/g, '')}${MODE === 'full' ? '' : `-${MODE}`}`;
   const callSteps = ONLY.has('calls') ? P.workloads.reduce((n, w) => n + MODES.filter((m) => applicable(WORKLOADS[w]!, m)).length, 0) * P.concurrency.length * P.rounds : 0;
-  const progress = new Progress(1 + callSteps + (ONLY.has('list') ? 8 : 0) + (ONLY.has('setup') ? 6 : 0) + (ONLY.has('sessions') ? 2 : 0), false);
+  const progress = new Progress(1 + callSteps + (ONLY.has('list') ? 8 : 0) + (ONLY.has('setup') ? 6 : 0) + (ONLY.has('sessions') ? 2 : 0) + (PEERS ? PEER_NAMES.length : 0), false);
   progress.note(`mcpgw bench (${MODE}): ${cpus().length} cores, Node ${process.version}; results in ${OUT}`);
   progress.step('starting redis, the upstreams, the registry and the edge');
   const stack = await startStack();
@@ -552,12 +795,14 @@ async function main(): Promise<void> {
   const listRows = ONLY.has('list') ? await listPhase(stack, progress) : [];
   const setup = ONLY.has('setup') ? await setupPhase(stack, progress) : [];
   const sessions = ONLY.has('sessions') ? await sessionPhase(stack, progress) : [];
+  const peers = PEERS && installed ? await peersPhase(stack, installed, progress) : undefined;
   progress.finish();
 
   const comparisons = [];
   for (const w of P.workloads) for (const client of ['sdk', 'raw'] as const) for (const c of P.concurrency) comparisons.push(...comparisonFor(calls, w, client, c));
   if (MODE !== 'full') notes.push(`--${MODE}: ${P.rounds} round(s) of ${P.durationMs} ms per figure; use the full run for figures to quote`);
   notes.push('The gateway runs with Redis (sessions and catalog); LOG_LEVEL=info, as deployed.');
+  if (MASTER_KEY) notes.push('The edge checks a master key on every request (MCPGW_MASTER_KEY; clients send Authorization: Bearer), as every gateway of the peers section checks a key or token.');
   if (otherLoad.length) {
     const sorted = [...otherLoad].sort((a, b) => a - b);
     const busy = otherLoad.filter((x) => x > BUSY_PCT).length;
@@ -583,6 +828,7 @@ async function main(): Promise<void> {
     setup,
     sessions,
     targets: [],
+    ...(peers ? { peers } : {}),
   };
   results.targets = targets(results);
   mkdirSync(OUT, { recursive: true });
@@ -591,6 +837,7 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, md);
   writeFileSync(`${base}.svg`, svgChart(results));
+  if (results.peers) writeFileSync(`${base}-peers.svg`, svgPeers(results));
   process.stdout.write(`${md}\n`);
   process.stderr.write(`bench: wrote ${base}.json, .md and .svg in ${results.durationSeconds} s\n`);
 }
@@ -602,6 +849,6 @@ try {
   process.exitCode = 1;
 } finally {
   await stopAll();
-  clearTimeout(deadline);
+  if (deadline) clearTimeout(deadline);
 }
 process.exit(process.exitCode ?? 0);

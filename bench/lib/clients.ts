@@ -80,31 +80,49 @@ export class RawSession implements Caller {
   private id = 1;
   private headers: Record<string, string> = {};
 
-  private constructor(private readonly http: RawHttp, private readonly url: URL, private readonly accept: string) {}
+  private constructor(private readonly http: RawHttp, private readonly url: URL, private readonly accept: string, private readonly extra: Record<string, string>) {}
 
-  static async open(http: RawHttp, url: string, accept = ACCEPT_BOTH): Promise<RawSession> {
-    const s = new RawSession(http, new URL(url), accept);
-    await s.initialize();
+  /**
+   * `extra`: headers sent on every request (a gateway's key or token).
+   * `sessionless`: the server may answer initialize without Mcp-Session-Id
+   * (stateless Streamable HTTP, as some peer gateways run it).
+   */
+  static async open(http: RawHttp, url: string, accept = ACCEPT_BOTH, extra: Record<string, string> = {}, sessionless = false): Promise<RawSession> {
+    const s = new RawSession(http, new URL(url), accept, extra);
+    await s.initialize(sessionless);
     return s;
   }
 
   /** initialize + notifications/initialized; the session setup a client pays once. */
-  async initialize(): Promise<void> {
-    const base = { 'content-type': 'application/json', accept: ACCEPT_BOTH };
+  async initialize(sessionless = false): Promise<void> {
+    const base = { ...this.extra, 'content-type': 'application/json', accept: ACCEPT_BOTH };
     const init = await this.http.send('POST', this.url, base, JSON.stringify({
       jsonrpc: '2.0', id: 0, method: 'initialize',
       params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'mcpgw-bench', version: '1' } },
     }));
     if (init.status !== 200 || !init.body.includes('"result"')) throw new Error(`initialize: HTTP ${init.status}: ${init.body.slice(0, 200)}`);
     const sid = init.headers['mcp-session-id'];
-    if (typeof sid !== 'string') throw new Error('initialize: no Mcp-Session-Id');
-    this.headers = { 'content-type': 'application/json', accept: this.accept, 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL_VERSION };
+    if (typeof sid !== 'string' && !sessionless) throw new Error('initialize: no Mcp-Session-Id');
+    const version = /"protocolVersion":"([^"]+)"/.exec(init.body)?.[1] ?? PROTOCOL_VERSION;
+    this.headers = { ...this.extra, 'content-type': 'application/json', accept: this.accept, 'mcp-protocol-version': version };
+    if (typeof sid === 'string') this.headers['mcp-session-id'] = sid;
     const ack = await this.http.send('POST', this.url, this.headers, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
-    if (ack.status !== 202) throw new Error(`notifications/initialized: HTTP ${ack.status}`);
+    if (ack.status !== 202 && !(sessionless && ack.status === 200)) throw new Error(`notifications/initialized: HTTP ${ack.status}: ${ack.body.slice(0, 200)}`);
   }
 
   get sessionId(): string {
     return this.headers['mcp-session-id']!;
+  }
+
+  /** Every tool name of one tools/list (a single page). */
+  async toolNames(): Promise<string[]> {
+    const r = await this.http.send('POST', this.url, this.headers, `{"jsonrpc":"2.0","id":${this.id++},"method":"tools/list"}`);
+    if (r.status !== 200) throw new Error(`tools/list: HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+    const at = r.body.indexOf('{"jsonrpc"');
+    const body = at > 0 ? r.body.slice(at, r.body.indexOf('\n', at) < 0 ? undefined : r.body.indexOf('\n', at)) : r.body;
+    const msg = JSON.parse(body) as { result?: { tools?: { name: string }[] }; error?: unknown };
+    if (!msg.result?.tools) throw new Error(`tools/list: ${body.slice(0, 200)}`);
+    return msg.result.tools.map((t) => t.name);
   }
 
   async call({ tool, argsJson, progressSteps }: CallSpec): Promise<void> {
@@ -121,7 +139,7 @@ export class RawSession implements Caller {
   }
 
   async close(): Promise<void> {
-    await this.http.send('DELETE', this.url, this.headers).catch(() => undefined);
+    if (this.headers['mcp-session-id']) await this.http.send('DELETE', this.url, this.headers).catch(() => undefined);
   }
 }
 
@@ -137,12 +155,14 @@ export class RawLegacySession implements Caller {
   private buf = '';
   private readonly pending = new Map<number, Pending>();
   private req?: ClientRequest;
-  private readonly headers = { 'content-type': 'application/json' };
+  private readonly headers: Record<string, string>;
 
-  private constructor(private readonly http: RawHttp) {}
+  private constructor(private readonly http: RawHttp, private readonly extra: Record<string, string>) {
+    this.headers = { ...extra, 'content-type': 'application/json' };
+  }
 
-  static async open(http: RawHttp, sseUrl: string): Promise<RawLegacySession> {
-    const s = new RawLegacySession(http);
+  static async open(http: RawHttp, sseUrl: string, extra: Record<string, string> = {}): Promise<RawLegacySession> {
+    const s = new RawLegacySession(http, extra);
     await s.connect(new URL(sseUrl));
     const init = s.wait(0, 0);
     await s.post(JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'mcpgw-bench', version: '1' } } }));
@@ -153,7 +173,7 @@ export class RawLegacySession implements Caller {
 
   private connect(url: URL): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'GET', agent: false, headers: { ...this.extra, accept: 'text/event-stream' } }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`));
@@ -249,19 +269,19 @@ export class RestCaller implements Caller {
   private readonly callUrl: URL;
   private readonly listUrl: URL;
 
-  constructor(private readonly http: RawHttp, edgeUrl: string) {
+  constructor(private readonly http: RawHttp, edgeUrl: string, private readonly extra: Record<string, string> = {}) {
     this.callUrl = new URL('/mcp/tools/call', edgeUrl);
     this.listUrl = new URL('/mcp/tools/list', edgeUrl);
   }
 
   async call({ tool, argsJson }: CallSpec): Promise<void> {
-    const r = await this.http.send('POST', this.callUrl, { 'content-type': 'application/json' }, `{"name":${JSON.stringify(tool)},"arguments":${argsJson}}`);
+    const r = await this.http.send('POST', this.callUrl, { ...this.extra, 'content-type': 'application/json' }, `{"name":${JSON.stringify(tool)},"arguments":${argsJson}}`);
     if (r.status !== 200) throw new Error(`REST HTTP ${r.status}: ${r.body.slice(0, 200)}`);
     if (r.body.includes('"isError":true')) throw new Error(`tool error: ${r.body.slice(0, 200)}`);
   }
 
   async list(): Promise<number> {
-    const r = await this.http.send('GET', this.listUrl, {});
+    const r = await this.http.send('GET', this.listUrl, this.extra);
     if (r.status !== 200) throw new Error(`REST list HTTP ${r.status}`);
     return Buffer.byteLength(r.body);
   }
@@ -276,16 +296,17 @@ export type SdkTransport = 'http' | 'sse';
  * text/event-stream on POSTs, so a gateway answers in the same (SSE) mode as
  * an upstream that always streams.
  */
-export async function connectSdk(url: string, transport: SdkTransport, sseOnly = false): Promise<{ client: Client; transport: StreamableHTTPClientTransport | SSEClientTransport }> {
+export async function connectSdk(url: string, transport: SdkTransport, sseOnly = false, headers: Record<string, string> = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport | SSEClientTransport }> {
   const client = new Client({ name: 'mcpgw-bench', version: '1.0.0' });
   const fetchSseOnly = (input: string | URL, init?: RequestInit) => {
-    const headers = new Headers(init?.headers);
-    if (headers.get('accept')?.includes('application/json')) headers.set('accept', 'text/event-stream');
-    return fetch(input, { ...init, headers });
+    const h = new Headers(init?.headers);
+    if (h.get('accept')?.includes('application/json')) h.set('accept', 'text/event-stream');
+    return fetch(input, { ...init, headers: h });
   };
+  const auth = Object.keys(headers).length > 0;
   const t = transport === 'http'
-    ? new StreamableHTTPClientTransport(new URL(url), sseOnly ? { fetch: fetchSseOnly } : undefined)
-    : new SSEClientTransport(new URL(url));
+    ? new StreamableHTTPClientTransport(new URL(url), sseOnly || auth ? { ...(sseOnly ? { fetch: fetchSseOnly } : {}), ...(auth ? { requestInit: { headers } } : {}) } : undefined)
+    : new SSEClientTransport(new URL(url), auth ? { requestInit: { headers } } : undefined);
   await client.connect(t);
   return { client, transport: t };
 }
@@ -302,8 +323,8 @@ export class SdkCaller implements Caller {
 
   private constructor(readonly client: Client, private readonly transport: StreamableHTTPClientTransport | SSEClientTransport) {}
 
-  static async open(url: string, transport: SdkTransport, sseOnly = false): Promise<SdkCaller> {
-    const c = await connectSdk(url, transport, sseOnly);
+  static async open(url: string, transport: SdkTransport, sseOnly = false, headers: Record<string, string> = {}): Promise<SdkCaller> {
+    const c = await connectSdk(url, transport, sseOnly, headers);
     return new SdkCaller(c.client, c.transport);
   }
 

@@ -1,5 +1,5 @@
 // The markdown table and the SVG chart written beside the results JSON.
-import type { BenchResults, CallRow, Comparison } from './results.js';
+import type { BenchResults, CallRow, Comparison, PeerComparison, PeersSection } from './results.js';
 
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '–');
@@ -20,7 +20,7 @@ export function markdown(r: BenchResults): string {
   for (const n of s.notes) out.push(`- ${n}`);
   if (s.notes.length) out.push('');
 
-  out.push('## Targets (issue 6)', '', '| target | goal | measured | |', '|---|---|---|---|');
+  out.push('## Targets (issues 6 and 14)', '', '| target | goal | measured | |', '|---|---|---|---|');
   for (const t of r.targets) out.push(`| ${t.name} | ${t.goal} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
   out.push('');
 
@@ -68,7 +68,92 @@ export function markdown(r: BenchResults): string {
     out.push(`| ${TRANSPORT[sc.transport]} | ${kib(p.edgeRssBytes)} | ${kib(p.edgeHeapBytes)} | ${int(p.redisKeyBytes)} B | ${int(p.redisUsedBytes)} B | ${int(p.recordBytes)} B |`);
   }
   out.push('');
+  if (r.peers) out.push(...peersMarkdown(r.peers));
   return out.join('\n');
+}
+
+/** The side-by-side table: direct, mcpgw and each peer, per client kind. */
+export function peersMarkdown(p: PeersSection): string[] {
+  const out: string[] = [];
+  const c1 = Math.min(...p.concurrency);
+  const cs = p.concurrency.filter((c) => c !== c1);
+  out.push(`## Peers: mcpgw beside other MCP gateways (${p.workload}, auth on for all)`, '');
+  for (const n of p.notes) out.push(`- ${n}`);
+  out.push('');
+  out.push('| gateway | version | auth per request | status |', '|---|---|---|---|');
+  for (const g of p.gateways) out.push(`| ${g.label} | ${g.version ?? ''} | ${g.auth ?? (g.id === 'direct' ? 'none' : '')} | ${g.status} |`);
+  out.push('');
+  for (const client of ['sdk', 'raw'] as const) {
+    out.push(`### ${client === 'sdk' ? 'SDK client (`Client`, one session per worker)' : 'raw keep-alive HTTP client'}`, '',
+      `| gateway | added p50 ms, c=${c1} | p50 ms, c=${c1} | ${cs.map((c) => `calls/s, c=${c}`).join(' | ')} | gateway CPU µs/call, c=${Math.max(...p.concurrency)} | errors |`,
+      `|---|---:|---:|${cs.map(() => '---:|').join('')}---:|---:|`);
+    for (const g of p.gateways) {
+      const x = p.comparisons.find((y) => y.gateway === g.id && y.client === client);
+      if (!x) {
+        out.push(`| ${g.label} | – | – | ${cs.map(() => '–').join(' | ')} | – | ${g.status} |`);
+        continue;
+      }
+      const first = p.rows.find((rr) => rr.gateway === g.id && rr.client === client && rr.firstError)?.firstError;
+      out.push(`| ${g.label} | ${g.id === 'direct' ? '' : f3(x.addedP50 ?? NaN)} | ${f3(x.p50 ?? NaN)} | ${cs.map((c) => int(x.rps[String(c)] ?? NaN)).join(' | ')} | ${x.cpuUsPerCall === undefined ? '–' : int(x.cpuUsPerCall)} | ${x.errors ? `${x.errors}${first ? ` (${first.slice(0, 80)})` : ''}` : ''} |`);
+    }
+    out.push('');
+  }
+  return out;
+}
+
+// ---- SVG for the peers section: added p50 at the lowest concurrency and calls/s at each other one, per client kind
+
+const PEER_COLORS = ['#333333', '#1f77b4', '#d62728', '#9467bd', '#2ca02c', '#8c564b'];
+
+export function svgPeers(r: BenchResults): string {
+  const p = r.peers!;
+  const c1 = Math.min(...p.concurrency);
+  const cs = p.concurrency.filter((c) => c !== c1);
+  const gws = p.gateways;
+  const panels: { title: string; client: 'sdk' | 'raw'; value: (x: PeerComparison) => number; unit: string; skipDirect: boolean }[] = [];
+  for (const client of ['sdk', 'raw'] as const) {
+    panels.push({ title: `added p50 at c=${c1}, ${client} client (ms, lower is better)`, client, value: (x) => x.addedP50 ?? NaN, unit: 'ms', skipDirect: true });
+    for (const c of cs) panels.push({ title: `calls/s at c=${c}, ${client} client (higher is better)`, client, value: (x) => x.rps[String(c)] ?? NaN, unit: '/s', skipDirect: false });
+  }
+  const W = 360;
+  const barH = 18;
+  const gap = 6;
+  const labelW = 150;
+  const panelH = 30 + gws.length * (barH + gap);
+  const cols = 1 + cs.length;
+  const width = 20 + cols * (W + labelW + 30);
+  const height = 50 + 2 * (panelH + 20);
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  parts.push('<rect width="100%" height="100%" fill="white"/>');
+  parts.push(`<text x="20" y="22" font-size="14" font-weight="bold">${esc(`MCP gateways in front of the same upstream, ${p.workload}, auth on for all; ${r.date} (${r.mode}), ${r.machine.cpus} cores`)}</text>`);
+  panels.forEach((panel, i) => {
+    const col = i % cols;
+    const row = Math.floor(i / cols);
+    const x0 = 20 + col * (W + labelW + 30);
+    const y0 = 45 + row * (panelH + 20);
+    parts.push(`<text x="${x0}" y="${y0 + 12}" font-weight="bold">${esc(panel.title)}</text>`);
+    const vals = gws.map((g) => {
+      const x = p.comparisons.find((y) => y.gateway === g.id && y.client === panel.client);
+      return x && !(panel.skipDirect && g.id === 'direct') ? panel.value(x) : NaN;
+    });
+    const max = Math.max(1e-9, ...vals.filter((v) => Number.isFinite(v)));
+    gws.forEach((g, gi) => {
+      const y = y0 + 22 + gi * (barH + gap);
+      parts.push(`<text x="${x0 + labelW - 6}" y="${y + barH - 5}" text-anchor="end">${esc(g.label)}</text>`);
+      const v = vals[gi]!;
+      if (!Number.isFinite(v)) {
+        const why = g.status !== 'ok' ? g.status : panel.skipDirect && g.id === 'direct' ? 'baseline' : 'no data';
+        parts.push(`<text x="${x0 + labelW + 4}" y="${y + barH - 5}" fill="#999">${esc(why.length > 48 ? `${why.slice(0, 47)}…` : why)}</text>`);
+        return;
+      }
+      const w = Math.max(1, (Math.max(0, v) / max) * (W - 70));
+      parts.push(`<rect x="${x0 + labelW}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${PEER_COLORS[gi % PEER_COLORS.length]}"/>`);
+      parts.push(`<text x="${(x0 + labelW + w + 4).toFixed(1)}" y="${y + barH - 5}">${esc(panel.unit === 'ms' ? `${v.toFixed(2)} ms` : `${Math.round(v).toLocaleString('en-US')}/s`)}</text>`);
+    });
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
 }
 
 // ---- SVG: latency percentile curves (x: percentile on a log(1/(1-p)) axis, y: ms on a log axis)

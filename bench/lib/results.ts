@@ -96,6 +96,50 @@ export interface SessionCost {
   };
 }
 
+/** One gateway of the peers section: direct, mcpgw, or a peer gateway. */
+export interface PeerInfo {
+  /** 'direct', 'mcpgw', 'litellm', 'contextforge', 'agentgateway'. */
+  id: string;
+  label: string;
+  /** 'ok', or why it was not measured ("not installed: …", "failed to start: …"). */
+  status: string;
+  version?: string;
+  /** How it checks each request. */
+  auth?: string;
+  /** The tool name called through it. */
+  tool?: string;
+}
+
+export interface PeerRow extends Figures {
+  gateway: string;
+  client: 'sdk' | 'raw';
+  concurrency: number;
+  rounds: number;
+}
+
+export interface PeerComparison {
+  gateway: string;
+  client: 'sdk' | 'raw';
+  /** p50 at c=1 minus direct's, ms. */
+  addedP50?: number;
+  p50?: number;
+  /** calls/s by concurrency (> 1). */
+  rps: Record<string, number>;
+  /** CPU µs per call of the gateway's own processes, at the highest concurrency. */
+  cpuUsPerCall?: number;
+  errors: number;
+}
+
+export interface PeersSection {
+  workload: string;
+  concurrency: number[];
+  /** Everything the section measured, in order: direct, mcpgw, then the peers. */
+  gateways: PeerInfo[];
+  rows: PeerRow[];
+  comparisons: PeerComparison[];
+  notes: string[];
+}
+
 export interface Target {
   name: string;
   goal: string;
@@ -135,4 +179,6 @@ export interface BenchResults {
   setup: SetupRow[];
   sessions: SessionCost[];
   targets: Target[];
+  /** `--peers`: mcpgw beside peer gateways in front of the same upstream. */
+  peers?: PeersSection;
 }

@@ -79,9 +79,10 @@ export async function startEdge(registryUrl: string, env: NodeJS.ProcessEnv, nod
 }
 
 /** Waits until the edge lists `count` tools (or every given name). */
-export async function waitForTools(edgeUrl: string, want: { names?: string[]; count?: number }, timeoutMs = 30_000): Promise<string[]> {
+export async function waitForTools(edgeUrl: string, want: { names?: string[]; count?: number }, timeoutMs = 30_000, headers: Record<string, string> = {}): Promise<string[]> {
   return waitFor(`tools on ${edgeUrl}`, async () => {
-    const res = await fetch(`${edgeUrl}/mcp/tools/list`);
+    const res = await fetch(`${edgeUrl}/mcp/tools/list`, { headers });
+    if (!res.ok) throw new Error(`GET /mcp/tools/list: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
     const { tools } = (await res.json()) as { tools: { name: string }[] };
     const names = tools.map((t) => t.name);
     if (want.count !== undefined && names.length < want.count) return undefined;

@@ -3,7 +3,9 @@
 1. `sse_client(<gateway>/mcp/)` (legacy SSE, as LiteLLM's clients connect) lists every tool;
 2. the tools become OpenAI function tools (the same rules as `@mcpgw/bridge`);
 3. a tool call in OpenAI's shape runs on MCP with its parsed arguments;
-4. `AsyncOpenAI(base_url=<gateway>/v1)` runs a tool loop over those tools.
+4. `AsyncOpenAI(base_url=<gateway>/v1)` runs a tool loop over those tools;
+5. the same client asks the gateway to run its MCP tools itself
+   (`{"type": "mcp", "server_url": "mcpgw"}`, as with OpenAI's MCP tool).
 
     pip install -r examples/python/requirements.txt
     python examples/python/seed_flow.py
@@ -153,6 +155,16 @@ async def run_tool_loop(client: AsyncOpenAI, session: ClientSession, model: str,
     return "max_steps", None
 
 
+# The gateway runs the caller's MCP tools itself (its scopes, limits and audit apply)
+# when a request carries this tool; works for Chat Completions and the Responses API.
+GATEWAY_MCP_TOOL: dict[str, Any] = {"type": "mcp", "server_label": "mcpgw", "server_url": "mcpgw", "require_approval": "never"}
+
+
+async def ask_with_gateway_tools(client: AsyncOpenAI, model: str, question: str) -> Any:
+    """One request; the output has mcp_list_tools, an mcp_call per tool run, and the answer."""
+    return await client.responses.create(model=model, input=question, tools=[GATEWAY_MCP_TOOL])
+
+
 async def main() -> None:
     gateway = os.environ.get("MCPGW_URL", "http://localhost:4000").rstrip("/")
     api_key = os.environ.get("MCPGW_API_KEY")
@@ -175,6 +187,11 @@ async def main() -> None:
                 messages: list[Any] = [{"role": "user", "content": "What is 2 + 3? Use the tools."}]
                 reason, answer = await run_tool_loop(client, session, os.environ.get("MODEL", "gpt-4o-mini"), messages, tools, names)
                 print(f"model ({reason}):", answer)
+                response = await ask_with_gateway_tools(client, os.environ.get("MODEL", "gpt-4o-mini"), "What is 2 + 3? Use the tools.")
+                for item in response.output:
+                    if item.type == "mcp_call":
+                        print(f"gateway ran {item.name}({item.arguments}) -> {item.output or item.error}")
+                print("model, tools run by the gateway:", response.output_text)
             except APIError as err:
                 print(f"the model endpoint failed: {err} (is a model_list configured?)")
 

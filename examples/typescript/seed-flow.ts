@@ -1,7 +1,8 @@
 // The seed's flow against a running mcpgw (`npm start`), in TypeScript:
 //   1. an MCP client on the legacy SSE endpoint /mcp/ lists the gateway's tools as OpenAI tools;
 //   2. an MCP client on Streamable HTTP /mcp runs a tool call the way a model would send it;
-//   3. an OpenAI client pointed at the same gateway (`/v1`) runs a tool loop over MCP tools.
+//   3. an OpenAI client pointed at the same gateway (`/v1`) runs a tool loop over MCP tools;
+//   4. the same client lets the gateway run its MCP tools itself (`{"type": "mcp", "server_url": "mcpgw"}`).
 //
 // Run from the repository root:  node --import tsx examples/typescript/seed-flow.ts
 // Environment: MCPGW_URL (default http://localhost:4000), MCPGW_API_KEY (when the
@@ -41,6 +42,16 @@ try {
     maxSteps: 5,
   });
   console.log(`model (${run.stoppedReason}, ${run.steps.length} steps):`, run.message.content);
+
+  // 4. Server-side: the gateway offers the caller's MCP tools to the model, runs its calls
+  //    (with the caller's scopes, limits and audit) and answers with mcp_call items.
+  const response = await openai.responses.create({
+    model: process.env.MODEL ?? 'gpt-4o-mini',
+    input: 'What is 2 + 3? Use the tools.',
+    tools: [{ type: 'mcp', server_label: 'mcpgw', server_url: 'mcpgw', require_approval: 'never' }],
+  });
+  for (const item of response.output) if (item.type === 'mcp_call') console.log(`gateway ran ${item.name}(${item.arguments}) ->`, item.output ?? item.error);
+  console.log('model, tools run by the gateway:', response.output_text);
 } catch (err) {
   if (err instanceof OpenAI.APIError) console.error(`the model endpoint answered ${err.status}: ${err.message} (is a model_list configured?)`);
   else throw err;

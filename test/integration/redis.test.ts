@@ -60,8 +60,8 @@ describe('state in Redis', () => {
     assert.ok(names.includes('demo__echo'));
     const catalog = new Redis(redis.url);
     try {
-      assert.equal(await catalog.get(`${prefix}catalog:version`), '1', 'the version moved once, for the one content change');
-      assert.ok(await catalog.hget(`${prefix}catalog:demo`, 'hash'));
+      assert.equal(await catalog.get(`${prefix}{catalog}:version`), '1', 'the version moved once, for the one content change');
+      assert.ok(await catalog.hget(`${prefix}{catalog}:server:demo`, 'hash'));
     } finally {
       catalog.disconnect();
     }
@@ -159,10 +159,10 @@ describe('catalog across registry replicas', () => {
     await waitForTools(edge.url, ['demo__', 'paged__']);
     const store = new Redis(redis.url);
     try {
-      const v1 = await store.get(`${prefix}catalog:version`);
+      const v1 = await store.get(`${prefix}{catalog}:version`);
       // Both replicas refresh every 300 ms; equal contents must not move the version.
       await new Promise((r) => setTimeout(r, 2_000));
-      assert.equal(await store.get(`${prefix}catalog:version`), v1);
+      assert.equal(await store.get(`${prefix}{catalog}:version`), v1);
       assert.equal(v1, '2', 'one version per server');
     } finally {
       store.disconnect();

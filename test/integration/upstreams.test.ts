@@ -172,9 +172,10 @@ ${fixtureStdio('stuck', 'hang', [], '    timeout_ms: 1500\n')}${fixtureStdio('li
 describe('upstream protection', () => {
   after(stopAll);
 
-  test('a bounded queue per upstream answers "busy" past it; repeated failures open the breaker', async () => {
+  test('a bounded queue per upstream answers "busy" past it; repeated connection failures open the breaker', async () => {
+    const deadUp = await startFixtureServer('basic', 'http');
     const cfg = writeConfig(`mcp_servers:
-${fixtureStdio('jam', 'hang', [], '    timeout_ms: 1500\n    max_concurrency: 1\n')}${fixtureStdio('dead', 'hang', [], '    timeout_ms: 200\n')}`);
+${fixtureStdio('jam', 'hang', [], '    timeout_ms: 1500\n    max_concurrency: 1\n')}  dead:\n    url: ${deadUp.url}\n    transport: http\n`);
     const registry = await startRegistry(cfg);
     const edge = await startEdge(registry.url);
     await waitForTools(edge.url, ['jam__', 'dead__']);
@@ -187,8 +188,11 @@ ${fixtureStdio('jam', 'hang', [], '    timeout_ms: 1500\n    max_concurrency: 1\
     assert.match(busy.body.error.message, /'jam'.*busy/);
     await Promise.all(calls);
 
-    for (let i = 0; i < 5; i++) assert.match((await callRest(edge.url, 'dead__wait')).body.error.message, /timed out/);
-    const open = await callRest(edge.url, 'dead__wait');
+    // Timeouts are not connection failures (issue 10): the breaker opens on refused connections only.
+    deadUp.proc.kill('SIGKILL');
+    await deadUp.proc.exited;
+    for (let i = 0; i < 5; i++) assert.match((await callRest(edge.url, 'dead__echo', { message: 'x' })).body.error.message, /ECONNREFUSED|fetch failed|not connected/);
+    const open = await callRest(edge.url, 'dead__echo', { message: 'x' });
     assert.match(open.body.error.message, /'dead'.*circuit open/, 'the open breaker fails without calling the upstream');
     const metrics = await (await fetch(`http://127.0.0.1:${registry.metricsPort}/metrics`)).text();
     assert.match(metrics, /mcpgw_breaker_state\{server="dead"\} 1/);

@@ -6,8 +6,9 @@
 MCPGW_URL: the gateway (with the bundled demo upstream, as `npm start` runs it).
 OPENAI_BASE_URL: where the OpenAI client goes. Unset, the model half is skipped.
 Point it at the gateway's /v1 (with a model_list routing MODEL to the scripted
-provider) or straight at the scripted provider started with
-test/python/provider-script.json:
+provider; `npm run test:python` starts all of it, test/python/run.sh) or
+straight at the scripted provider started with test/python/provider-script.json
+(the server-side MCP tools test then skips):
     node --import tsx test/fixtures/openai-provider/cli.ts --script test/python/provider-script.json
 MCPGW_API_KEY: the gateway's key, when it has one. MODEL: default gpt-scripted.
 """
@@ -97,6 +98,21 @@ class SeedFlow(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(tool_messages[1]["content"].startswith("Error: tool call call_bad (demo__echo): arguments are not a JSON object"))
         self.assertEqual(tool_messages[2], {"role": "tool", "tool_call_id": "call_echo", "content": "retried"})
         self.assertEqual(json.loads(json.dumps(messages[1]))["tool_calls"][0]["function"]["name"], "demo__add")
+
+    # Named to sort after test_tool_loop: the scripted provider answers in order.
+    @unittest.skipUnless(PROVIDER and PROVIDER.rstrip("/").startswith(GATEWAY), "OPENAI_BASE_URL is not the gateway's /v1: server-side MCP tools need the gateway")
+    async def test_using_mcp_tools_on_the_gateway(self) -> None:
+        client = AsyncOpenAI(base_url=PROVIDER, api_key=API_KEY or "sk-test", max_retries=0)
+        model = os.environ.get("MODEL", "gpt-scripted")
+        response = await seed_flow.ask_with_gateway_tools(client, model, "What is 2 + 3?")
+        self.assertEqual([o.type for o in response.output], ["mcp_list_tools", "mcp_call", "message"])
+        self.assertIn("demo__add", [t.name for t in response.output[0].tools])
+        self.assertEqual((response.output[1].name, response.output[1].output), ("demo__add", "5"))
+        self.assertEqual(response.output_text, "2 + 3 = 5")
+        completion = await client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "What is 2 + 3?"}], tools=[seed_flow.GATEWAY_MCP_TOOL],
+        )
+        self.assertEqual(completion.choices[0].message.content, "2 + 3 = 5")
 
 
 if __name__ == "__main__":

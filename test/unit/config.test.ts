@@ -65,3 +65,45 @@ test('the edge reads only the gateway block, so server secrets need not be in it
   assert.equal(cfg.gateway.toolSeparator, '--');
   assert.equal(cfg.servers.length, 0);
 });
+
+test('auth_type oauth2 needs token_url, client_id and client_secret, and never becomes a static header', () => {
+  assert.throws(() => parseConfig('mcp_servers:\n  s:\n    url: http://x/mcp\n    auth_type: oauth2\n    client_id: a\n    client_secret: b\n', 'c.yaml', {}), /c\.yaml:\d+: server 's', key 'token_url': auth_type oauth2 needs `token_url`/);
+  const cfg = parseConfig('mcp_servers:\n  s:\n    url: http://x/mcp\n    auth_type: oauth2\n    token_url: http://auth/token\n    client_id: a\n    client_secret: b\n    scopes: "read write"\n', 'c.yaml', {});
+  assert.deepEqual(cfg.servers[0]!.oauth2, { tokenUrl: 'http://auth/token', clientId: 'a', clientSecret: 'b', scopes: ['read', 'write'], audience: undefined });
+  assert.deepEqual(cfg.servers[0]!.headers, {});
+});
+
+const models = `
+mcp_servers:
+  demo: { command: node }
+model_list:
+  - model_name: gpt-4o-mini
+    litellm_params:
+      model: openai/gpt-4o-mini
+      api_key: os.environ/OPENAI_API_KEY
+  - model_name: local
+    litellm_params: { model: hosted_vllm/qwen, api_base: "http://vllm:8000/v1/", timeout: 30 }
+    model_info: { mode: chat }
+`;
+
+test('model_list (LiteLLM style) is the edge\'s: parsed with its env in gatewayOnly mode, left alone by the registry', () => {
+  const edge = parseConfig(models, 'c.yaml', { OPENAI_API_KEY: 'sk-up' }, { gatewayOnly: true });
+  assert.deepEqual(edge.models, [
+    { name: 'gpt-4o-mini', model: 'gpt-4o-mini', apiBase: 'https://api.openai.com/v1', apiKey: 'sk-up', timeoutMs: undefined },
+    { name: 'local', model: 'qwen', apiBase: 'http://vllm:8000/v1', apiKey: undefined, timeoutMs: 30_000 },
+  ]);
+  // The registry neither needs the model keys in its environment nor validates the block.
+  const registry = parseConfig(models, 'c.yaml', {});
+  assert.deepEqual(registry.models, []);
+  assert.equal(registry.servers.length, 1);
+});
+
+test('model_list errors name the line, the entry and the key', () => {
+  const bad = (yaml: string, re: RegExp) => assert.throws(() => parseConfig(yaml, 'c.yaml', { K: 'k' }, { gatewayOnly: true }), (e: Error) => e instanceof ConfigError && re.test(e.message));
+  bad('model_list:\n  - model_name: a\n    litellm_params:\n      model: anthropic/claude\n', /^c\.yaml:4: model_list\[0\]\.litellm_params\.model: provider 'anthropic' is not OpenAI-compatible/);
+  bad('model_list:\n  - model_name: a\n    litellm_params: { model: openai/x }\n  - model_name: a\n    litellm_params: { model: openai/y }\n', /^c\.yaml:4: model_list\[1\]\.model_name: 'a' is listed twice/);
+  bad('model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_base: not a url\n', /^c\.yaml:5: model_list\[0\]\.litellm_params\.api_base/);
+  bad('model_list:\n  - litellm_params: { model: openai/x }\n', /model_list\[0\]\.model_name/);
+  bad('model_list:\n  - model_name: a\n    litellm_params: { model: openai/x, api_key: os.environ/MISSING }\n', /environment variable MISSING is not set/);
+  bad('model_list: { a: 1 }\n', /^c\.yaml:1: `model_list` must be a list/);
+});

@@ -208,3 +208,21 @@ describe('bounds on client input (in-process)', () => {
     assert.equal(del.statusCode, 200);
   });
 });
+
+test('list_changed is announced only to principals who can see the change', async () => {
+  const { catalogOf } = await import('../harness/edge-app.js');
+  const { Access } = await import('../../services/edge/src/identity/access.js');
+  const catalog = catalogOf([{ name: 'db', tools: ['query'] }, { name: 'secret', tools: ['launch'] }]);
+  const seen: string[][] = [];
+  const dbOnly = new Access([{ servers: ['db'] }]);
+  catalog.onChange((c) => seen.push(c.changedFor(dbOnly), c.changedFor(Access.ALL)));
+  const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+  const server = (name: string, tools: string[]) => ({
+    name, hash: tools.join(), stale: false, description: '', perClient: false, serverInfoJson: Buffer.alloc(0), promptsJson: json([]), resourcesJson: json([]), resourceTemplatesJson: json([]),
+    toolsJson: json(tools.map((t) => ({ name: t, inputSchema: { type: 'object' } }))),
+  });
+  catalog.apply({ version: 2, snapshot: false, removedServers: [], servers: [server('secret', ['launch', 'exfiltrate'])] });
+  assert.deepEqual(seen, [[], ['tools']]);
+  catalog.apply({ version: 3, snapshot: false, removedServers: [], servers: [server('db', ['query', 'explain'])] });
+  assert.deepEqual(seen.slice(2), [['tools'], ['tools']]);
+});

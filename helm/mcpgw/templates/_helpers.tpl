@@ -112,7 +112,8 @@ chart's, or none (auth disabled and no credentials).
 {{- define "mcpgw.secretName" -}}
 {{- if .Values.secret.existingSecret }}
 {{- .Values.secret.existingSecret }}
-{{- else if or (not .Values.secret.disableAuth) .Values.secret.upstreamCredentials }}
+{{- else }}
+{{- /* Always a Secret of our own: it holds at least the registry token. */}}
 {{- include "mcpgw.fullname" . }}
 {{- end }}
 {{- end }}

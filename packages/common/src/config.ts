@@ -26,6 +26,16 @@ export interface ServerConfig {
   /** per_client: how many client sessions may have their own upstream session at once. */
   maxSessions: number;
   description?: string;
+  /** `auth_type: oauth2`: client credentials the registry exchanges for a bearer token. */
+  oauth2?: OAuth2Config;
+}
+
+export interface OAuth2Config {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  audience?: string;
 }
 
 /** Limits a team, key or tool may carry; absent means unlimited. */
@@ -81,10 +91,34 @@ export interface GatewayConfig {
   authorizationServers?: string[];
   /** Per-tool limits by tool glob (exposed names). */
   toolLimits: { pattern: string; limits: Limits }[];
+  /** Tool pinning: what a changed tool definition does (default warn). */
+  pinning: PinningMode;
+  /** Also hold new tools of a server whose tools are already pinned. */
+  holdNew: boolean;
+  /** Record tool arguments in the admin API's recent calls (default false). */
+  logArguments: boolean;
+}
+
+export type PinningMode = 'off' | 'warn' | 'hold';
+
+/** One entry of the LiteLLM-style `model_list`: a model name clients use, served by an OpenAI-compatible upstream. */
+export interface ModelConfig {
+  /** `model_name`: what clients send as `model`. */
+  name: string;
+  /** The upstream's own model name (`litellm_params.model` without its provider prefix). */
+  model: string;
+  /** The upstream's OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`. */
+  apiBase: string;
+  /** Sent to the upstream as `Authorization: Bearer`; never the client's credential. */
+  apiKey?: string;
+  /** Per-model provider timeout (`litellm_params.timeout`, seconds in the file); default the edge's. */
+  timeoutMs?: number;
 }
 
 export interface Config {
   servers: ServerConfig[];
+  /** The `model_list` block (read by the edge only; empty for the registry). */
+  models: ModelConfig[];
   gateway: GatewayConfig;
   /** Non-fatal findings (unknown keys), for the caller to log. */
   warnings: string[];
@@ -103,8 +137,14 @@ const serverSchema = z.object({
   cwd: z.string().optional(),
   url: z.url().optional(),
   transport: z.enum(['stdio', 'sse', 'http', 'streamable_http', 'streamable-http']).optional(),
-  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization']).optional(),
+  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2']).optional(),
   auth_value: z.string().optional(),
+  // auth_type: oauth2 (client credentials), LiteLLM's keys.
+  token_url: z.url().optional(),
+  client_id: z.string().min(1).optional(),
+  client_secret: z.string().min(1).optional(),
+  scopes: z.union([z.array(z.string()), z.string().transform((v) => v.split(/[\s,]+/).filter(Boolean))]).optional(),
+  audience: z.string().optional(),
   headers: stringMap.optional(),
   static_headers: stringMap.optional(),
   allowed_tools: z.array(z.string()).optional(),
@@ -158,6 +198,22 @@ const gatewaySchema = z.object({
     authorization_servers: z.array(z.url()).optional(),
   }).optional(),
   tool_limits: z.record(z.string().min(1), z.strictObject(limitsShape)).optional(),
+  pinning: z.enum(['off', 'warn', 'hold']).optional(),
+  hold_new: z.boolean().optional(),
+  log_arguments: z.boolean().optional(),
+});
+
+// LiteLLM prefixes of providers that speak the OpenAI wire format; a model without a prefix is OpenAI's.
+const OPENAI_COMPATIBLE = ['openai', 'hosted_vllm', 'litellm_proxy', 'openai_like'];
+const modelSchema = z.object({
+  model_name: z.string().min(1).max(256),
+  litellm_params: z.object({
+    model: z.string().min(1),
+    api_base: z.url().optional(),
+    api_key: z.string().optional(),
+    timeout: z.number().positive().optional(),
+  }),
+  model_info: z.unknown().optional(),
 });
 
 const SERVER_NAME = /^[A-Za-z0-9_-]+$/;
@@ -207,9 +263,11 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   const js: unknown = doc.toJS();
   if (js === null || typeof js !== 'object' || Array.isArray(js)) fail([], 'the config must be a mapping with an `mcp_servers` key');
   const raw = js as Record<string, unknown>;
+  // The model list (and its api keys) is the edge's; the registry leaves it alone, the edge reads nothing else but `gateway`.
+  const { model_list: rawModels, ...rest } = raw;
   const top = opts.gatewayOnly
-    ? { gateway: substituteEnv(raw.gateway, ['gateway'], env, fail) }
-    : substituteEnv(raw, [], env, fail) as Record<string, unknown>;
+    ? { gateway: substituteEnv(raw.gateway, ['gateway'], env, fail), model_list: substituteEnv(rawModels, ['model_list'], env, fail) }
+    : substituteEnv(rest, [], env, fail) as Record<string, unknown>;
   const warnings: string[] = [];
 
   const gatewayParsed = gatewaySchema.safeParse(top.gateway ?? {});
@@ -239,8 +297,11 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     servers.push(toServerConfig(name, parsed.data!, (key, msg) => fail([...path, key], `server '${name}', key '${key}': ${msg}`)));
   }
 
+  const models = opts.gatewayOnly ? parseModels(top.model_list, fail) : [];
+
   return {
     servers,
+    models,
     gateway: {
       toolSeparator: separator,
       masterKey: g.master_key || undefined,
@@ -256,9 +317,42 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
+      pinning: g.pinning ?? 'warn',
+      holdNew: g.hold_new ?? false,
+      logArguments: g.log_arguments ?? false,
     },
     warnings,
   };
+}
+
+function parseModels(raw: unknown, fail: (path: (string | number)[], msg: string) => never): ModelConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) fail(['model_list'], '`model_list` must be a list of {model_name, litellm_params}');
+  const seen = new Set<string>();
+  return (raw as unknown[]).map((entry, i) => {
+    const parsed = modelSchema.safeParse(entry);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      fail(['model_list', i, ...issue.path.map(keyOf)], `model_list[${i}].${issue.path.join('.')}: ${issue.message}`);
+    }
+    const m = parsed.data!;
+    const at = (key: string) => ['model_list', i, 'litellm_params', key];
+    if (seen.has(m.model_name)) fail(['model_list', i, 'model_name'], `model_list[${i}].model_name: '${m.model_name}' is listed twice`);
+    seen.add(m.model_name);
+    const slash = m.litellm_params.model.indexOf('/');
+    const provider = slash > 0 ? m.litellm_params.model.slice(0, slash) : 'openai';
+    if (!OPENAI_COMPATIBLE.includes(provider)) {
+      fail(at('model'), `model_list[${i}].litellm_params.model: provider '${provider}' is not OpenAI-compatible (use ${OPENAI_COMPATIBLE.map((p) => `${p}/`).join(', ')} and api_base)`);
+    }
+    if (!m.litellm_params.api_base && provider !== 'openai') fail(at('model'), `model_list[${i}].litellm_params: '${provider}/' models need \`api_base\``);
+    return {
+      name: m.model_name,
+      model: slash > 0 ? m.litellm_params.model.slice(slash + 1) : m.litellm_params.model,
+      apiBase: (m.litellm_params.api_base ?? 'https://api.openai.com/v1').replace(/\/+$/, ''),
+      apiKey: m.litellm_params.api_key || undefined,
+      timeoutMs: m.litellm_params.timeout === undefined ? undefined : Math.round(m.litellm_params.timeout * 1000),
+    };
+  });
 }
 
 function keyOf(k: PropertyKey): string | number {
@@ -272,7 +366,10 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
   if (s.allowed_tools && s.disallowed_tools) fail('disallowed_tools', 'set `allowed_tools` or `disallowed_tools`, not both');
   const headers: Record<string, string> = { ...s.static_headers, ...s.headers };
   const auth = authHeader(s.auth_type, s.auth_value);
-  if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
+  if (s.auth_type === 'oauth2') {
+    if (transport === 'stdio') fail('auth_type', 'auth_type oauth2 is for sse/http upstreams');
+    for (const key of ['token_url', 'client_id', 'client_secret'] as const) if (!s[key]) fail(key, `auth_type oauth2 needs \`${key}\``);
+  } else if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
   if (auth) headers[auth[0]] = auth[1];
   return {
     name,
@@ -291,6 +388,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     // stdio sessions are processes: a lower default cap.
     maxSessions: s.max_sessions ?? (transport === 'stdio' ? 32 : 256),
     description: s.description,
+    oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
 }
 
@@ -304,7 +402,7 @@ function inferTransport(s: RawServer): Transport {
 }
 
 function authHeader(type: RawServer['auth_type'], value: string | undefined): [string, string] | undefined {
-  if (!value || !type || type === 'none') return undefined;
+  if (!value || !type || type === 'none' || type === 'oauth2') return undefined;
   switch (type) {
     case 'bearer_token': return ['Authorization', `Bearer ${value}`];
     case 'api_key': return ['X-API-Key', value];

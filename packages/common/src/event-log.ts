@@ -4,6 +4,7 @@
 // trimmed, expiring), written by whichever process produced the event. Without
 // Redis: memory, for one edge.
 import type { Redis } from 'ioredis';
+import { duplicateRedis } from './redis.js';
 
 export interface StoredEvent {
   id: string;
@@ -79,7 +80,7 @@ export class RedisEventLog implements EventLog {
     const at = decodeEventId(eventId);
     if (!at) return [];
     // Blocking reads get their own connection (they hold it while they wait).
-    this.reader ??= this.redis.duplicate({ commandTimeout: waitMs + 2_000, enableOfflineQueue: true });
+    this.reader ??= duplicateRedis(this.redis, { commandTimeout: waitMs + 2_000, enableOfflineQueue: true });
     const res = await this.reader.xread('COUNT', 200, 'BLOCK', Math.max(1, waitMs), 'STREAMS', this.key(sessionId), at.entry);
     const entries = res?.[0]?.[1] ?? [];
     return entries.map(([entry, fields]) => {

@@ -19,8 +19,11 @@ import { BoundError, registerJsonParser, SlotCounter } from './pipeline/bounds.j
 import { authenticateHook, corsHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
 import type { ClientLimits } from './settings.js';
 import { registerWellKnown } from './routes/well-known.js';
+import { registerLlm } from './llm/routes.js';
+import type { Providers } from './llm/provider.js';
 import type { EdgeMetrics } from './metrics.js';
 import { registerRest } from './routes/rest.js';
+import { registerUi } from './routes/ui.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
@@ -42,6 +45,8 @@ export interface EdgeOptions {
   limiter: Limiter;
   /** The `gateway` block of the config: teams, JWT issuers, resource metadata. */
   gateway: GatewayConfig;
+  /** The effective settings with secrets redacted (admin API). */
+  redactedSettings?: Record<string, unknown>;
   /** The gateway's public URL, when known (RFC 9728 `resource`). */
   publicUrl?: string;
   instanceId: string;
@@ -61,6 +66,8 @@ export interface EdgeOptions {
   stateSecret?: string;
   /** How long an MRTR requestState, and the call held for it, lives (default 5 min). */
   mrtrHoldMs?: number;
+  /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
+  llm?: { providers: Providers; maxSteps: number };
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -139,6 +146,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (open) => {
     open.addHook('onRequest', hostGuard(opts.hosts));
     registerWellKnown(open, opts.gateway, opts.publicUrl);
+    // The console: static files under a strict CSP; the data behind it is the admin API's.
+    registerUi(open, {});
   });
 
   // Every client route: Host/Origin, then authenticate (the policy chain's request-level steps).
@@ -147,7 +156,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     mcp.addHook('onRequest', hostGuard(opts.hosts));
     mcp.addHook('onRequest', corsHook(opts.hosts));
     mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit });
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
     const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
@@ -157,11 +166,13 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],
     }, streamGet, modern);
     registerRest(mcp, deps, ['/mcp', '/mcp-rest']);
+    if (opts.llm) registerLlm(mcp, { ...opts.llm, dispatcher, catalog: opts.catalog, limiter: opts.limiter, metrics, log: opts.log });
   });
 
   app.addHook('onClose', async () => {
     for (const s of streams.values()) s.endWithRetry(1_000);
     await opts.events.close();
+    await opts.llm?.providers.close();
   });
   return app;
 }

@@ -4,7 +4,7 @@
 // step and go to the registry as one gRPC stream each; denials and calls are
 // audited. Transports serialize the outcome for their wire.
 import { createHash } from 'node:crypto';
-import { status as GrpcStatus, type ClientReadableStream } from '@grpc/grpc-js';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, requestText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -21,7 +21,7 @@ import { LOG_LEVELS } from './protocol.js';
 import type { RegistryLink } from './registry-client.js';
 
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
-export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers'>;
+export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers' | 'listPins' | 'decidePin'>;
 import type { SessionRecord, SessionStore } from './sessions/session-store.js';
 
 /** `_meta` key of tools/call where a client may set its own timeout (ms), up to the gateway's cap. */
@@ -351,22 +351,18 @@ export class Dispatcher {
 
   /**
    * Re-emits progress with the client's own token, passes log messages and
-   * server-to-client requests on; returns the final outcome. A stream that
-   * fails UNAVAILABLE before any event never reached an upstream: it is
-   * retried once (on the next registry target).
+   * server-to-client requests on; returns the final outcome. Calls that never
+   * reached a registry are retried by the link (it knows when one accepted a
+   * call), not here: a retry here could run a call twice.
    */
   private async relay(ctx: RequestContext, open: () => ClientReadableStream<CallEvent>, server: string, token: string | number | undefined, context: CallContext): Promise<Outcome> {
-    for (let attempt = 0; ; attempt++) {
-      const read = await this.consume(ctx, open(), token, server, context);
-      if ('outcome' in read) return read.outcome;
-      const { err, events } = read;
-      if (attempt === 0 && events === 0 && (err as { code?: number }).code === GrpcStatus.UNAVAILABLE && !ctx.signal?.aborted) continue;
-      if (err) {
-        this.deps.log.debug({ server, err: (err as Error).message }, 'registry call failed');
-        return fail(fromGrpcError(err, server));
-      }
-      return fail({ code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } });
+    const read = await this.consume(ctx, open(), token, server, context);
+    if ('outcome' in read) return read.outcome;
+    if (read.err) {
+      this.deps.log.debug({ server, err: (read.err as Error).message }, 'registry call failed');
+      return fail(fromGrpcError(read.err, server));
     }
+    return fail({ code: ErrorCode.InternalError, message: `registry ended the call to '${server}' without a result`, data: { server } });
   }
 
   /**

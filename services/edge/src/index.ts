@@ -12,11 +12,12 @@ import { CatalogView } from './catalog-view.js';
 import { Authenticator } from './identity/authenticate.js';
 import { JwtVerifier } from './identity/jwt.js';
 import { KeyStore, MemoryKeyBackend, RedisKeyBackend, type KeyBackend } from './identity/keys.js';
+import { Providers } from './llm/provider.js';
 import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
-import { RegistryLink } from './registry-client.js';
+import { RegistryLink, registryLinkOptions } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
-import { loadEdgeSettings, type EdgeSettings } from './settings.js';
+import { loadEdgeSettings, redactSettings, type EdgeSettings } from './settings.js';
 import { setSseBufferLimit, type StreamTarget } from './transports/sse-writer.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
@@ -66,7 +67,7 @@ if (!authenticator.required && !loopbackOnly) {
 }
 
 const catalog = new CatalogView(gateway.toolSeparator);
-const registry = new RegistryLink(settings.registryUrl, log);
+const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls, settings.registryMux));
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 
@@ -89,12 +90,14 @@ const app = buildApp({
   limiter: new Limiter({ redis, prefix: settings.redisPrefix, toolLimits: gateway.toolLimits, metrics, log }),
   gateway,
   publicUrl: settings.publicUrl,
+  redactedSettings: redactSettings(settings),
   maxBodyBytes: gateway.maxBodyBytes,
   limits: settings.limits,
   sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
   stateSecret: settings.stateSecret,
   mrtrHoldMs: settings.mrtrHoldMs,
+  llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
 });
 if (redis && settings.stateSecretGenerated) {
   log.warn('MCPGW_STATE_SECRET is unset: MRTR requestState is sealed with a per-process secret, so a 2026 client\'s retry that reaches another edge is refused; give every edge the same MCPGW_STATE_SECRET');

@@ -15,6 +15,8 @@ export function createEdgeMetrics() {
     authFailures: new Counter({ name: 'mcpgw_auth_failures_total', help: 'Requests rejected for a missing or invalid credential, by reason', labelNames: ['reason'], registers: [registry] }),
     rateLimited: new Counter({ name: 'mcpgw_rate_limited_total', help: 'Requests rejected by a rate or concurrency limit, by scope (key, team, tool)', labelNames: ['scope'], registers: [registry] }),
     rateLimitFallback: new Counter({ name: 'mcpgw_rate_limit_fallback_total', help: 'Rate-limit checks counted locally because Redis was unavailable', registers: [registry] }),
+    llmRequests: new Counter({ name: 'mcpgw_llm_requests_total', help: 'OpenAI-compatible requests by configured model, endpoint and HTTP status', labelNames: ['model', 'endpoint', 'status'], registers: [registry] }),
+    llmToolCalls: new Counter({ name: 'mcpgw_llm_tool_calls_total', help: 'MCP tool calls the edge ran for a model, by configured model and outcome (ok, tool_error, error, bad_arguments)', labelNames: ['model', 'outcome'], registers: [registry] }),
     denials: new Counter({ name: 'mcpgw_denials_total', help: 'Requests for a name outside the principal\'s scopes (answered like an unknown name)', labelNames: ['kind'], registers: [registry] }),
   };
 }

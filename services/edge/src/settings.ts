@@ -3,7 +3,7 @@
 // edge reads process.env.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, loadConfigFile, type GatewayConfig } from '@mcpgw/common/config';
+import { ConfigError, loadConfigFile, type GatewayConfig, type ModelConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { DEFAULT_PREFIX } from '@mcpgw/common/redis';
 
@@ -28,6 +28,10 @@ const envSchema = z.object({
   MCPGW_CALL_TIMEOUT_MS: int(1).default(300_000),
   MCPGW_SSE_MAX_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
   MCPGW_REGISTRY_TOKEN: z.string().optional(),
+  MCPGW_REGISTRY_MUX: z.enum(['0', '1']).default('1'),
+  MCPGW_REGISTRY_TLS_CA: z.string().optional(),
+  MCPGW_REGISTRY_TLS_CERT: z.string().optional(),
+  MCPGW_REGISTRY_TLS_KEY: z.string().optional(),
   MCPGW_KEY_CACHE_MS: int(0).default(30_000),
   MCPGW_MAX_JSON_DEPTH: int(2).default(64),
   MCPGW_MAX_BATCH_ITEMS: int(1).default(50),
@@ -38,6 +42,9 @@ const envSchema = z.object({
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
   MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   MCPGW_MRTR_TTL_SECONDS: int(1).default(300),
+  MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
+  MCPGW_LLM_MAX_STEPS: int(1).default(8),
+  MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64),
 });
 
 export interface EdgeSettings {
@@ -45,6 +52,10 @@ export interface EdgeSettings {
   port: number;
   registryUrl: string;
   registryToken?: string;
+  /** Calls to the registry ride one multiplexed stream per target (MCPGW_REGISTRY_MUX, default on). */
+  registryMux: boolean;
+  /** PEM file paths: the registry's CA, and this edge's certificate and key for mTLS. */
+  registryTls: { ca?: string; cert?: string; key?: string };
   redisUrl?: string;
   redisPrefix: string;
   sessionTtlMs: number;
@@ -69,6 +80,18 @@ export interface EdgeSettings {
   mrtrHoldMs: number;
   /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
   stateSecretGenerated: boolean;
+  /** The config's `model_list`, served on /v1 (OpenAI-compatible). */
+  models: ModelConfig[];
+  llm: LlmSettings;
+}
+
+export interface LlmSettings {
+  /** A provider that sends no headers (or, streaming, no chunk) for this long is answered 504. */
+  timeoutMs: number;
+  /** Model calls per request when the edge runs MCP tools for the model. */
+  maxSteps: number;
+  /** Pooled connections per provider origin. */
+  maxConnections: number;
 }
 
 /** Bounds on what one client can make this edge hold (README "Limits"). */
@@ -90,7 +113,7 @@ export const DEFAULT_LIMITS: ClientLimits = {
 };
 
 export const EMPTY_GATEWAY: GatewayConfig = {
-  toolSeparator: DEFAULT_SEPARATOR, maxBodyBytes: 4 * 1024 * 1024, teams: [], keys: [], jwt: [], toolLimits: [],
+  toolSeparator: DEFAULT_SEPARATOR, maxBodyBytes: 4 * 1024 * 1024, teams: [], keys: [], jwt: [], toolLimits: [], pinning: 'warn', holdNew: false, logArguments: false,
 };
 
 /** Throws ConfigError with the variable's name when a value is invalid. */
@@ -101,12 +124,15 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     throw new ConfigError(`environment variable ${issue.path.join('.')}: ${issue.message}`);
   }
   const e = parsed.data;
-  const gateway = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }).gateway : EMPTY_GATEWAY;
+  const config = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }) : undefined;
+  const gateway = config?.gateway ?? EMPTY_GATEWAY;
   return {
     host: e.HOST,
     port: e.PORT,
     registryUrl: e.REGISTRY_URL,
     registryToken: e.MCPGW_REGISTRY_TOKEN || undefined,
+    registryMux: e.MCPGW_REGISTRY_MUX === '1',
+    registryTls: { ca: e.MCPGW_REGISTRY_TLS_CA, cert: e.MCPGW_REGISTRY_TLS_CERT, key: e.MCPGW_REGISTRY_TLS_KEY },
     redisUrl: e.REDIS_URL || undefined,
     redisPrefix: e.MCPGW_REDIS_PREFIX,
     sessionTtlMs: e.MCPGW_SESSION_TTL_SECONDS * 1000,
@@ -126,5 +152,24 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
     stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
     mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
+    models: config?.models ?? [],
+    llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };
+}
+
+/** The settings as the admin API shows them: every secret replaced. */
+export function redactSettings(s: EdgeSettings): Record<string, unknown> {
+  const secret = (v: string | undefined) => (v ? '[redacted]' : null);
+  const url = (v: string | undefined) => {
+    if (!v) return null;
+    try {
+      const u = new URL(v);
+      if (u.password) u.password = 'redacted';
+      return u.toString();
+    } catch {
+      return '[redacted]';
+    }
+  };
+  const { gateway: _gateway, ...rest } = s;
+  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), stateSecret: secret(s.stateSecret), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
 }

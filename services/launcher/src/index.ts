@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
 
 const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' } } });
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -21,6 +22,8 @@ const env = {
   GRPC_PORT: grpcPort,
   METRICS_HOST: process.env.METRICS_HOST ?? '127.0.0.1',
   REGISTRY_URL: process.env.REGISTRY_URL ?? `127.0.0.1:${grpcPort}`,
+  // The edge–registry link secret: fresh per run unless given, passed to both processes only.
+  MCPGW_REGISTRY_TOKEN: process.env.MCPGW_REGISTRY_TOKEN || randomBytes(32).toString('base64url'),
   HOST: host,
   PORT: port,
 };

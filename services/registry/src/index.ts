@@ -9,6 +9,7 @@ import { startTracing } from '@mcpgw/common/tracing';
 import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
 import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
 import { RedisCatalog } from './catalog/redis-catalog.js';
+import { MemoryPinBackend, PinningCatalog, RedisPinBackend } from './catalog/pinning.js';
 import { createRegistryMetrics } from './metrics.js';
 import { bindGrpc, createGrpcServer, createRegistryService, type RegistryDeps } from './server.js';
 import { openReplicaBus } from './replica-bus.js';
@@ -19,6 +20,8 @@ import { RedisSessionLeases } from './upstreams/session-leases.js';
 import { LocalNotifier, RedisNotifier } from './notifier.js';
 import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
+import { credentials, ServerCredentials } from '@grpc/grpc-js';
+import { registrySettings } from './settings.js';
 
 const log = createLogger('registry');
 const env = process.env;
@@ -37,6 +40,7 @@ try {
 }
 for (const w of config.warnings) log.warn(w);
 
+const settings = registrySettings(env);
 const metrics = createRegistryMetrics();
 const redisUrl = env.REDIS_URL;
 const prefix = env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX;
@@ -49,6 +53,15 @@ if (redisUrl) {
 } else {
   catalog = new MemoryCatalog();
 }
+// Tool pinning decides what of each upstream's report is published.
+const pinned = new PinningCatalog(catalog, {
+  mode: config.gateway.pinning,
+  holdNew: config.gateway.holdNew,
+  backend: redisClients.length > 0 ? new RedisPinBackend(redisClients[0]!, prefix) : new MemoryPinBackend(),
+  log,
+  onChange: (server) => metrics.toolChanges.inc({ server }),
+});
+catalog = pinned;
 metrics.catalogVersion.set(catalog.version);
 catalog.subscribe((c) => metrics.catalogVersion.set(c.version));
 
@@ -69,16 +82,26 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
 });
 
 const tracing = startTracing('mcpgw-registry');
-const deps: RegistryDeps = { catalog, upstreams, metrics, log, instanceId, localNotifier, tracing };
+const deps: RegistryDeps = {
+  catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing, token: settings.token,
+  // Replicas reach each other as edges reach them: with the CA and this replica's certificate when TLS is on.
+  peerCredentials: settings.tls?.ca ? credentials.createSsl(settings.tls.ca, settings.tls.key, settings.tls.cert) : undefined,
+};
 const registryService = createRegistryService(deps);
 if (redisClients.length > 0) {
   const [redis, sub] = redisClients as [Redis, Redis];
   deps.replicaBus = await openReplicaBus(redis, sub, prefix, log, registryService.onReplicaMessage);
   deps.events = new RedisEventLog(redis, prefix, Number(env.MCPGW_SESSION_TTL_SECONDS ?? 3600) * 1000);
 }
-const { server: grpcServer } = createGrpcServer(deps, registryService);
+const { server: grpcServer, health } = createGrpcServer(deps, registryService);
 const grpcHost = env.GRPC_HOST ?? '0.0.0.0';
-const grpcPort = await bindGrpc(grpcServer, `${grpcHost}:${env.GRPC_PORT ?? '50051'}`);
+const serverCredentials = settings.tls
+  ? ServerCredentials.createSsl(settings.tls.ca ?? null, [{ private_key: settings.tls.key, cert_chain: settings.tls.cert }], Boolean(settings.tls.ca))
+  : ServerCredentials.createInsecure();
+const grpcPort = await bindGrpc(grpcServer, `${grpcHost}:${env.GRPC_PORT ?? '50051'}`, serverCredentials);
+if (!settings.token && !['127.0.0.1', 'localhost', '::1'].includes(grpcHost)) {
+  log.warn({ grpcHost }, 'NO REGISTRY TOKEN: MCPGW_REGISTRY_TOKEN is unset and gRPC listens beyond loopback; anyone who reaches the port can call every tool');
+}
 // Where other replicas reach this one (per_client forwarding); the chart sets it to the pod IP.
 if (leases) leases.address = env.MCPGW_ADVERTISE_ADDR ?? `${grpcHost === '0.0.0.0' ? hostname() : grpcHost}:${grpcPort}`;
 
@@ -96,17 +119,31 @@ const metricsServer = createHttpServer((req, res) => {
 });
 await new Promise<void>((resolve) => metricsServer.listen(Number(env.METRICS_PORT ?? 9464), env.METRICS_HOST ?? grpcHost, resolve));
 const metricsAddr = metricsServer.address();
-log.info({ grpcPort, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined, servers: [...configured], redis: Boolean(redisUrl) }, 'registry ready');
+log.info({ grpcPort, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined, servers: [...configured], redis: Boolean(redisUrl), auth: Boolean(settings.token), tls: Boolean(settings.tls) }, 'registry ready');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, 'registry shutting down');
-  const force = setTimeout(() => process.exit(1), 10_000);
+  log.info({ signal, inFlight: registryService.inFlight() }, 'registry draining');
+  const force = setTimeout(() => process.exit(1), settings.drainDelayMs + settings.drainTimeoutMs + 5_000);
   force.unref();
   stopWatching();
+  // Drain: refuse new calls (edges retry them elsewhere), report NOT_SERVING,
+  // move catalog watchers away, then close the listener and GOAWAY the
+  // connections while in-flight calls finish; cut what is left after the timeout.
+  deps.draining = true;
+  health.setStatus('', 'NOT_SERVING');
+  health.setStatus('mcpgw.registry.v1.Registry', 'NOT_SERVING');
+  registryService.endWatches();
+  await new Promise((r) => setTimeout(r, settings.drainDelayMs));
+  const cut = setTimeout(() => {
+    log.warn({ inFlight: registryService.inFlight() }, 'drain timeout; cutting the calls still running');
+    grpcServer.forceShutdown();
+  }, settings.drainTimeoutMs);
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+  clearTimeout(cut);
+  log.info('registry drained');
   await upstreams.stop();
   await catalog.close();
   await deps.events?.close();

@@ -17,6 +17,7 @@ export function createRegistryMetrics() {
     catalogTools: new Gauge({ name: 'mcpgw_catalog_tools', help: 'Tools each server contributes to the catalog', labelNames: ['server'], registers: [registry] }),
     catalogVersion: new Gauge({ name: 'mcpgw_catalog_version', help: 'Version of the catalog this replica serves', registers: [registry] }),
     upstreamReconnects: new Counter({ name: 'mcpgw_upstream_reconnects_total', help: 'Reconnect attempts per upstream', labelNames: ['server'], registers: [registry] }),
+    toolChanges: new Counter({ name: 'mcpgw_tool_changes_total', help: 'Tool definitions that changed since they were pinned', labelNames: ['server'], registers: [registry] }),
     breakerState: new Gauge({ name: 'mcpgw_breaker_state', help: 'Circuit breaker: 0 closed, 1 open, 2 half-open', labelNames: ['server'], registers: [registry] }),
   };
 }

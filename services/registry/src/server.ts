@@ -1,13 +1,20 @@
 // The registry's gRPC service: catalog reads and watches, and calls routed to
 // one upstream. MCP payloads stay JSON bytes; upstream failures are results
 // (CallResult.error_json), gRPC status is left for transport failures.
-import { Server, ServerCredentials, credentials, status, type ServerWritableStream, type ServiceError, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import {
+  Metadata, Server, ServerCredentials, ServerInterceptingCall, credentials, status,
+  type ChannelCredentials, type ServerInterceptor, type ServerWritableStream, type ServiceError, type sendUnaryData, type ServerUnaryCall,
+} from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import {
   RegistryClient,
   RegistryService,
   ServerStatus_State,
+  DecidePinResponse_Outcome,
+  ToolPin_State,
   type CallContext,
+  type ToolPin,
   type CallEvent,
   type CallToolRequest,
   type CatalogEvent,
@@ -24,16 +31,21 @@ import type { EventLog } from '@mcpgw/common/event-log';
 import type { Tracing } from '@mcpgw/common/tracing';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog/catalog.js';
+import type { PinningCatalog, PinState, PinView } from './catalog/pinning.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { ReplicaBus, ReplicaMessage } from './replica-bus.js';
 import type { LocalNotifier } from './notifier.js';
 import type { CallSink } from './upstreams/client-peer.js';
 import { CallEvents } from './call-events.js';
+import { callsMux } from './calls-mux.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
+import { redact } from './upstreams/redact.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
 
 export interface RegistryDeps {
   catalog: CatalogStore;
+  /** Tool pinning over the same catalog: fingerprints, pending changes, decisions. */
+  pins: PinningCatalog;
   upstreams: UpstreamSet;
   metrics: RegistryMetrics;
   log: Logger;
@@ -47,15 +59,27 @@ export interface RegistryDeps {
   tracing?: Tracing;
   /** The shared event log (Redis), for calls the edge asks to make resumable. */
   events?: EventLog;
+  /** MCPGW_REGISTRY_TOKEN: required from every caller (health checks excepted); also sent to other replicas. */
+  token?: string;
+  /** How this replica reaches others (per_client owners): TLS when the link uses it. */
+  peerCredentials?: ChannelCredentials;
+  /** Set on SIGTERM: new calls are refused (UNAVAILABLE before acceptance, so edges retry elsewhere). */
+  draining?: boolean;
 }
 
 export interface RegistryImpl {
   service: RegistryServer;
   /** What another replica broadcast: acted on when this replica holds the target. */
   onReplicaMessage(message: ReplicaMessage): void;
+  /** Calls (CallTool, Forward) running now. */
+  inFlight(): number;
+  /** Ends the long-lived watch streams, so edges resubscribe on another replica. */
+  endWatches(): void;
 }
 
 const EMPTY = Buffer.alloc(0);
+/** How long a call waits for an upstream that is still connecting (a replica's cold start). */
+const COLD_START_WAIT_MS = 5_000;
 /** New edges are spread over replicas: connections are recycled after this long. */
 const MAX_CONNECTION_AGE_MS = 5 * 60_000;
 
@@ -87,6 +111,18 @@ function errorEvent(error: { code: number }): CallEvent {
   return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson, isError: false, sessionLost: error.code === SESSION_LOST } }, eventId: '', messageJson: EMPTY };
 }
 
+const PIN_STATE: Record<PinState, ToolPin_State> = {
+  trusted: ToolPin_State.STATE_TRUSTED, changed: ToolPin_State.STATE_CHANGED, held: ToolPin_State.STATE_HELD, rejected: ToolPin_State.STATE_REJECTED,
+};
+
+function toToolPin(p: PinView): ToolPin {
+  const json = (v: unknown) => (v === undefined ? EMPTY : Buffer.from(JSON.stringify(v)));
+  return {
+    server: p.server, tool: p.tool, state: PIN_STATE[p.state], fingerprint: p.fingerprint ?? '', definitionJson: json(p.definition),
+    pendingFingerprint: p.pending?.fingerprint ?? '', pendingDefinitionJson: json(p.pending?.definition), pendingSeenMs: p.pending?.seenAt ?? 0,
+  };
+}
+
 function parseObject(bytes: Buffer, what: string): Record<string, unknown> {
   if (bytes.length === 0) return {};
   const value: unknown = JSON.parse(bytes.toString('utf8'));
@@ -116,13 +152,15 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     return abort !== undefined;
   };
 
+  let inFlight = 0;
+  const watches = new Set<ServerWritableStream<unknown, unknown>>();
   /** Owner replicas of per_client sessions, by address. */
   const owners = new Map<string, RegistryClient>();
 
   /** Another replica owns this client session's upstream session: pass the call through to it. */
   function proxyToOwner(call: ServerWritableStream<CallToolRequest | ForwardRequest, CallEvent>, rpc: 'callTool' | 'forward', address: string, server: string): void {
     let client = owners.get(address);
-    if (!client) owners.set(address, (client = new RegistryClient(address, credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
+    if (!client) owners.set(address, (client = new RegistryClient(address, deps.peerCredentials ?? credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
     const deadline = call.getDeadline();
     const options = deadline instanceof Date || typeof deadline === 'number' ? { deadline } : {};
     const stream = rpc === 'callTool'
@@ -151,6 +189,9 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     wantProgress: boolean,
   ): Promise<void> {
     const ctx = call.request.context;
+    // Accepted: the response headers tell the edge this call reached a registry (no blind retry from here on).
+    call.sendMetadata(new Metadata());
+    inFlight++;
     const fail = (error: JsonRpcError) => {
       call.write(errorEvent(error));
       call.end();
@@ -161,11 +202,21 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       params = buildParams();
       target = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'));
     } catch (err) {
-      return fail(err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InvalidParams, message: (err as Error).message, data: { server } });
+      inFlight--;
+      return fail(err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InvalidParams, message: redact((err as Error).message), data: { server } });
     }
-    if (!target) return fail({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
-    if ('owner' in target) return proxyToOwner(call, rpc, target.owner, server);
+    if (!target) {
+      inFlight--;
+      return fail({ code: ErrorCode.InvalidParams, message: `unknown server '${server}'`, data: { server } });
+    }
+    if ('owner' in target) {
+      call.on('close', () => inFlight--);
+      return proxyToOwner(call, rpc, target.owner, server);
+    }
     const { upstream } = target;
+    // A replica that just started serves the catalog before its upstreams answer: a call waits
+    // briefly for the first connect instead of failing "not connected" (rolling restarts).
+    if (upstream.state === 'connecting') await upstream.whenUp(Math.min(COLD_START_WAIT_MS, ctx?.timeoutMs || COLD_START_WAIT_MS)).catch(() => {});
     // Shared upstreams hear the first subscribe and the last unsubscribe of a URI only.
     const uri = typeof params.uri === 'string' ? params.uri : undefined;
     if (!upstream.peer && uri && ctx?.sessionId && (method === 'resources/subscribe' || method === 'resources/unsubscribe')) {
@@ -231,12 +282,13 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const resultJson = JSON.stringify(result);
       emit(resultEvent(resultJson, (result as { isError?: unknown }).isError === true), () => responseText(ctx!.requestId, { result: resultJson }), true);
     } catch (err) {
-      const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: (err as Error).message, data: { server } };
+      const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: redact((err as Error).message), data: { server } };
       const errorJson = JSON.stringify(error);
       failure = error.message;
       emit(errorEvent(error), () => responseText(ctx!.requestId, { error: errorJson }), true);
     } finally {
       finished = true;
+      inFlight--;
       if (traced) deps.tracing!.end(traced.span, failure);
       if (key) running.delete(key);
       const seconds = (performance.now() - started) / 1000;
@@ -247,7 +299,15 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     }
   }
 
+  // The multiplexed call stream hands each frame to the same handlers as CallTool and Forward.
+  const mux = callsMux({
+    callTool: (call) => service.callTool(call),
+    forward: (call) => service.forward(call),
+    draining: () => deps.draining === true,
+  });
   const service: RegistryServer = {
+    calls: mux.handler,
+
     listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {
       const only = new Set(call.request.servers);
       const servers = catalog.entries().filter((e) => only.size === 0 || only.has(e.name)).map(toServerCatalog);
@@ -259,8 +319,10 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const pending: CatalogChange[] = [];
       let live = false;
       const unsubscribe = catalog.subscribe((c) => (live ? call.write(toCatalogEvent(c)) : pending.push(c)));
-      call.on('cancelled', unsubscribe);
-      call.on('close', unsubscribe);
+      watches.add(call);
+      const done = () => { unsubscribe(); watches.delete(call); };
+      call.on('cancelled', done);
+      call.on('close', done);
       const since = Number(call.request.sinceVersion);
       const changes = since > 0 ? catalog.changesSince(since) : undefined;
       let sentVersion: number;
@@ -310,8 +372,10 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       // Only without Redis: then this registry is the only one and tells its edges directly.
       if (!deps.localNotifier) return void call.end();
       const stop = deps.localNotifier.watch((sessionId, messageJson) => call.write({ sessionId, messageJson: Buffer.from(messageJson) }));
-      call.on('cancelled', stop);
-      call.on('close', stop);
+      watches.add(call);
+      const done = () => { stop(); watches.delete(call); };
+      call.on('cancelled', done);
+      call.on('close', done);
     },
 
     endSession(call, cb) {
@@ -329,8 +393,28 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
           toolCount: u.toolCount,
           lastError: u.lastError,
           lastSeenMs: u.lastSeenMs,
+          protocolVersion: u.protocolVersion ?? '',
+          sessionMode: u.config.session,
+          pinChanges: deps.pins.pendingCount(u.config.name),
         })),
       });
+    },
+
+    listPins(call, cb) {
+      deps.pins.list(call.request.server || undefined).then(
+        (pins) => cb(null, { pins: pins.map(toToolPin), mode: deps.pins.mode }),
+        (err: Error) => cb({ code: status.UNAVAILABLE, details: `pin store unavailable: ${err.message}` }),
+      );
+    },
+
+    decidePin(call, cb) {
+      const { server, tool, fingerprint, reject, principal } = call.request;
+      deps.pins.decide(server, tool, fingerprint, reject).then((d) => {
+        if (d.outcome === 'done') log.info({ audit: reject ? 'pin_rejected' : 'pin_approved', server, tool, fingerprint: d.pin.pending?.fingerprint ?? d.pin.fingerprint, principal }, 'tool pin decided');
+        cb(null, d.outcome === 'done'
+          ? { outcome: DecidePinResponse_Outcome.OUTCOME_DONE, pin: toToolPin(d.pin) }
+          : { outcome: d.outcome === 'unknown_tool' ? DecidePinResponse_Outcome.OUTCOME_UNKNOWN_TOOL : DecidePinResponse_Outcome.OUTCOME_NOT_PENDING });
+      }, (err: Error) => cb({ code: status.UNAVAILABLE, details: `pin store unavailable: ${err.message}` }));
     },
   };
   /** Hands a message to the other replicas (the one holding its target acts on it). */
@@ -343,12 +427,19 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     if (m.kind === 'cancel') cancelLocal(m.key, m.reason);
     else respondLocal(m.id, m.response);
   };
-  return { service, onReplicaMessage };
+  /** Draining: catalog watchers move away, and multiplexed call streams end once their calls are done. */
+  const endWatches = () => {
+    for (const w of watches) w.end();
+    watches.clear();
+    mux.drain();
+  };
+  return { service, onReplicaMessage, inFlight: () => inFlight, endWatches };
 }
 
 /** A grpc-js server with the registry and grpc.health.v1 services; not yet bound. */
 export function createGrpcServer(deps: RegistryDeps, registry = createRegistryService(deps)): { server: Server; health: HealthImplementation } {
   const server = new Server({
+    interceptors: [gatekeeper(deps)],
     'grpc.max_connection_age_ms': MAX_CONNECTION_AGE_MS,
     // Long-running streams (WatchCatalog, slow tool calls) are not cut by the age limit.
     'grpc.max_connection_age_grace_ms': 2 ** 31 - 1,
@@ -363,8 +454,40 @@ export function createGrpcServer(deps: RegistryDeps, registry = createRegistrySe
   return { server, health };
 }
 
-export function bindGrpc(server: Server, address: string): Promise<number> {
+export function bindGrpc(server: Server, address: string, creds: ServerCredentials = ServerCredentials.createInsecure()): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
+  });
+}
+
+const HEALTH_PREFIX = '/grpc.health.v1.';
+
+/**
+ * Every call but health checks: the shared token (compared in constant time)
+ * or UNAUTHENTICATED; while draining, UNAVAILABLE before the call is accepted
+ * (no response headers), which the edge retries on another replica.
+ */
+function gatekeeper(deps: RegistryDeps): ServerInterceptor {
+  const expected = deps.token ? createHash('sha256').update(`Bearer ${deps.token}`).digest() : undefined;
+  const authorized = (md: Metadata): boolean => {
+    if (!expected) return true;
+    const given = md.get('authorization')[0];
+    if (typeof given !== 'string') return false;
+    return timingSafeEqual(createHash('sha256').update(given).digest(), expected);
+  };
+  return (method, call) => new ServerInterceptingCall(call, {
+    start(next) {
+      next({
+        onReceiveMetadata(md, mdNext) {
+          if (method.path.startsWith(HEALTH_PREFIX)) return mdNext(md);
+          if (!authorized(md)) {
+            deps.log.warn({ method: method.path }, 'registry call refused: missing or wrong MCPGW_REGISTRY_TOKEN');
+            return call.sendStatus({ code: status.UNAUTHENTICATED, details: 'missing or wrong registry token', metadata: new Metadata() });
+          }
+          if (deps.draining) return call.sendStatus({ code: status.UNAVAILABLE, details: 'registry draining', metadata: new Metadata() });
+          mdNext(md);
+        },
+      });
+    },
   });
 }

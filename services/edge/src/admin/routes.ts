@@ -2,10 +2,16 @@
 // and out, validated with zod; every change is audited (key id and name,
 // never the key). Keys and teams live here; servers, tools and pins, recent
 // calls, config and live figures are added beside them.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { TeamConfig } from '@mcpgw/common/config';
+import type { GatewayConfig, TeamConfig } from '@mcpgw/common/config';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
+import { exposedName } from '@mcpgw/common/naming';
+import { DecidePinResponse_Outcome, ToolPin_State, type ToolPin } from '@mcpgw/proto/registry';
+import type { CatalogView } from '../catalog-view.js';
+import type { RegistryCalls } from '../dispatcher.js';
+import { fromGrpcError } from '../errors.js';
+import { serverStatusView } from '../routes/server-status.js';
 import type { KeyRecord, KeyStore } from '../identity/keys.js';
 import type { Audit } from '../pipeline/audit.js';
 import { requireAdmin } from '../pipeline/policy.js';
@@ -14,7 +20,40 @@ export interface AdminDeps {
   keys: KeyStore;
   teams: TeamConfig[];
   audit: Audit;
+  registry: RegistryCalls;
+  catalog: CatalogView;
+  gateway: GatewayConfig;
+  /** The edge's effective settings, secrets already redacted. */
+  settings: Record<string, unknown>;
 }
+
+const PIN_STATE: Record<number, string> = {
+  [ToolPin_State.STATE_TRUSTED]: 'trusted', [ToolPin_State.STATE_CHANGED]: 'changed', [ToolPin_State.STATE_HELD]: 'held', [ToolPin_State.STATE_REJECTED]: 'rejected',
+};
+
+const parseJson = (b: Buffer): Record<string, unknown> | undefined => (b.length ? (JSON.parse(b.toString('utf8')) as Record<string, unknown>) : undefined);
+
+/** A pin as the API shows it: exposed name, state, and a field-by-field diff of a pending change. */
+function pinView(p: ToolPin, separator: string) {
+  const approved = parseJson(p.definitionJson);
+  const pending = parseJson(p.pendingDefinitionJson);
+  const diff: Record<string, { old: unknown; new: unknown }> = {};
+  if (pending) {
+    for (const field of ['description', 'inputSchema', 'outputSchema', 'annotations']) {
+      if (JSON.stringify(approved?.[field]) !== JSON.stringify(pending[field])) diff[field] = { old: approved?.[field] ?? null, new: pending[field] ?? null };
+    }
+  }
+  return {
+    name: exposedName(p.server, p.tool, separator), server: p.server, tool: p.tool,
+    description: (pending ?? approved)?.description ?? '', fingerprint: p.fingerprint || null, pin: PIN_STATE[p.state] ?? 'unknown',
+    ...(pending ? { pending: { fingerprint: p.pendingFingerprint, seenAt: new Date(Number(p.pendingSeenMs)).toISOString(), diff } } : {}),
+  };
+}
+
+/** p-th percentile (0..1) of sorted values. */
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0);
+
+export const REDACTED = '[redacted]';
 
 const newKeySchema = z.strictObject({
   name: z.string().min(1).max(200),
@@ -37,7 +76,7 @@ export function keyView(r: KeyRecord) {
   return {
     id: r.id, name: r.name, team: r.team ?? null, servers: r.servers ?? null, tools: r.tools ?? null,
     rpm: r.rpm ?? null, max_concurrency: r.maxConcurrency ?? null, expires_at: r.expiresAt ?? null,
-    created_at: r.createdAt || null, admin: r.admin, declared: r.declared ?? false,
+    created_at: r.createdAt || null, admin: r.admin, declared: r.declared ?? false, revoked: r.revokedAt !== undefined, revoked_at: r.revokedAt ?? null,
   };
 }
 
@@ -76,5 +115,92 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     admin.get('/admin/api/teams', async () => ({
       teams: deps.teams.map((t) => ({ name: t.name, servers: t.servers ?? null, tools: t.tools ?? null, rpm: t.rpm ?? null, max_concurrency: t.maxConcurrency ?? null })),
     }));
+
+    admin.get('/admin/api/servers', async (_req, reply) => {
+      try {
+        return { servers: (await deps.registry.listServers()).servers.map(serverStatusView) };
+      } catch (err) {
+        return reply.code(502).send({ error: fromGrpcError(err, 'registry') });
+      }
+    });
+
+    admin.get('/admin/api/tools', async (req, reply) => {
+      const { server } = req.query as { server?: string };
+      try {
+        const { pins, mode } = await deps.registry.listPins(server ?? '');
+        const pinned = new Map(pins.map((p) => [`${p.server}\0${p.tool}`, pinView(p, deps.gateway.toolSeparator)]));
+        // Tools the catalog serves, with their pin (none when pinning is off), then withheld ones.
+        const view = deps.catalog.view();
+        const tools: ReturnType<typeof pinView>[] = [];
+        for (const [name, route] of view?.tools ?? []) {
+          if (server && route.server !== server) continue;
+          const p = pinned.get(`${route.server}\0${route.name}`);
+          pinned.delete(`${route.server}\0${route.name}`);
+          tools.push(p ?? { name, server: route.server, tool: route.name, description: '', fingerprint: null, pin: 'unpinned' });
+        }
+        tools.push(...pinned.values());
+        return { mode, tools: tools.sort((a, b) => a.name.localeCompare(b.name)) };
+      } catch (err) {
+        return reply.code(502).send({ error: fromGrpcError(err, 'registry') });
+      }
+    });
+
+    const decide = (reject: boolean) => async (req: FastifyRequest, reply: FastifyReply) => {
+      const { name } = req.params as { name: string };
+      const body = (req.body ?? {}) as { fingerprint?: unknown };
+      if (body.fingerprint !== undefined && (typeof body.fingerprint !== 'string' || !/^[0-9a-f]{64}$/.test(body.fingerprint))) {
+        return apiError(reply, 400, 'invalid "fingerprint": a sha256 in hex', { field: 'fingerprint' });
+      }
+      try {
+        // Held tools are not in the catalog: find the tool by its exposed name among the pins.
+        const { pins } = await deps.registry.listPins('');
+        const pin = pins.find((p) => exposedName(p.server, p.tool, deps.gateway.toolSeparator) === name);
+        if (!pin) return apiError(reply, 404, `unknown tool '${name}'`);
+        const r = await deps.registry.decidePin({ server: pin.server, tool: pin.tool, fingerprint: (body.fingerprint as string | undefined) ?? '', reject, principal: req.principal.id });
+        if (r.outcome === DecidePinResponse_Outcome.OUTCOME_UNKNOWN_TOOL) return apiError(reply, 404, `unknown tool '${name}'`);
+        if (r.outcome !== DecidePinResponse_Outcome.OUTCOME_DONE || !r.pin) return apiError(reply, 409, `no pending change${body.fingerprint ? ` with fingerprint ${body.fingerprint}` : ''} for '${name}'`);
+        deps.audit.admin(req.principal, reject ? 'pin_rejected' : 'pin_approved', { server: pin.server, tool: pin.tool, fingerprint: pin.pendingFingerprint });
+        return pinView(r.pin, deps.gateway.toolSeparator);
+      } catch (err) {
+        return reply.code(502).send({ error: fromGrpcError(err, 'registry') });
+      }
+    };
+    admin.post('/admin/api/tools/:name/approve', decide(false));
+    admin.post('/admin/api/tools/:name/reject', decide(true));
+
+    admin.get('/admin/api/calls', async (req, reply) => {
+      const limit = Number((req.query as { limit?: string }).limit ?? 100);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return apiError(reply, 400, 'invalid "limit": an integer from 1 to 1000', { field: 'limit' });
+      return { calls: deps.audit.recent(limit) };
+    });
+
+    admin.get('/admin/api/config', async () => ({
+      gateway: {
+        tool_separator: deps.gateway.toolSeparator, pinning: deps.gateway.pinning, hold_new: deps.gateway.holdNew, log_arguments: deps.gateway.logArguments,
+        teams: deps.gateway.teams, keys: deps.gateway.keys.map((k) => ({ ...k, sha256: REDACTED })),
+        auth: { jwt: deps.gateway.jwt, resource: deps.gateway.resource ?? null }, tool_limits: deps.gateway.toolLimits, max_body_bytes: deps.gateway.maxBodyBytes,
+      },
+      edge: deps.settings,
+    }));
+
+    // Live figures per server over the last minute of this edge's calls.
+    admin.get('/admin/api/stats', async () => {
+      const since = Date.now() - 60_000;
+      const byServer = new Map<string, { ms: number[]; errors: number }>();
+      for (const c of deps.audit.recent(1_000)) {
+        if (Date.parse(c.at) < since || !c.server || c.outcome === 'denied') continue;
+        let s = byServer.get(c.server);
+        if (!s) byServer.set(c.server, (s = { ms: [], errors: 0 }));
+        s.ms.push(c.ms);
+        if (c.outcome === 'error' || c.outcome === 'rate_limited') s.errors++;
+      }
+      return {
+        windowSeconds: 60,
+        servers: [...byServer].sort(([a], [b]) => a.localeCompare(b)).map(([name, s]) => {
+          const sorted = s.ms.sort((x, y) => x - y);
+          return { name, calls: sorted.length, callsPerSec: Math.round((sorted.length / 60) * 100) / 100, errorRatio: Math.round((s.errors / sorted.length) * 1000) / 1000, p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
+        }),
+      };
+    });
   });
 }

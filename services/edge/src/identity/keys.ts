@@ -19,9 +19,11 @@ export interface KeyRecord extends Limits {
   admin: boolean;
   /** Declared in the config: not revocable through the API. */
   declared?: boolean;
+  /** ISO time of the revoke: the record is kept (listed as revoked) but no longer authenticates. */
+  revokedAt?: string;
 }
 
-export type NewKey = Omit<KeyRecord, 'id' | 'createdAt' | 'declared'>;
+export type NewKey = Omit<KeyRecord, 'id' | 'createdAt' | 'declared' | 'revokedAt'>;
 
 export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
 
@@ -33,8 +35,9 @@ export function newKey(): { key: string; id: string } {
 export interface KeyBackend {
   get(sha: string): Promise<KeyRecord | undefined>;
   put(sha: string, rec: KeyRecord): Promise<void>;
-  /** Removes by id; the sha of the removed key, if any. */
+  /** Revokes by id: the key stops authenticating, its record stays listed as revoked. The sha of the key, if it was active. */
   remove(id: string): Promise<string | undefined>;
+  /** Active and revoked keys. */
   list(): Promise<KeyRecord[]>;
   /** Subscribes to revokes made on any edge. */
   onRevoke(listener: (sha: string) => void): void;
@@ -43,13 +46,19 @@ export interface KeyBackend {
 
 export class MemoryKeyBackend implements KeyBackend {
   private readonly bySha = new Map<string, KeyRecord>();
+  private readonly revoked: KeyRecord[] = [];
   async get(sha: string) { return this.bySha.get(sha); }
   async put(sha: string, rec: KeyRecord) { this.bySha.set(sha, rec); }
   async remove(id: string) {
-    for (const [sha, rec] of this.bySha) if (rec.id === id) { this.bySha.delete(sha); return sha; }
+    for (const [sha, rec] of this.bySha) {
+      if (rec.id !== id) continue;
+      this.bySha.delete(sha);
+      this.revoked.push({ ...rec, revokedAt: new Date().toISOString() });
+      return sha;
+    }
     return undefined;
   }
-  async list() { return [...this.bySha.values()]; }
+  async list() { return [...this.bySha.values(), ...this.revoked]; }
   onRevoke(): void { /* one process: the cache is dropped directly */ }
   async announceRevoke(): Promise<void> {}
 }
@@ -61,11 +70,13 @@ export class MemoryKeyBackend implements KeyBackend {
 export class RedisKeyBackend implements KeyBackend {
   private readonly recordPrefix: string;
   private readonly index: string;
+  private readonly revoked: string;
   private readonly channel: string;
 
   constructor(private readonly redis: Redis, private readonly sub: Redis | undefined, prefix: string) {
     this.recordPrefix = `${prefix}{keys}:`;
     this.index = `${prefix}{keys}:index`;
+    this.revoked = `${prefix}{keys}:revoked`;
     this.channel = `${prefix}keys:revoked`;
   }
 
@@ -81,15 +92,17 @@ export class RedisKeyBackend implements KeyBackend {
   async remove(id: string): Promise<string | undefined> {
     const sha = await this.redis.hget(this.index, id);
     if (!sha) return undefined;
-    await this.redis.multi().del(this.recordPrefix + sha).hdel(this.index, id).exec();
+    const text = await this.redis.get(this.recordPrefix + sha);
+    const tombstone = JSON.stringify({ ...(text ? (JSON.parse(text) as KeyRecord) : { id, name: id, createdAt: '', admin: false }), revokedAt: new Date().toISOString() });
+    await this.redis.multi().del(this.recordPrefix + sha).hdel(this.index, id).hset(this.revoked, id, tombstone).exec();
     return sha;
   }
 
   async list(): Promise<KeyRecord[]> {
-    const shas = Object.values(await this.redis.hgetall(this.index));
-    if (shas.length === 0) return [];
-    const texts = await this.redis.mget(shas.map((s) => this.recordPrefix + s));
-    return texts.filter((t): t is string => t !== null).map((t) => JSON.parse(t) as KeyRecord);
+    const [index, revoked] = await Promise.all([this.redis.hgetall(this.index), this.redis.hgetall(this.revoked)]);
+    const shas = Object.values(index);
+    const texts = shas.length ? await this.redis.mget(shas.map((s) => this.recordPrefix + s)) : [];
+    return [...texts, ...Object.values(revoked)].filter((t): t is string => t !== null).map((t) => JSON.parse(t) as KeyRecord);
   }
 
   onRevoke(listener: (sha: string) => void): void {

@@ -18,15 +18,18 @@ export interface Activity {
 
 const RING_SIZE = 1_000;
 
+/** As recorded on the hot path: the time as a number, formatted only when read. */
+type Recorded = Omit<Activity, 'at'> & { atMs: number };
+
 export class Audit {
-  private readonly ring: Activity[] = [];
+  private readonly ring: Recorded[] = [];
   private next = 0;
 
   constructor(private readonly log: Logger, private readonly metrics: EdgeMetrics) {}
 
   /** A tools/call (or get/read) that ran, or was refused by a limit. Cheap: no log line (that is `debug`, in the dispatcher). */
   call(principal: Principal, server: string, tool: string, outcome: CallOutcome, ms: number): void {
-    const a: Activity = { at: new Date().toISOString(), server, tool, principal: principal.name, outcome, ms: Math.round(ms * 10) / 10 };
+    const a: Recorded = { atMs: Date.now(), server, tool, principal: principal.name, outcome, ms: Math.round(ms * 10) / 10 };
     if (this.ring.length < RING_SIZE) this.ring.push(a);
     else this.ring[this.next] = a;
     this.next = (this.next + 1) % RING_SIZE;
@@ -51,6 +54,6 @@ export class Audit {
   /** Newest first. */
   recent(limit: number): Activity[] {
     const ordered = this.ring.length < RING_SIZE ? [...this.ring] : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
-    return ordered.reverse().slice(0, limit);
+    return ordered.reverse().slice(0, limit).map(({ atMs, ...rest }) => ({ at: new Date(atMs).toISOString(), ...rest }));
   }
 }

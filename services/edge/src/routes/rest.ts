@@ -3,16 +3,12 @@
 // disconnects before the answer cancels the call.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
-import { ServerStatus_State } from '@mcpgw/proto/registry';
 import { fromGrpcError } from '../errors.js';
 import { errorOf, restStatusOf } from '../pipeline/outcome.js';
 import { traceparentOf, type TransportDeps } from '../transports/context.js';
 import { openApiDocument } from './openapi.js';
+import { serverStatusView } from './server-status.js';
 
-const SERVER_STATE: Record<number, string> = {
-  [ServerStatus_State.STATE_CONNECTING]: 'connecting', [ServerStatus_State.STATE_UP]: 'ready',
-  [ServerStatus_State.STATE_DOWN]: 'down', [ServerStatus_State.STATE_DEGRADED]: 'degraded',
-};
 
 interface ToolDef {
   name: string;
@@ -78,11 +74,7 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
     try {
       const { servers } = await deps.registry.listServers();
       return reply.send({
-        servers: servers.filter((s) => req.principal.access.allowsServer(s.name)).map((s) => ({
-          name: s.name, transport: s.transport, state: SERVER_STATE[s.state] ?? 'unknown', tools: s.toolCount,
-          lastError: s.lastError || undefined, lastLatencyMs: Math.round(s.lastLatencyMs * 10) / 10,
-          lastSeen: s.lastSeenMs ? new Date(Number(s.lastSeenMs)).toISOString() : undefined,
-        })),
+        servers: servers.filter((s) => req.principal.access.allowsServer(s.name)).map(serverStatusView),
       });
     } catch (err) {
       return restError(reply, 502, fromGrpcError(err, 'registry'));

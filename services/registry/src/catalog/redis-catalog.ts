@@ -25,6 +25,12 @@ redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[1] .. ' ' .. v)
 return v`;
 
+/** Raises the version to at least ARGV[1] (after Redis lost it), so versions never go backwards. */
+const RAISE_SCRIPT = `
+local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end
+return v`;
+
 const RESYNC_INTERVAL_MS = 15_000;
 
 export class RedisCatalog extends CatalogMirror implements CatalogStore {
@@ -34,10 +40,11 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
 
   private constructor(private readonly redis: Redis, private readonly sub: Redis, prefix: string, private readonly log: Logger) {
     super();
+    // One hash tag for every catalog key: the scripts touch several of them, which Redis Cluster allows within one slot.
     this.keys = {
-      server: (name: string) => `${prefix}catalog:${name}`,
-      version: `${prefix}catalog:version`,
-      servers: `${prefix}catalog:servers`,
+      server: (name: string) => `${prefix}{catalog}:server:${name}`,
+      version: `${prefix}{catalog}:version`,
+      servers: `${prefix}{catalog}:servers`,
       channel: `${prefix}catalog`,
     };
     this.timer = setInterval(() => this.enqueue(() => this.resyncIfBehind()), RESYNC_INTERVAL_MS);
@@ -65,6 +72,11 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     ];
     const v = Number(await this.redis.eval(PUT_SCRIPT, 3, this.keys.server(entry.name), this.keys.version, this.keys.servers,
       entry.hash, entry.name, this.keys.channel, ...fields));
+    if (v > 0 && v <= this.version) {
+      // Redis counted from scratch: it lost the catalog. Put back everything this replica holds.
+      this.enqueue(() => this.resync());
+      return;
+    }
     if (v === 0) {
       // Unchanged in Redis: our upstream confirms what the mirror holds.
       const held = this.byName.get(entry.name);
@@ -115,12 +127,38 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     if (v !== this.version) await this.resync();
   }
 
+  /**
+   * Reloads the mirror from Redis, unless Redis lost the catalog (no version
+   * key, or a version below the one this replica already applied: a restart
+   * without persistence, a failover to an empty replica, a flush). Then the
+   * live mirror stays, and what it holds is written back.
+   */
   private async resync(): Promise<void> {
-    const [version, names] = await Promise.all([this.redis.get(this.keys.version), this.redis.smembers(this.keys.servers)]);
+    let [version, names] = await Promise.all([this.redis.get(this.keys.version), this.redis.smembers(this.keys.servers)]);
+    if (this.version > 0 && Number(version ?? 0) < this.version) {
+      await this.republish();
+      [version, names] = await Promise.all([this.redis.get(this.keys.version), this.redis.smembers(this.keys.servers)]);
+      if (Number(version ?? 0) < this.version) return; // still behind: keep the mirror, retry on the next resync
+    }
     const entries = (await Promise.all(names.map((n) => this.readEntry(n)))).filter((e): e is CatalogEntry => e !== null);
     // Keep the "confirmed by our upstream" mark for contents that did not change.
     for (const e of entries) e.stale = this.byName.get(e.name)?.hash === e.hash ? this.byName.get(e.name)!.stale : true;
     this.apply({ version: Number(version ?? 0), snapshot: true, servers: entries, removed: [] });
+  }
+
+  /** Writes the mirror back into a Redis that lost it; versions continue above the mirror's. */
+  private async republish(): Promise<void> {
+    const held = this.entries();
+    this.log.warn({ servers: held.length, version: this.version }, 'Redis lost the catalog; re-publishing what this replica holds');
+    await this.redis.eval(RAISE_SCRIPT, 1, this.keys.version, this.version);
+    for (const entry of held) {
+      const fields = [
+        'tools', entry.toolsJson, 'resources', entry.resourcesJson, 'templates', entry.resourceTemplatesJson,
+        'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson, 'perClient', entry.perClient ? '1' : '0',
+      ];
+      await this.redis.eval(PUT_SCRIPT, 3, this.keys.server(entry.name), this.keys.version, this.keys.servers,
+        entry.hash, entry.name, this.keys.channel, ...fields);
+    }
   }
 
   private async readEntry(name: string): Promise<CatalogEntry | null> {

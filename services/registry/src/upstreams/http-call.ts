@@ -5,6 +5,7 @@
 // because it costs less and holds nothing per call once it is answered.
 import { Pool } from 'undici';
 import { McpError, ErrorCode as SdkErrorCode, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCredentials } from './oauth2.js';
 
 /** The upstream answered 404 for our session id: it forgot the session. */
 export class SessionExpiredError extends Error {
@@ -39,7 +40,8 @@ export class HttpCaller {
   private readonly path: string;
   private next = 0;
 
-  constructor(url: URL, private readonly headers: Record<string, string>) {
+  /** `auth`: the upstream's OAuth token source (`auth_type: oauth2`), asked per call (a cached token costs a resolved promise). */
+  constructor(url: URL, private readonly headers: Record<string, string>, private readonly auth?: ClientCredentials) {
     this.pool = new Pool(url.origin, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
     this.path = `${url.pathname}${url.search}`;
   }
@@ -55,11 +57,13 @@ export class HttpCaller {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const { signal } = controller;
     try {
+      const headers = this.headersFor(opts);
+      if (this.auth) headers.authorization = await this.auth.header();
       const res = await this.pool.request({
-        path: this.path, method: 'POST', signal,
-        headers: this.headersFor(opts),
+        path: this.path, method: 'POST', signal, headers,
         body: JSON.stringify({ jsonrpc: '2.0', id, method, params: withToken }),
       });
+      if (res.statusCode === 401 && this.auth) this.auth.invalidate();
       if (res.statusCode === 404 && opts.sessionId) {
         await res.body.dump();
         throw new SessionExpiredError();

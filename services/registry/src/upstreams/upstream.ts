@@ -29,7 +29,9 @@ import type { ServerConfig } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
 import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen, type BulkheadPolicy, type CircuitBreakerPolicy } from 'cockatiel';
 import type { ClientPeer } from './client-peer.js';
+import { ClientCredentials } from './oauth2.js';
 import { createTransport } from './transports.js';
+import { configSecrets, createRedactor, describeError, type Redactor } from './redact.js';
 
 /** Upstream results pass through untouched: their shape is the upstream's business. */
 const PassthroughResult = z.looseObject({});
@@ -87,8 +89,14 @@ export class Upstream {
   lastSeenMs = 0;
   lastLatencyMs = 0;
   toolCount = 0;
-  /** Opens after consecutive connection failures (not tool errors); one probe when half-open. */
-  readonly breaker: CircuitBreakerPolicy;
+  /**
+   * Opens after consecutive connection failures (refused, closed before an
+   * answer, not connected), never after tool errors, timeouts or calls cut in
+   * flight; one probe when half-open; replaced by a closed one on reconnect.
+   */
+  breaker: CircuitBreakerPolicy;
+  /** Masks this server's configured secrets (and token-looking text) in error texts and logs. */
+  readonly redact: Redactor;
   /** max_concurrency requests at once, as many queued; past that, a "busy" error at once. */
   private readonly bulkhead: BulkheadPolicy;
   private client?: Client;
@@ -107,18 +115,28 @@ export class Upstream {
   private nextToken = 0;
   private lastReinitMs = 0;
 
+  /** `auth_type: oauth2`: one token source per upstream, shared by its SDK transport and the lean caller. */
+  private readonly oauth?: ClientCredentials;
+
   /**
    * `peer`: this is one client session's own upstream session (`per_client`);
    * its server-to-client requests and notifications go to that client. Such an
    * upstream does not feed the catalog (the shared instance does).
    */
   constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer) {
-    this.breaker = circuitBreaker(handleWhen((err) => err instanceof UpstreamCallError && err.connectionFailure), {
+    if (config.oauth2) this.oauth = new ClientCredentials(config.oauth2, config.name);
+    this.redact = createRedactor(configSecrets(config));
+    this.breaker = this.newBreaker();
+    this.bulkhead = bulkhead(config.maxConcurrency, config.maxConcurrency);
+  }
+
+  private newBreaker(): CircuitBreakerPolicy {
+    const breaker = circuitBreaker(handleWhen((err) => err instanceof UpstreamCallError && err.connectionFailure), {
       halfOpenAfter: BREAKER_HALF_OPEN_MS,
       breaker: new ConsecutiveBreaker(BREAKER_FAILURES),
     });
-    this.breaker.onStateChange((s) => events.breaker(this, s));
-    this.bulkhead = bulkhead(config.maxConcurrency, config.maxConcurrency);
+    breaker.onStateChange((s) => { if (this.breaker === breaker) this.events.breaker(this, s); });
+    return breaker;
   }
 
   /** Resolves once connected; rejects after `timeoutMs` with the last error. */
@@ -221,14 +239,28 @@ export class Upstream {
   private toCallError(err: unknown, timeout: number): UpstreamCallError {
     const name = this.config.name;
     if (err instanceof McpError) {
-      if (err.code === SdkErrorCode.RequestTimeout) return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`), true);
-      if (err.code === SdkErrorCode.ConnectionClosed) return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, 'connection closed during the request'), true);
-      // The upstream's own JSON-RPC error: code, message and data pass through.
-      return new UpstreamCallError({ code: err.code, message: err.message.replace(/^MCP error -?\d+: /, ''), data: err.data });
+      // A slow tool or a connection cut while a call was in flight says nothing about reaching the upstream: not a breaker failure.
+      if (err.code === SdkErrorCode.RequestTimeout) return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`));
+      if (err.code === SdkErrorCode.ConnectionClosed) return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, 'connection closed during the request'));
+      // The upstream's own JSON-RPC error: code, message and data pass through (secrets masked).
+      return new UpstreamCallError({ code: err.code, message: this.redact(err.message.replace(/^MCP error -?\d+: /, '')), data: this.redactData(err.data) });
     }
     if (err instanceof Error && err.name === 'AbortError') return new UpstreamCallError(upstreamError(ErrorCode.Cancelled, name, 'cancelled'));
-    const message = err instanceof Error ? err.message : String(err);
-    return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, message), true);
+    // An HTTP error status means the upstream was reached and answered: its problem, not a connection failure.
+    if (err instanceof StreamableHTTPError || (err instanceof Error && /^HTTP \d{3}\b/.test(err.message))) {
+      return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, describeError(err, this.redact)));
+    }
+    if (err instanceof Error && err.name === 'TimeoutError') return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`));
+    return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, describeError(err, this.redact)), true);
+  }
+
+  private redactData(data: unknown): unknown {
+    if (data === undefined) return undefined;
+    try {
+      return JSON.parse(this.redact(JSON.stringify(data))) as unknown;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Replaces the client now (shared by the 404 path and failed pings). */
@@ -251,8 +283,8 @@ export class Upstream {
       this.lastSeenMs = Date.now();
     } catch (err) {
       if (this.client !== client) return;
-      this.log.warn({ server: this.config.name, err: (err as Error).message }, 'upstream ping failed; reconnecting');
-      this.lastError = `ping failed: ${(err as Error).message}`;
+      this.lastError = `ping failed: ${describeError(err, this.redact)}`;
+      this.log.warn({ server: this.config.name, err: this.lastError }, 'upstream ping failed; reconnecting');
       await this.reconnectNow();
     }
   }
@@ -260,7 +292,7 @@ export class Upstream {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState('connecting');
-    const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: line }, 'upstream stderr'));
+    const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: this.redact(line) }, 'upstream stderr'), this.oauth);
     const client = new Client(CLIENT_INFO, { capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} });
     client.onerror = (err) => this.log.debug({ server: this.config.name, err: err.message }, 'upstream transport error');
     if (this.peer) this.wirePeer(client, this.peer);
@@ -282,7 +314,7 @@ export class Upstream {
       await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     } catch (err) {
       await client.close().catch(() => {});
-      this.fail(`connect failed: ${(err as Error).message}`);
+      this.fail(`connect failed: ${describeError(err, this.redact)}`);
       return;
     }
     if (this.stopped) {
@@ -299,11 +331,16 @@ export class Upstream {
     this.client = client;
     if (transport instanceof StreamableHTTPClientTransport && !this.peer) {
       this.httpTransport = transport;
-      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers);
+      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
     }
     this.reconnectAttempt = 0;
     this.lastSeenMs = Date.now();
     this.lastError = '';
+    // Reaching the upstream again is the proof the breaker waits for: calls flow at once.
+    if (this.breaker.state !== CircuitState.Closed) {
+      this.breaker = this.newBreaker();
+      this.events.breaker(this, CircuitState.Closed);
+    }
     this.setState('up');
     this.log.info({ server: this.config.name, transport: this.config.transport, perClient: Boolean(this.peer) }, 'upstream connected');
     if (!this.peer) this.refresh();
@@ -326,6 +363,7 @@ export class Upstream {
   }
 
   private fail(reason: string): void {
+    reason = this.redact(reason);
     this.lastError = reason;
     this.setState('down');
     if (this.stopped) return;
@@ -354,7 +392,7 @@ export class Upstream {
         this.events.contents(c);
       })
       .catch((err: unknown) => {
-        this.log.warn({ server: this.config.name, err: (err as Error).message }, 'catalog refresh failed');
+        this.log.warn({ server: this.config.name, err: describeError(err, this.redact) }, 'catalog refresh failed');
         // An HTTP upstream that forgot our session: initialize again (not more than every 5 s).
         if (isExpiredSession(err) && Date.now() - this.lastReinitMs > 5_000) {
           this.lastReinitMs = Date.now();
@@ -368,6 +406,11 @@ export class Upstream {
           this.refresh();
         }
       });
+  }
+
+  /** The protocol revision negotiated with the upstream, where the transport records it (Streamable HTTP). */
+  get protocolVersion(): string | undefined {
+    return this.state === 'up' ? this.httpTransport?.protocolVersion : undefined;
   }
 
   private async readContents(): Promise<CatalogContents> {

@@ -10,9 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientReadableStream,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
@@ -174,6 +176,44 @@ export interface CallResult {
   sessionLost: boolean;
 }
 
+export interface CallsRequest {
+  /** Unique per stream, chosen by the edge. */
+  callId: number;
+  frame?:
+    | { $case: "callTool"; value: CallToolRequest }
+    | { $case: "forward"; value: ForwardRequest }
+    | //
+    /** The edge gave up on this call (its client went away, or the deadline passed). */
+    { $case: "cancel"; value: boolean }
+    | undefined;
+  /** The call's deadline, relative to when the registry reads the frame. */
+  deadlineMs: number;
+  /** W3C trace context of the call. */
+  traceparent: string;
+}
+
+export interface CallsResponse {
+  callId: number;
+  frame?:
+    | //
+    /** The registry took the call: from here on, a broken stream may have run it. */
+    { $case: "accepted"; value: boolean }
+    | { $case: "event"; value: CallEvent }
+    | //
+    /** The call's events are complete. */
+    { $case: "end"; value: boolean }
+    | //
+    /** The call failed as a gRPC call would (e.g. UNAVAILABLE while draining, before it was accepted). */
+    { $case: "error"; value: CallFrameError }
+    | undefined;
+}
+
+export interface CallFrameError {
+  /** A gRPC status code. */
+  code: number;
+  details: string;
+}
+
 export interface CancelRequest {
   context?:
     | CallContext
@@ -215,6 +255,12 @@ export interface ServerStatus {
   lastSeenMs: number;
   /** How long the last request to it took. */
   lastLatencyMs: number;
+  /** Protocol revision the upstream speaks (e.g. 2025-11-25), once connected. */
+  protocolVersion: string;
+  /** "shared" or "per_client". */
+  sessionMode: string;
+  /** Tools whose definition changed since it was trusted and is not yet approved. */
+  pinChanges: number;
 }
 
 export enum ServerStatus_State {
@@ -224,6 +270,67 @@ export enum ServerStatus_State {
   STATE_DOWN = 3,
   /** STATE_DEGRADED - Connected, but its circuit breaker is open or probing. */
   STATE_DEGRADED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export interface ListPinsRequest {
+  /** Empty: every server. */
+  server: string;
+}
+
+export interface ListPinsResponse {
+  pins: ToolPin[];
+  /** off | warn | hold */
+  mode: string;
+}
+
+export interface ToolPin {
+  server: string;
+  tool: string;
+  state: ToolPin_State;
+  /** sha256 of the approved definition; empty for a new tool never approved. */
+  fingerprint: string;
+  definitionJson: Buffer;
+  /** The pending (live) definition when it differs from the approved one. */
+  pendingFingerprint: string;
+  pendingDefinitionJson: Buffer;
+  pendingSeenMs: number;
+}
+
+export enum ToolPin_State {
+  STATE_UNSPECIFIED = 0,
+  /** STATE_TRUSTED - The live definition is the approved one. */
+  STATE_TRUSTED = 1,
+  /** STATE_CHANGED - Changed since approved; still served (pinning: warn). */
+  STATE_CHANGED = 2,
+  /** STATE_HELD - Changed (or new, with hold_new) and withheld until approved (pinning: hold). */
+  STATE_HELD = 3,
+  /** STATE_REJECTED - A change an admin rejected: withheld until the upstream reverts. */
+  STATE_REJECTED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export interface DecidePinRequest {
+  server: string;
+  tool: string;
+  /** The pending fingerprint being decided; empty: whatever is pending. */
+  fingerprint: string;
+  reject: boolean;
+  /** Who decided, for the registry's audit line. */
+  principal: string;
+}
+
+export interface DecidePinResponse {
+  outcome: DecidePinResponse_Outcome;
+  pin?: ToolPin | undefined;
+}
+
+export enum DecidePinResponse_Outcome {
+  OUTCOME_UNSPECIFIED = 0,
+  OUTCOME_DONE = 1,
+  OUTCOME_UNKNOWN_TOOL = 2,
+  /** OUTCOME_NOT_PENDING - Nothing (or another fingerprint) is pending. */
+  OUTCOME_NOT_PENDING = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -1322,6 +1429,258 @@ export const CallResult: MessageFns<CallResult> = {
   },
 };
 
+function createBaseCallsRequest(): CallsRequest {
+  return { callId: 0, frame: undefined, deadlineMs: 0, traceparent: "" };
+}
+
+export const CallsRequest: MessageFns<CallsRequest> = {
+  encode(message: CallsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    switch (message.frame?.$case) {
+      case "callTool":
+        CallToolRequest.encode(message.frame.value, writer.uint32(18).fork()).join();
+        break;
+      case "forward":
+        ForwardRequest.encode(message.frame.value, writer.uint32(26).fork()).join();
+        break;
+      case "cancel":
+        writer.uint32(32).bool(message.frame.value);
+        break;
+    }
+    if (message.deadlineMs !== 0) {
+      writer.uint32(40).uint32(message.deadlineMs);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(50).string(message.traceparent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.frame = { $case: "callTool", value: CallToolRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.frame = { $case: "forward", value: ForwardRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.frame = { $case: "cancel", value: reader.bool() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.deadlineMs = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCallsResponse(): CallsResponse {
+  return { callId: 0, frame: undefined };
+}
+
+export const CallsResponse: MessageFns<CallsResponse> = {
+  encode(message: CallsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint64(message.callId);
+    }
+    switch (message.frame?.$case) {
+      case "accepted":
+        writer.uint32(16).bool(message.frame.value);
+        break;
+      case "event":
+        CallEvent.encode(message.frame.value, writer.uint32(26).fork()).join();
+        break;
+      case "end":
+        writer.uint32(32).bool(message.frame.value);
+        break;
+      case "error":
+        CallFrameError.encode(message.frame.value, writer.uint32(42).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.frame = { $case: "accepted", value: reader.bool() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.frame = { $case: "event", value: CallEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.frame = { $case: "end", value: reader.bool() };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.frame = { $case: "error", value: CallFrameError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCallFrameError(): CallFrameError {
+  return { code: 0, details: "" };
+}
+
+export const CallFrameError: MessageFns<CallFrameError> = {
+  encode(message: CallFrameError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).uint32(message.code);
+    }
+    if (message.details !== "") {
+      writer.uint32(18).string(message.details);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallFrameError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallFrameError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.details = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 function createBaseCancelRequest(): CancelRequest {
   return { context: undefined, requestId: "", reason: "" };
 }
@@ -1632,7 +1991,18 @@ export const ListServersResponse: MessageFns<ListServersResponse> = {
 };
 
 function createBaseServerStatus(): ServerStatus {
-  return { name: "", transport: "", state: 0, toolCount: 0, lastError: "", lastSeenMs: 0, lastLatencyMs: 0 };
+  return {
+    name: "",
+    transport: "",
+    state: 0,
+    toolCount: 0,
+    lastError: "",
+    lastSeenMs: 0,
+    lastLatencyMs: 0,
+    protocolVersion: "",
+    sessionMode: "",
+    pinChanges: 0,
+  };
 }
 
 export const ServerStatus: MessageFns<ServerStatus> = {
@@ -1657,6 +2027,15 @@ export const ServerStatus: MessageFns<ServerStatus> = {
     }
     if (message.lastLatencyMs !== 0) {
       writer.uint32(57).double(message.lastLatencyMs);
+    }
+    if (message.protocolVersion !== "") {
+      writer.uint32(66).string(message.protocolVersion);
+    }
+    if (message.sessionMode !== "") {
+      writer.uint32(74).string(message.sessionMode);
+    }
+    if (message.pinChanges !== 0) {
+      writer.uint32(80).uint32(message.pinChanges);
     }
     return writer;
   },
@@ -1728,6 +2107,412 @@ export const ServerStatus: MessageFns<ServerStatus> = {
             }
 
             message.lastLatencyMs = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.protocolVersion = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.sessionMode = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.pinChanges = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListPinsRequest(): ListPinsRequest {
+  return { server: "" };
+}
+
+export const ListPinsRequest: MessageFns<ListPinsRequest> = {
+  encode(message: ListPinsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListPinsResponse(): ListPinsResponse {
+  return { pins: [], mode: "" };
+}
+
+export const ListPinsResponse: MessageFns<ListPinsResponse> = {
+  encode(message: ListPinsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.pins) {
+      ToolPin.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.mode !== "") {
+      writer.uint32(18).string(message.mode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListPinsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListPinsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pins.push(ToolPin.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mode = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseToolPin(): ToolPin {
+  return {
+    server: "",
+    tool: "",
+    state: 0,
+    fingerprint: "",
+    definitionJson: Buffer.alloc(0),
+    pendingFingerprint: "",
+    pendingDefinitionJson: Buffer.alloc(0),
+    pendingSeenMs: 0,
+  };
+}
+
+export const ToolPin: MessageFns<ToolPin> = {
+  encode(message: ToolPin, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    if (message.tool !== "") {
+      writer.uint32(18).string(message.tool);
+    }
+    if (message.state !== 0) {
+      writer.uint32(24).int32(message.state);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(34).string(message.fingerprint);
+    }
+    if (message.definitionJson.length !== 0) {
+      writer.uint32(42).bytes(message.definitionJson);
+    }
+    if (message.pendingFingerprint !== "") {
+      writer.uint32(50).string(message.pendingFingerprint);
+    }
+    if (message.pendingDefinitionJson.length !== 0) {
+      writer.uint32(58).bytes(message.pendingDefinitionJson);
+    }
+    if (message.pendingSeenMs !== 0) {
+      writer.uint32(64).uint64(message.pendingSeenMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolPin {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolPin();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.definitionJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pendingFingerprint = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.pendingDefinitionJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.pendingSeenMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseDecidePinRequest(): DecidePinRequest {
+  return { server: "", tool: "", fingerprint: "", reject: false, principal: "" };
+}
+
+export const DecidePinRequest: MessageFns<DecidePinRequest> = {
+  encode(message: DecidePinRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    if (message.tool !== "") {
+      writer.uint32(18).string(message.tool);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(26).string(message.fingerprint);
+    }
+    if (message.reject !== false) {
+      writer.uint32(32).bool(message.reject);
+    }
+    if (message.principal !== "") {
+      writer.uint32(42).string(message.principal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecidePinRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecidePinRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.reject = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseDecidePinResponse(): DecidePinResponse {
+  return { outcome: 0, pin: undefined };
+}
+
+export const DecidePinResponse: MessageFns<DecidePinResponse> = {
+  encode(message: DecidePinResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.outcome !== 0) {
+      writer.uint32(8).int32(message.outcome);
+    }
+    if (message.pin !== undefined) {
+      ToolPin.encode(message.pin, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DecidePinResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDecidePinResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pin = ToolPin.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -2031,6 +2816,39 @@ export const RegistryService = {
     responseSerialize: (value: SessionNotification): Buffer => Buffer.from(SessionNotification.encode(value).finish()),
     responseDeserialize: (value: Buffer): SessionNotification => SessionNotification.decode(value),
   },
+  /**
+   * The hot path: many calls multiplexed on one long-lived stream per edge
+   * channel, instead of one gRPC call per tool call. Frames carry the edge's
+   * call id; the registry answers with events tagged with it.
+   */
+  calls: {
+    path: "/mcpgw.registry.v1.Registry/Calls" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: CallsRequest): Buffer => Buffer.from(CallsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CallsRequest => CallsRequest.decode(value),
+    responseSerialize: (value: CallsResponse): Buffer => Buffer.from(CallsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CallsResponse => CallsResponse.decode(value),
+  },
+  /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
+  listPins: {
+    path: "/mcpgw.registry.v1.Registry/ListPins" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListPinsRequest): Buffer => Buffer.from(ListPinsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListPinsRequest => ListPinsRequest.decode(value),
+    responseSerialize: (value: ListPinsResponse): Buffer => Buffer.from(ListPinsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListPinsResponse => ListPinsResponse.decode(value),
+  },
+  decidePin: {
+    path: "/mcpgw.registry.v1.Registry/DecidePin" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DecidePinRequest): Buffer => Buffer.from(DecidePinRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DecidePinRequest => DecidePinRequest.decode(value),
+    responseSerialize: (value: DecidePinResponse): Buffer => Buffer.from(DecidePinResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DecidePinResponse => DecidePinResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
@@ -2063,6 +2881,15 @@ export interface RegistryServer extends UntypedServiceImplementation {
    * there is no Redis; with Redis they travel on the `notify` channel.
    */
   watchNotifications: handleServerStreamingCall<WatchNotificationsRequest, SessionNotification>;
+  /**
+   * The hot path: many calls multiplexed on one long-lived stream per edge
+   * channel, instead of one gRPC call per tool call. Frames carry the edge's
+   * call id; the registry answers with events tagged with it.
+   */
+  calls: handleBidiStreamingCall<CallsRequest, CallsResponse>;
+  /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
+  listPins: handleUnaryCall<ListPinsRequest, ListPinsResponse>;
+  decidePin: handleUnaryCall<DecidePinRequest, DecidePinResponse>;
 }
 
 export interface RegistryClient extends Client {
@@ -2188,6 +3015,45 @@ export interface RegistryClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<SessionNotification>;
+  /**
+   * The hot path: many calls multiplexed on one long-lived stream per edge
+   * channel, instead of one gRPC call per tool call. Frames carry the edge's
+   * call id; the registry answers with events tagged with it.
+   */
+  calls(): ClientDuplexStream<CallsRequest, CallsResponse>;
+  calls(options: Partial<CallOptions>): ClientDuplexStream<CallsRequest, CallsResponse>;
+  calls(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<CallsRequest, CallsResponse>;
+  /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
+  listPins(
+    request: ListPinsRequest,
+    callback: (error: ServiceError | null, response: ListPinsResponse) => void,
+  ): ClientUnaryCall;
+  listPins(
+    request: ListPinsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListPinsResponse) => void,
+  ): ClientUnaryCall;
+  listPins(
+    request: ListPinsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListPinsResponse) => void,
+  ): ClientUnaryCall;
+  decidePin(
+    request: DecidePinRequest,
+    callback: (error: ServiceError | null, response: DecidePinResponse) => void,
+  ): ClientUnaryCall;
+  decidePin(
+    request: DecidePinRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DecidePinResponse) => void,
+  ): ClientUnaryCall;
+  decidePin(
+    request: DecidePinRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DecidePinResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const RegistryClient = makeGenericClientConstructor(

@@ -1,0 +1,207 @@
+// Tool pinning (rug-pull protection): every tool is fingerprinted when first
+// seen (sha256 over name, description, input and output schema, annotations)
+// and the fingerprint is kept (`pins:{server}` in Redis, memory without). A
+// later change is logged, counted and reported with both definitions; with
+// `pinning: hold` the changed tool is withheld from the catalog (so from every
+// list and call on every edge) until an admin approves the new fingerprint.
+// Implemented as a decorator of the catalog store: upstreams put what they
+// report, this decides what gets published.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { PinningMode } from '@mcpgw/common/config';
+import type { Logger } from '@mcpgw/common/logger';
+import type { CatalogContents } from '../upstreams/upstream.js';
+import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog.js';
+
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  inputSchema?: unknown;
+  outputSchema?: unknown;
+  annotations?: unknown;
+}
+
+export type PinState = 'trusted' | 'changed' | 'held' | 'rejected';
+
+export interface PinRecord {
+  /** Approved fingerprint and definition; absent for a new tool held before its first approval. */
+  fingerprint?: string;
+  definition?: ToolDefinition;
+  approvedAt?: string;
+  pending?: { fingerprint: string; definition: ToolDefinition; seenAt: number; rejected?: boolean };
+}
+
+export interface PinView extends PinRecord {
+  server: string;
+  tool: string;
+  state: PinState;
+}
+
+export type Decision = { outcome: 'done'; pin: PinView } | { outcome: 'unknown_tool' } | { outcome: 'not_pending' };
+
+/** Canonical JSON (sorted keys) so that key order never changes a fingerprint. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function definitionOf(tool: unknown): ToolDefinition {
+  const t = tool as Record<string, unknown>;
+  return { name: String(t.name), description: t.description as string | undefined, inputSchema: t.inputSchema, outputSchema: t.outputSchema, annotations: t.annotations };
+}
+
+export function fingerprint(def: ToolDefinition): string {
+  return createHash('sha256').update(canonical(def)).digest('hex');
+}
+
+export interface PinBackend {
+  load(server: string): Promise<Map<string, PinRecord>>;
+  save(server: string, tool: string, rec: PinRecord): Promise<void>;
+}
+
+export class MemoryPinBackend implements PinBackend {
+  private readonly servers = new Map<string, Map<string, PinRecord>>();
+  async load(server: string) { return new Map(this.servers.get(server)); }
+  async save(server: string, tool: string, rec: PinRecord) {
+    let m = this.servers.get(server);
+    if (!m) this.servers.set(server, (m = new Map()));
+    m.set(tool, rec);
+  }
+}
+
+/** `pins:{server}`: a hash of tool name → record; the braces keep one server's pins in one cluster slot. */
+export class RedisPinBackend implements PinBackend {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  private key(server: string) { return `${this.prefix}pins:{${server}}`; }
+  async load(server: string) {
+    const all = await this.redis.hgetall(this.key(server));
+    return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as PinRecord]));
+  }
+  async save(server: string, tool: string, rec: PinRecord) {
+    await this.redis.hset(this.key(server), tool, JSON.stringify(rec));
+  }
+}
+
+export interface PinningOptions {
+  mode: PinningMode;
+  holdNew: boolean;
+  backend: PinBackend;
+  log: Logger;
+  onChange: (server: string) => void;
+}
+
+function stateOf(rec: PinRecord, mode: PinningMode): PinState {
+  if (!rec.pending) return 'trusted';
+  if (rec.pending.rejected) return 'rejected';
+  return mode === 'hold' || !rec.fingerprint ? 'held' : 'changed';
+}
+
+export class PinningCatalog implements CatalogStore {
+  /** What each upstream last reported, unfiltered: re-published after a decision. */
+  private readonly reported = new Map<string, CatalogContents>();
+  /** Pins per server, as last evaluated. */
+  private readonly pins = new Map<string, Map<string, PinRecord>>();
+
+  constructor(private readonly inner: CatalogStore, private readonly opts: PinningOptions) {}
+
+  get version(): number { return this.inner.version; }
+  get mode(): PinningMode { return this.opts.mode; }
+  entries(): CatalogEntry[] { return this.inner.entries(); }
+  changesSince(since: number): CatalogChange[] | undefined { return this.inner.changesSince(since); }
+  subscribe(listener: (change: CatalogChange) => void): () => void { return this.inner.subscribe(listener); }
+  close(): Promise<void> { return this.inner.close(); }
+
+  async remove(name: string): Promise<void> {
+    this.reported.delete(name);
+    await this.inner.remove(name);
+  }
+
+  async put(contents: CatalogContents): Promise<void> {
+    if (this.opts.mode === 'off') return this.inner.put(contents);
+    this.reported.set(contents.name, contents);
+    await this.inner.put(await this.evaluate(contents));
+  }
+
+  /** Records first sightings and changes; returns the contents with withheld tools removed. */
+  private async evaluate(contents: CatalogContents): Promise<CatalogContents> {
+    const server = contents.name;
+    const { backend, log, mode, holdNew } = this.opts;
+    const pins = await backend.load(server);
+    const knownServer = pins.size > 0;
+    const visible: unknown[] = [];
+    const withheld: string[] = [];
+    for (const tool of contents.tools) {
+      const def = definitionOf(tool);
+      const fp = fingerprint(def);
+      let rec = pins.get(def.name);
+      if (!rec) {
+        rec = holdNew && knownServer
+          ? { pending: { fingerprint: fp, definition: def, seenAt: Date.now() } }
+          : { fingerprint: fp, definition: def, approvedAt: new Date().toISOString() };
+        if (rec.pending) log.warn({ server, tool: def.name, fingerprint: fp }, 'new tool of a known server held until approved (hold_new)');
+        pins.set(def.name, rec);
+        await backend.save(server, def.name, rec);
+      } else if (rec.fingerprint === fp) {
+        if (rec.pending) {
+          // The upstream reverted to the approved definition.
+          rec = { fingerprint: rec.fingerprint, definition: rec.definition, approvedAt: rec.approvedAt };
+          pins.set(def.name, rec);
+          await backend.save(server, def.name, rec);
+        }
+      } else if (rec.pending?.fingerprint !== fp) {
+        rec = { ...rec, pending: { fingerprint: fp, definition: def, seenAt: Date.now() } };
+        pins.set(def.name, rec);
+        await backend.save(server, def.name, rec);
+        log.warn({ server, tool: def.name, approved: rec.fingerprint, seen: fp, mode }, 'tool definition changed since it was trusted');
+        this.changed(server);
+      }
+      const state = stateOf(rec, mode);
+      if (state === 'held' || state === 'rejected') withheld.push(def.name);
+      else visible.push(tool);
+    }
+    this.pins.set(server, pins);
+    if (withheld.length === 0) return contents;
+    // The hash moves with what is published, so an approval is a catalog change.
+    return { ...contents, tools: visible, hash: `${contents.hash}:${createHash('sha256').update(withheld.sort().join('\0')).digest('hex').slice(0, 12)}` };
+  }
+
+  private changed(server: string): void {
+    this.opts.onChange(server);
+  }
+
+  /** Pins of one server (or all), with their state. */
+  async list(server?: string): Promise<PinView[]> {
+    const names = server ? [server] : [...this.reported.keys()];
+    const out: PinView[] = [];
+    for (const s of names.sort()) {
+      const pins = this.opts.mode === 'off' ? new Map<string, PinRecord>() : await this.opts.backend.load(s);
+      for (const [tool, rec] of [...pins].sort(([a], [b]) => a.localeCompare(b))) out.push({ server: s, tool, state: stateOf(rec, this.opts.mode), ...rec });
+    }
+    return out;
+  }
+
+  pendingCount(server: string): number {
+    let n = 0;
+    for (const rec of this.pins.get(server)?.values() ?? []) if (rec.pending && !rec.pending.rejected) n++;
+    return n;
+  }
+
+  /** Approves (or rejects) the pending definition of a tool, then re-publishes the server. */
+  async decide(server: string, tool: string, expected: string, reject: boolean): Promise<Decision> {
+    const pins = await this.opts.backend.load(server);
+    const rec = pins.get(tool);
+    if (!rec) return { outcome: 'unknown_tool' };
+    if (!rec.pending || (expected && rec.pending.fingerprint !== expected) || (reject && rec.pending.rejected)) return { outcome: 'not_pending' };
+    const next: PinRecord = reject
+      ? { ...rec, pending: { ...rec.pending, rejected: true } }
+      : { fingerprint: rec.pending.fingerprint, definition: rec.pending.definition, approvedAt: new Date().toISOString() };
+    await this.opts.backend.save(server, tool, next);
+    const reported = this.reported.get(server);
+    if (reported) await this.inner.put(await this.evaluate(reported));
+    return { outcome: 'done', pin: { server, tool, state: stateOf(next, this.opts.mode), ...next } };
+  }
+}

@@ -1,0 +1,27 @@
+// The registry's own settings from the environment (issue 10 hardening), read
+// in one place: the edge–registry link secret, optional TLS, drain time.
+import { readFileSync } from 'node:fs';
+
+export interface RegistrySettings {
+  /** MCPGW_REGISTRY_TOKEN: callers must send `authorization: Bearer <token>`; unset: no check (loopback default of old setups). */
+  token?: string;
+  /** MCPGW_REGISTRY_TLS_CERT/KEY (PEM files): serve TLS; with MCPGW_REGISTRY_TLS_CA also require client certificates (mTLS). */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** MCPGW_DRAIN_TIMEOUT_MS: on SIGTERM, how long in-flight calls may finish before they are cut. */
+  drainTimeoutMs: number;
+  /** MCPGW_DRAIN_DELAY_MS: on SIGTERM, how long new calls are refused (edges move away) before the listener closes. */
+  drainDelayMs: number;
+}
+
+export function registrySettings(env: NodeJS.ProcessEnv = process.env): RegistrySettings {
+  const file = (p: string | undefined) => (p ? readFileSync(p) : undefined);
+  const cert = file(env.MCPGW_REGISTRY_TLS_CERT);
+  const key = file(env.MCPGW_REGISTRY_TLS_KEY);
+  if (Boolean(cert) !== Boolean(key)) throw new Error('MCPGW_REGISTRY_TLS_CERT and MCPGW_REGISTRY_TLS_KEY go together');
+  return {
+    token: env.MCPGW_REGISTRY_TOKEN || undefined,
+    tls: cert && key ? { cert, key, ca: file(env.MCPGW_REGISTRY_TLS_CA) } : undefined,
+    drainTimeoutMs: Number(env.MCPGW_DRAIN_TIMEOUT_MS ?? 30_000),
+    drainDelayMs: Number(env.MCPGW_DRAIN_DELAY_MS ?? 500),
+  };
+}
