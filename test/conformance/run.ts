@@ -4,12 +4,16 @@
 // `session: per_client` server. Three totals, each printed:
 //   1. 0.1.16's active suite (gating, as before; `--suite pending` reported too);
 //   2. 0.2.0-alpha `server --requirements 2025-11-25` (gating);
-//   3. 0.2.0-alpha `server --requirements 2026-07-28`: reported only until the
-//      2026 adapter is wired; CONFORMANCE_2026_REQUIRED=1 makes it gating.
+//   3. 0.2.0-alpha `server --requirements 2026-07-28` (gating; CONFORMANCE_2026_REQUIRED=0
+//      reports it only).
+// Gating counts the scenarios the requirement set scores; the suite's "Not
+// scored" ones (tasks extension, pending) are reported next to each total.
 // CONFORMANCE_OUT=dir keeps each run's output and per-scenario checks there;
 // CONFORMANCE_ONLY=2,3 runs only those totals; CONFORMANCE_VERBOSE=1 adds --verbose.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fixtureStdio, startEdge, startRegistry, waitForTools } from '../harness/gateway.js';
@@ -21,7 +25,8 @@ const require = createRequire(import.meta.url);
 const SUITE_0_1 = require.resolve('@modelcontextprotocol/conformance/dist/index.js');
 // npm alias of @modelcontextprotocol/conformance@0.2.0-alpha.N (package.json)
 const SUITE_0_2 = require.resolve('conformance-next/dist/index.js');
-const REQUIRE_2026 = process.env.CONFORMANCE_2026_REQUIRED === '1';
+// Gating by default since the 2026 adapter landed; CONFORMANCE_2026_REQUIRED=0 reports it only.
+const REQUIRE_2026 = process.env.CONFORMANCE_2026_REQUIRED !== '0';
 const OUT_DIR = process.env.CONFORMANCE_OUT;
 
 interface Run { label: string; suite: string; args: string[]; gating: boolean }
@@ -35,21 +40,41 @@ function runSuite(suite: string, url: string, extra: string[]): Promise<{ code: 
   });
 }
 
+/**
+ * The scenarios the requirement set scores (the suite's Total also counts
+ * "Not scored" ones: the tasks extension and pending scenarios).
+ */
+function required(out: string): { passed: number; failed: number; scenarios: number; failing: string[]; notScored: string } {
+  const notScored = new Set([...out.matchAll(/^\s+[✓✗] (\S+) \((?:extension|pending)\)$/gm)].map((m) => m[1]!));
+  const seen = new Map<string, [number, number]>();
+  for (const m of out.matchAll(/^[✓✗⚠] (\S+): (\d+) passed, (\d+) failed/gm)) if (!notScored.has(m[1]!)) seen.set(m[1]!, [Number(m[2]), Number(m[3])]);
+  const rows = [...seen.entries()];
+  return {
+    passed: rows.reduce((n, [, [p]]) => n + p, 0), failed: rows.reduce((n, [, [, f]]) => n + f, 0), scenarios: rows.length,
+    failing: rows.filter(([, [, f]]) => f > 0).map(([name]) => name), notScored: /Not scored[^\n]*/.exec(out)?.[0] ?? '',
+  };
+}
+
 const summary = (out: string) => out.split('\n').filter((l) => /^[✓✗⚠] |^Total: |pass rate|[Rr]equired|[Nn]ot scored/.test(l.trim())).join('\n');
-const failedAny = (r: { code: number | null; out: string }) => r.code !== 0 || /Total: \d+ passed, [1-9]/.test(r.out);
+/** Gating: the suite failed, or a scored scenario has a failed check (not-scored ones are reported only). */
+const failedAny = (r: { code: number | null; out: string }) => r.code !== 0 || required(r.out).failed > 0;
 
 const RUNS: Run[] = [
   { label: 'suite 0.1.16, active', suite: SUITE_0_1, args: [], gating: true },
   { label: 'suite 0.2.0-alpha, --requirements 2025-11-25', suite: SUITE_0_2, args: ['--requirements', '2025-11-25'], gating: true },
-  { label: `suite 0.2.0-alpha, --requirements 2026-07-28${REQUIRE_2026 ? '' : ' (reported, not gating until CONFORMANCE_2026_REQUIRED=1)'}`, suite: SUITE_0_2, args: ['--requirements', '2026-07-28'], gating: REQUIRE_2026 },
+  { label: `suite 0.2.0-alpha, --requirements 2026-07-28${REQUIRE_2026 ? '' : ' (reported only: CONFORMANCE_2026_REQUIRED=0)'}`, suite: SUITE_0_2, args: ['--requirements', '2026-07-28'], gating: REQUIRE_2026 },
 ];
 
 let failed = false;
 const totals: string[] = [];
 try {
   const redis = await startRedis();
-  const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `conf${Date.now()}:` };
-  const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conformance', 'conformance', [], '    session: per_client\n')}`), env);
+  // Both edges seal MRTR requestState with one secret: a retry lands on either of them.
+  const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `conf${Date.now()}:`, MCPGW_STATE_SECRET: randomBytes(32).toString('base64url') };
+  // --shared-state: the fixture's dynamic tool/prompt is service-wide, so a per_client session's
+  // test_trigger_tool_change reaches the catalog (and every listen stream) through the shared connection.
+  const sharedState = join(mkdtempSync(join(tmpdir(), 'mcpgw-conf-')), 'state.json');
+  const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conformance', 'conformance', ['--shared-state', sharedState], '    session: per_client\n')}`), env);
   const edges = await Promise.all([startEdge(registry.url, env), startEdge(registry.url, env)]);
   await waitForTools(edges[0]!.url, ['conformance__']);
   const proxy = await startRoundRobinProxy(edges.map((e) => e.url));
@@ -68,7 +93,8 @@ try {
     console.log(`\n--- ${run.label} ---`);
     console.log(summary(result.out));
     const total = result.out.split('\n').filter((l) => /^Total: /.test(l.trim())).pop()?.trim() ?? `no total (exit ${result.code})`;
-    totals.push(`${run.label}: ${total}`);
+    const req = required(result.out);
+    totals.push(`${run.label}: ${total}; scored: ${req.passed} passed, ${req.failed} failed in ${req.scenarios} scenarios${req.failing.length ? ` (failing: ${req.failing.join(', ')})` : ''}${req.notScored ? `; ${req.notScored}` : ''}${result.code ? ` [exit ${result.code}]` : ''}`);
     if (failedAny(result)) {
       if (run.gating) failed = true;
       console.log(result.out.split('=== Failed Checks ===')[1] ?? result.out.slice(-4000));

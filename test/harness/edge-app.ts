@@ -17,7 +17,7 @@ import { createEdgeMetrics } from '../../services/edge/src/metrics.js';
 import { Limiter } from '../../services/edge/src/pipeline/limits.js';
 import { MemorySessionStore } from '../../services/edge/src/sessions/session-store.js';
 import { DEFAULT_LIMITS, type ClientLimits } from '../../services/edge/src/settings.js';
-import type { SseWriter } from '../../services/edge/src/transports/sse-writer.js';
+import type { StreamTarget } from '../../services/edge/src/transports/sse-writer.js';
 import { LocalStreamBus } from '../../services/edge/src/transports/stream-bus.js';
 
 export interface FakeServer {
@@ -25,11 +25,16 @@ export interface FakeServer {
   tools: string[];
   prompts?: string[];
   resources?: string[];
+  /** inputSchema per tool (default `{ type: 'object' }`). */
+  schemas?: Record<string, unknown>;
 }
 
 export interface FakeRegistry extends RegistryCalls {
   calls: CallToolRequest[];
   forwards: ForwardRequest[];
+  /** What Respond and Cancel were sent (MRTR). */
+  responses: { id: string; responseJson: string }[];
+  cancels: { sessionId: string; requestId: string; reason: string }[];
 }
 
 /** A stream the dispatcher reads like a grpc-js ClientReadableStream. */
@@ -46,14 +51,40 @@ const result = (json: unknown, isError = false): CallEvent => ({
   event: { $case: 'result', value: { resultJson: Buffer.from(JSON.stringify(json)), errorJson: Buffer.alloc(0), isError, sessionLost: false } }, eventId: '', messageJson: Buffer.alloc(0),
 });
 
+/**
+ * Tool `ask`: the upstream elicits (a server-to-client request named `user_name`) and
+ * answers "Hello, <name>!" once Respond brings the client's answer; the stream stays open meanwhile.
+ */
+function askStream(req: CallToolRequest, waiting: Map<string, (answer: { result?: { content?: { name?: string } } }) => void>, n: number) {
+  const s = Object.assign(new EventEmitter(), { cancelled: false, cancel() { s.cancelled = true; s.emit('error', Object.assign(new Error('cancelled'), { code: 1 })); } });
+  const id = `reg-1.${n}`;
+  setImmediate(() => {
+    const paramsJson = Buffer.from(JSON.stringify({ message: 'What is your name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } }, _meta: { 'mcpgw/inputKey': 'user_name' } }));
+    s.emit('data', { event: { $case: 'serverRequest', value: { id, method: 'elicitation/create', paramsJson } }, eventId: '', messageJson: Buffer.alloc(0) });
+  });
+  waiting.set(id, (answer) => {
+    if (s.cancelled) return;
+    s.emit('data', result({ content: [{ type: 'text', text: `Hello, ${answer.result?.content?.name ?? 'stranger'}!` }] }));
+    s.emit('end');
+  });
+  void req;
+  return s as never;
+}
+
 export function fakeRegistry(): FakeRegistry {
   const calls: CallToolRequest[] = [];
   const forwards: ForwardRequest[] = [];
+  const responses: FakeRegistry['responses'] = [];
+  const cancels: FakeRegistry['cancels'] = [];
+  const waiting = new Map<string, (answer: { result?: { content?: { name?: string } } }) => void>();
   return {
     calls,
     forwards,
+    responses,
+    cancels,
     callTool(req: CallToolRequest) {
       calls.push(req);
+      if (req.tool === 'ask') return askStream(req, waiting, calls.length);
       const args = JSON.parse(req.argumentsJson.toString('utf8') || '{}') as Record<string, unknown>;
       const failing = req.tool === 'fail';
       return answerStream([result({ content: [{ type: 'text', text: failing ? 'it failed' : `${req.server}/${req.tool} ${JSON.stringify(args)}` }], ...(failing ? { isError: true } : {}) }, failing)]);
@@ -62,8 +93,14 @@ export function fakeRegistry(): FakeRegistry {
       forwards.push(req);
       return answerStream([result(req.method === 'resources/read' ? { contents: [{ uri: JSON.parse(req.paramsJson.toString()).uri, text: 'x' }] } : { messages: [] })]);
     },
-    respond() {},
-    cancel() {},
+    respond(r: { id: string; responseJson: Buffer }) {
+      responses.push({ id: r.id, responseJson: r.responseJson.toString('utf8') });
+      waiting.get(r.id)?.(JSON.parse(r.responseJson.toString('utf8')));
+      waiting.delete(r.id);
+    },
+    cancel(r: { context?: { sessionId: string }; requestId: string; reason: string }) {
+      cancels.push({ sessionId: r.context?.sessionId ?? '', requestId: r.requestId, reason: r.reason });
+    },
     endSession() {},
     async listServers() {
       return { servers: [] };
@@ -78,7 +115,7 @@ export function catalogOf(servers: FakeServer[]): CatalogView {
     version: 1, snapshot: true, removedServers: [],
     servers: servers.map((s): ServerCatalog => ({
       name: s.name, hash: s.name, stale: false, description: '', perClient: false, serverInfoJson: Buffer.alloc(0),
-      toolsJson: json(s.tools.map((name) => ({ name, description: `${name} of ${s.name}`, inputSchema: { type: 'object' } }))),
+      toolsJson: json(s.tools.map((name) => ({ name, description: `${name} of ${s.name}`, inputSchema: s.schemas?.[name] ?? { type: 'object' } }))),
       promptsJson: json((s.prompts ?? []).map((name) => ({ name }))),
       resourcesJson: json((s.resources ?? []).map((uri) => ({ uri, name: uri }))),
       resourceTemplatesJson: json([]),
@@ -95,20 +132,20 @@ export interface TestEdge {
 }
 
 /** `gatewayYaml`: the config's `gateway` block (teams, keys, auth), as YAML under `gateway:`. */
-export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string; gatewayYaml?: string; limits?: Partial<ClientLimits> }): Promise<TestEdge> {
+export async function testEdge(opts: { servers: FakeServer[]; masterKey?: string; gatewayYaml?: string; limits?: Partial<ClientLimits>; mrtrHoldMs?: number }): Promise<TestEdge> {
   const gateway: GatewayConfig = parseConfig(opts.gatewayYaml ? `gateway:\n${opts.gatewayYaml}` : '{}', 'test.yaml', {}, { gatewayOnly: true }).gateway;
   const log = createLogger('edge-test', 'silent');
   const metrics = createEdgeMetrics();
   const registry = fakeRegistry();
   const catalog = catalogOf(opts.servers);
   const keys = new KeyStore(new MemoryKeyBackend(), gateway.keys, 30_000);
-  const streams = new Map<string, SseWriter>();
+  const streams = new Map<string, StreamTarget>();
   const app = buildApp({
     catalog, registry, sessions: new MemorySessionStore(60_000), metrics, log, instanceId: 'test', streams, bus: new LocalStreamBus(streams),
     events: new MemoryEventLog(60_000), sharedEvents: false, maxBodyBytes: 1 << 20, callTimeoutMs: 10_000, sessionTtlMs: 60_000, limits: { ...DEFAULT_LIMITS, ...opts.limits },
     hosts: { allowedHosts: ['localhost', '127.0.0.1'], allowedOrigins: [] },
     authenticator: new Authenticator({ masterKey: opts.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0 }),
-    keys, limiter: new Limiter({ prefix: 'test:', toolLimits: gateway.toolLimits, metrics, log }), gateway,
+    keys, limiter: new Limiter({ prefix: 'test:', toolLimits: gateway.toolLimits, metrics, log }), gateway, mrtrHoldMs: opts.mrtrHoldMs,
   });
   await app.ready();
   return { app, registry, catalog, keys };

@@ -4,20 +4,22 @@
 // `pin: '2026-07-28'` describe what the 2026 adapter must do (stateless
 // requests, server/discover, progress on the request's stream, resource
 // read, subscriptions/listen, elicitation through MRTR against a 2025-era
-// per_client upstream); they are skipped until it is wired (MCPGW_ERA_2026=1
-// runs them).
+// per_client upstream).
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport, type VersionNegotiationMode } from '@modelcontextprotocol/client';
 import { fixtureStdio, startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
-import { stopAll, writeConfig } from '../harness/processes.js';
+import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
 
-// MCPGW_ERA_2026=1 runs the modern-era tests anyway (to see where the wiring stands)
-const ADAPTER = process.env.MCPGW_ERA_2026 === '1' ? {} : { skip: 'needs the 2026 adapter' };
+const ADAPTER = {};
 const deadline = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms))]);
 
 let edge: EdgeHandle;
+const record = join(mkdtempSync(join(tmpdir(), 'mcpgw-era-rec-')), 'upstream.jsonl');
 
 async function connect(mode: VersionNegotiationMode, capabilities: Record<string, unknown> = {}): Promise<Client> {
   const client = new Client({ name: 'era-clients-test', version: '1.0.0' }, { capabilities, versionNegotiation: { mode } });
@@ -33,9 +35,12 @@ const textOf = (r: { content?: unknown }) => ((r.content as { type: string; text
 describe('SDK v2 client against the gateway', () => {
   before(async () => {
     // the conformance fixture as a 2025-era per_client upstream: it sends real elicitation requests
-    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}`));
+    // (--shared-state: its dynamic tool is service-wide, so a session's toggle reaches the catalog, hence listen streams)
+    const sharedState = join(mkdtempSync(join(tmpdir(), 'mcpgw-era-')), 'state.json');
+    // and a recording upstream, to see cancellations arrive
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', ['--shared-state', sharedState], '    session: per_client\n')}${fixtureStdio('rec', 'recorder', ['--record', record])}`));
     edge = await startEdge(registry.url);
-    await waitForTools(edge.url, ['conf__']);
+    await waitForTools(edge.url, ['conf__', 'rec__']);
   });
   after(stopAll);
 
@@ -66,6 +71,22 @@ describe('SDK v2 client against the gateway', () => {
     } finally {
       await client.close();
     }
+  });
+
+  test('2026-07-28: closing the request\'s stream cancels the call at the upstream (2025 sessions keep resumable streams)', async () => {
+    const abort = new AbortController();
+    const body = {
+      jsonrpc: '2.0', id: 1, method: 'tools/call',
+      params: { name: 'rec__slow', arguments: { ms: 10_000 }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } },
+    };
+    const pending = fetch(`${edge.url}/mcp`, {
+      method: 'POST', signal: abort.signal, body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__slow' },
+    });
+    await waitFor('the upstream to receive the call', () => readFileSync(record, 'utf8').includes('"slow"') || undefined);
+    abort.abort();
+    await assert.rejects(pending);
+    await waitFor('the cancellation at the upstream', () => /"event":"(cancelled|aborted)"/.test(readFileSync(record, 'utf8')) || undefined);
   });
 
   for (const mode of ['auto', { pin: '2026-07-28' }] as VersionNegotiationMode[]) {

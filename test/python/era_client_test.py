@@ -6,9 +6,9 @@
 
 legacy: initialize(), then tools/list and tools/call over a 2025 session.
 modern: discover() (server/discover, 2026-07-28), then tools/list and
-tools/call statelessly. Exits non-zero on the first failure, printing what
-was expected. The modern era needs the 2026 adapter (MCPGW issue 11);
-until then run with --era legacy (the default is both).
+tools/call statelessly (no Mcp-Session-Id anywhere). Exits non-zero on the
+first failure, printing what was expected. test/integration/python-era.test.ts
+runs it against a test gateway when MCPGW_PYTHON names a Python with the SDK.
 """
 
 from __future__ import annotations

@@ -33,6 +33,12 @@ export const ErrorCode = {
   Cancelled: -32018,
   /** A bound on client input was exceeded: batch items, JSON depth, queued calls (HTTP 400/413/429/503). */
   LimitExceeded: -32019,
+  /** MCP 2026-07-28 (spec): a required header is missing or malformed, or differs from the body (HTTP 400). */
+  HeaderMismatch: -32020,
+  /** MCP 2026-07-28 (spec): the request needs a client capability its `_meta` did not declare (HTTP 400, data.requiredCapabilities). */
+  MissingRequiredClientCapability: -32021,
+  /** MCP 2026-07-28 (spec): the protocol version is not implemented (HTTP 400, data.supported and data.requested). */
+  UnsupportedProtocolVersion: -32022,
 } as const;
 
 /** One line per code, for docs and the uniqueness test. */
@@ -54,6 +60,9 @@ export const ERROR_CODE_MEANING: Record<keyof typeof ErrorCode, string> = {
   Forbidden: 'Host/Origin not allowed, or not an admin (HTTP 403)',
   Cancelled: 'the call was cancelled',
   LimitExceeded: 'a bound on client input was exceeded',
+  HeaderMismatch: '2026-07-28: MCP-Protocol-Version, Mcp-Method or Mcp-Name missing or not matching the body, or a session header on a stateless request (HTTP 400)',
+  MissingRequiredClientCapability: '2026-07-28: the upstream asked for sampling, elicitation or roots and the request did not declare it (HTTP 400)',
+  UnsupportedProtocolVersion: '2026-07-28: a protocol version the gateway does not implement (HTTP 400, data.supported)',
 };
 
 export type JsonRpcId = string | number;

@@ -1,4 +1,5 @@
 // buildApp(opts) assembles the edge and never listens (index.ts does).
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -26,9 +27,11 @@ import { registerUi } from './routes/ui.js';
 import type { SessionStore } from './sessions/session-store.js';
 import type { TransportDeps } from './transports/context.js';
 import { registerLegacySse } from './transports/legacy-sse.js';
-import type { SseWriter } from './transports/sse-writer.js';
+import type { StreamTarget } from './transports/sse-writer.js';
 import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
+import { createModernAdapter } from './transports/streamable-http-2026.js';
+import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -48,7 +51,7 @@ export interface EdgeOptions {
   publicUrl?: string;
   instanceId: string;
   /** Streams this replica holds, shared with the stream bus. */
-  streams: Map<string, SseWriter>;
+  streams: Map<string, StreamTarget>;
   bus: StreamBus;
   /** Events of SSE response streams; `sharedEvents` when they live in Redis. */
   events: EventLog;
@@ -59,6 +62,10 @@ export interface EdgeOptions {
   sessionTtlMs: number;
   callTimeoutMs: number;
   tracing?: Tracing;
+  /** Seals MRTR requestState (MCPGW_STATE_SECRET); random per process when absent (one edge only). */
+  stateSecret?: string;
+  /** How long an MRTR requestState, and the call held for it, lives (default 5 min). */
+  mrtrHoldMs?: number;
   /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
   llm?: { providers: Providers; maxSteps: number };
 }
@@ -152,11 +159,12 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
-    const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs);
+    const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
+    const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs, modern);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],
-    }, streamGet);
+    }, streamGet, modern);
     registerRest(mcp, deps, ['/mcp', '/mcp-rest']);
     if (opts.llm) registerLlm(mcp, { ...opts.llm, dispatcher, catalog: opts.catalog, limiter: opts.limiter, metrics, log: opts.log });
   });

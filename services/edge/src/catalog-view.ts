@@ -49,6 +49,8 @@ export interface View {
   resourcesList: string;
   resourceTemplatesList: string;
   tools: Map<string, ToolRoute>;
+  /** Tool name -> the tool as listed (its inputSchema: 2026 Mcp-Param-* headers mirror marked arguments). */
+  toolDefs: Map<string, Named>;
   prompts: Map<string, ToolRoute>;
   /** Resource URI -> server. URIs are not renamed (yet); the first server wins. */
   resources: Map<string, string>;
@@ -58,7 +60,7 @@ export interface View {
 
 const EMPTY_VIEW: View = {
   toolsList: '{"tools":[]}', promptsList: '{"prompts":[]}', resourcesList: '{"resources":[]}', resourceTemplatesList: '{"resourceTemplates":[]}',
-  tools: new Map(), prompts: new Map(), resources: new Map(), templates: new Map(),
+  tools: new Map(), toolDefs: new Map(), prompts: new Map(), resources: new Map(), templates: new Map(),
 };
 
 export class CatalogView {
@@ -199,6 +201,7 @@ function viewOf(tools: Entry[], prompts: Entry[], resources: Entry[], templates:
     resourcesList: JSON.stringify({ resources: resources.map((e) => e.item) }),
     resourceTemplatesList: JSON.stringify({ resourceTemplates: templates.map((e) => e.item) }),
     tools: routes(tools),
+    toolDefs: new Map(tools.map((e) => [e.item.name as string, e.item])),
     prompts: routes(prompts),
     resources: byKey(resources, 'uri'),
     templates: byKey(templates, 'uriTemplate'),

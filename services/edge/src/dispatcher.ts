@@ -54,6 +54,51 @@ export interface RequestContext {
   signal?: AbortSignal;
   /** The caller's own timeout in ms (REST `timeout_ms`); capped. */
   timeoutMs?: number;
+  /** 2026-07-28 requests: what `_meta` declared, and how the call is known to the registry. */
+  modern?: ModernCall;
+}
+
+/** A server-to-client request of an upstream during a call (sampling, elicitation, roots). */
+export interface UpstreamRequest {
+  /** Gateway-wide id the registry gave it (Respond answers it). */
+  id: string;
+  method: string;
+  paramsJson: string;
+  /** Id under which it is stored in the event log (resumable calls). */
+  eventId?: string;
+}
+
+/** The still-running call a modern adapter takes over when it answers the client with InputRequiredResult. */
+export interface CallHandle {
+  server: string;
+  /** The registry context the call was opened with (Cancel and Respond use it). */
+  context: CallContext;
+  /**
+   * Ends this request with `outcome` while the call runs on: `takeOver` gets
+   * the call's stream before any further event is read from it.
+   */
+  hold(outcome: Outcome | Promise<Outcome>, takeOver: (stream: ClientReadableStream<CallEvent>) => void): boolean;
+  /** Ends this request with `outcome` and cancels the call upstream. */
+  abandon(outcome: Outcome): void;
+}
+
+export interface ModernCall {
+  protocolVersion: string;
+  clientCapabilities: Record<string, unknown>;
+  /** Without it, no notifications/message reach the request's stream (2026-07-28). */
+  logLevel?: string;
+  /**
+   * The registry session id of this principal's modern requests (a digest of
+   * principal and capabilities): per_client upstream sessions, the event log
+   * and the listen hub are keyed by it; no session record exists.
+   */
+  sessionId: string;
+  /** The registry's id of this call: unique, so equal JSON-RPC ids of concurrent requests never collide. */
+  callId: string;
+  /** An upstream asked the client something during the call (MRTR translation). */
+  onServerRequest?(req: UpstreamRequest, call: CallHandle): void;
+  /** A notification of the upstream session not about this request (list_changed, resources/updated). */
+  onSideNotification?(text: string): void;
 }
 
 export interface DispatcherDeps {
@@ -153,7 +198,11 @@ export class Dispatcher {
       const exists = kind === 'tool' ? full?.tools.get(name) : kind === 'prompt' ? full?.prompts.get(name) : (full?.resources.get(name) ?? full?.templates.get(name));
       if (exists) this.deps.audit.denied(ctx.principal, kind, name, typeof exists === 'string' ? exists : exists.server);
     }
-    if (kind === 'resource') return fail({ code: ErrorCode.ResourceNotFound, message: `Resource not found: ${name}`, data: { uri: name } });
+    if (kind === 'resource') {
+      // 2026-07-28 retired -32002: resource-not-found is Invalid Params naming the URI.
+      if (ctx.era === 'modern') return fail({ code: ErrorCode.InvalidParams, message: `Resource not found: ${name}`, data: { uri: name } });
+      return fail({ code: ErrorCode.ResourceNotFound, message: `Resource not found: ${name}`, data: { uri: name } });
+    }
     return fail(invalidParams(`unknown ${kind} '${name}'`, { [kind]: name }));
   }
 
@@ -204,14 +253,26 @@ export class Dispatcher {
    * `timeoutMs`: the caller's own timeout for this request (0: the server's `timeout_ms`).
    * `server`: the client's capabilities go along only to a per_client server (they shape its upstream session).
    */
-  private context(ctx: RequestContext, requestId: string, traceparent = '', token?: string | number, timeoutMs = 0, server?: string): CallContext {
+  context(ctx: RequestContext, requestId: string, traceparent = '', token?: string | number, timeoutMs = 0, server?: string): CallContext {
     const session = ctx.session ?? NO_SESSION;
-    const withCapabilities = session.cc && server !== undefined && this.deps.catalog.isPerClient(server);
+    const m = ctx.modern;
+    const cc = m ? m.clientCapabilities : session.cc;
+    const withCapabilities = cc && server !== undefined && this.deps.catalog.isPerClient(server);
     return {
-      principal: ctx.principal.id, sessionId: session.id, requestId, traceparent, timeoutMs, protocolVersion: session.v,
+      principal: ctx.principal.id, sessionId: m ? m.sessionId : session.id,
+      // A modern call is known to the registry by its own unique id (Cancel, the event log's stream).
+      requestId: m && requestId !== '' ? JSON.stringify(m.callId) : requestId,
+      traceparent, timeoutMs, protocolVersion: m ? m.protocolVersion : session.v,
       progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: ctx.resumable ?? false,
-      clientCapabilitiesJson: withCapabilities ? Buffer.from(JSON.stringify(session.cc)) : EMPTY,
+      clientCapabilitiesJson: withCapabilities ? Buffer.from(JSON.stringify(cc)) : EMPTY,
     };
+  }
+
+  /** 2026-07-28: the request's stream closed, which is its cancellation; reaches the registry running it. */
+  cancelModern(ctx: RequestContext, reason: string): void {
+    if (!ctx.modern) return;
+    const context = this.context(ctx, 'x');
+    this.deps.registry.cancel({ context, requestId: context.requestId, reason });
   }
 
   /** The rate-limit step of the policy chain; undefined when the call may go on. */
@@ -251,7 +312,7 @@ export class Dispatcher {
     const deadlineMs = (timeoutMs || this.deps.callTimeoutMs) + 5_000;
     let outcome: Outcome;
     try {
-      outcome = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token);
+      outcome = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
     } finally {
       limited.release();
     }
@@ -281,7 +342,7 @@ export class Dispatcher {
       wantProgress: token !== undefined && ctx.notify !== undefined,
     };
     try {
-      return await this.relay(ctx, () => this.deps.registry.forward(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), server, token);
+      return await this.relay(ctx, () => this.deps.registry.forward(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), server, token, request.context);
     } finally {
       limited.release();
       this.deps.metrics.registryRpcDuration.observe({ method: 'Forward' }, (performance.now() - started) / 1000);
@@ -294,8 +355,8 @@ export class Dispatcher {
    * reached a registry are retried by the link (it knows when one accepted a
    * call), not here: a retry here could run a call twice.
    */
-  private async relay(ctx: RequestContext, open: () => ClientReadableStream<CallEvent>, server: string, token: string | number | undefined): Promise<Outcome> {
-    const read = await this.consume(ctx, open(), token);
+  private async relay(ctx: RequestContext, open: () => ClientReadableStream<CallEvent>, server: string, token: string | number | undefined, context: CallContext): Promise<Outcome> {
+    const read = await this.consume(ctx, open(), token, server, context);
     if ('outcome' in read) return read.outcome;
     if (read.err) {
       this.deps.log.debug({ server, err: (read.err as Error).message }, 'registry call failed');
@@ -309,7 +370,7 @@ export class Dispatcher {
    * for-await early would cancel the gRPC call (the registry would then see a
    * cancellation after every call, and tell the upstream so).
    */
-  private consume(ctx: RequestContext, stream: ClientReadableStream<CallEvent>, token: string | number | undefined)
+  private consume(ctx: RequestContext, stream: ClientReadableStream<CallEvent>, token: string | number | undefined, server: string, context: CallContext)
     : Promise<{ outcome: Outcome } | { err?: unknown; events: number }> {
     return new Promise((resolve) => {
       let events = 0;
@@ -322,18 +383,44 @@ export class Dispatcher {
         ctx.signal?.removeEventListener('abort', onAbort);
         resolve(read);
       };
-      stream.on('data', (ev: CallEvent) => {
+      const onData = (ev: CallEvent) => {
+        if (settled) return;
         events++;
-        const outcome = this.onEvent(ctx, ev, token);
+        const outcome = this.onEvent(ctx, ev, token, handle);
         if (outcome) settle({ outcome });
-      });
-      stream.on('error', (err) => settle({ err, events }));
-      stream.on('end', () => settle({ events }));
+      };
+      const onError = (err: unknown) => settle({ err, events });
+      const onEnd = () => settle({ events });
+      const handle: CallHandle = {
+        server, context,
+        hold: (outcome, takeOver) => {
+          // The request already ended (its client went away): nothing to hold.
+          if (settled) return false;
+          stream.off('data', onData).off('error', onError).off('end', onEnd);
+          takeOver(stream);
+          settled = true;
+          ctx.signal?.removeEventListener('abort', onAbort);
+          Promise.resolve(outcome).then(
+            (o) => resolve({ outcome: o }),
+            (err: Error) => resolve({ outcome: fail({ code: ErrorCode.InternalError, message: `mcpgw: could not hold the call for its retry: ${err.message}` }) }),
+          );
+          return true;
+        },
+        abandon: (outcome) => {
+          if (settled) return;
+          settle({ outcome });
+          stream.cancel();
+          this.deps.registry.cancel({ context, requestId: context.requestId, reason: 'the client cannot answer what the upstream asked' });
+        },
+      };
+      stream.on('data', onData);
+      stream.on('error', onError);
+      stream.on('end', onEnd);
     });
   }
 
   /** Handles one event of a call's stream; returns the outcome when it is the final one. */
-  private onEvent(ctx: RequestContext, ev: CallEvent, token: string | number | undefined): Outcome | undefined {
+  private onEvent(ctx: RequestContext, ev: CallEvent, token: string | number | undefined, handle: CallHandle): Outcome | undefined {
     const e = ev.event;
     if (!e) return undefined;
     switch (e.$case) {
@@ -346,11 +433,22 @@ export class Dispatcher {
       }
       case 'notificationJson': {
         const text = e.value.toString('utf8');
+        if (ctx.modern) {
+          // 2026-07-28: the request's stream carries only what is about this request.
+          const kind = modernNotificationKind(text, ctx.modern.logLevel);
+          if (kind === 'side') ctx.modern.onSideNotification?.(text);
+          else if (kind === 'log' && ctx.notify) ctx.notify(text);
+          return undefined;
+        }
         if (ctx.notify && wantedLog(ctx.session, text)) ctx.notify(ev.eventId ? ev.messageJson.toString('utf8') : text, ev.eventId || undefined);
         return undefined;
       }
       case 'serverRequest': {
         const r = e.value;
+        if (ctx.modern?.onServerRequest) {
+          ctx.modern.onServerRequest({ id: r.id, method: r.method, paramsJson: r.paramsJson.toString('utf8'), eventId: ev.eventId || undefined }, handle);
+          return undefined;
+        }
         if (!ctx.notify) {
           // No stream to ask the client on: answer the upstream at once.
           const error = { code: ErrorCode.InternalError, message: 'mcpgw: this request has no stream to the client (REST, or a JSON-only client)' };
@@ -379,6 +477,22 @@ function wantedLog(session: SessionRecord | undefined, text: string): boolean {
   if (!session?.ll || !text.includes('"notifications/message"')) return true;
   const level = (JSON.parse(text) as { params?: { level?: string } }).params?.level ?? 'info';
   return (LEVEL_RANK.get(level) ?? 0) >= (LEVEL_RANK.get(session.ll) ?? 0);
+}
+
+const SIDE_NOTIFICATIONS = /"notifications\/(tools\/list_changed|prompts\/list_changed|resources\/list_changed|resources\/updated)"/;
+
+/**
+ * A notification on a modern call's stream: a log message at or above the
+ * request's `logLevel` (none without it), a notification for the principal's
+ * listen streams, or nothing to pass on.
+ */
+export function modernNotificationKind(text: string, logLevel: string | undefined): 'log' | 'side' | 'drop' {
+  if (text.includes('"notifications/message"')) {
+    if (!logLevel) return 'drop';
+    const level = (JSON.parse(text) as { params?: { level?: string } }).params?.level ?? 'info';
+    return (LEVEL_RANK.get(level) ?? 0) >= (LEVEL_RANK.get(logLevel) ?? 0) ? 'log' : 'drop';
+  }
+  return SIDE_NOTIFICATIONS.test(text) ? 'side' : 'drop';
 }
 
 function hashId(id: string): string {

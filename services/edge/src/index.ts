@@ -18,7 +18,7 @@ import { Limiter } from './pipeline/limits.js';
 import { RegistryLink, registryLinkOptions } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
 import { loadEdgeSettings, redactSettings, type EdgeSettings } from './settings.js';
-import { setSseBufferLimit, type SseWriter } from './transports/sse-writer.js';
+import { setSseBufferLimit, type StreamTarget } from './transports/sse-writer.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
 const log = createLogger('edge');
@@ -38,7 +38,7 @@ setSseBufferLimit(settings.sseMaxBufferBytes);
 
 const metrics = createEdgeMetrics();
 const instanceId = `${hostname()}-${randomBytes(4).toString('hex')}`;
-const streams = new Map<string, SseWriter>();
+const streams = new Map<string, StreamTarget>();
 let redis: Redis | undefined;
 let sessions: SessionStore;
 let bus: StreamBus;
@@ -95,8 +95,13 @@ const app = buildApp({
   limits: settings.limits,
   sessionTtlMs: settings.sessionTtlMs,
   callTimeoutMs: settings.callTimeoutMs,
+  stateSecret: settings.stateSecret,
+  mrtrHoldMs: settings.mrtrHoldMs,
   llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
 });
+if (redis && settings.stateSecretGenerated) {
+  log.warn('MCPGW_STATE_SECRET is unset: MRTR requestState is sealed with a per-process secret, so a 2026 client\'s retry that reaches another edge is refused; give every edge the same MCPGW_STATE_SECRET');
+}
 
 const address = await app.listen({ host, port });
 log.info({ address, port: Number(new URL(address).port), registry: settings.registryUrl, redis: Boolean(redis), auth: authenticator.required }, 'edge listening');

@@ -1,8 +1,14 @@
 // What the gateway itself says in initialize: the fixed set of capabilities it
 // implements (never a blind union of upstream capabilities).
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { LEGACY_VERSIONS } from './era/modern.js';
 
-export const SUPPORTED_VERSIONS: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
+/**
+ * The versions a 2025-era session may negotiate: the gateway's own list
+ * (era/modern.ts), never the SDK's export, so the gateway advertises what it
+ * implements. 2026-07-28 is served statelessly, not through initialize.
+ */
+export const SUPPORTED_VERSIONS: readonly string[] = LEGACY_VERSIONS;
+const LATEST_PROTOCOL_VERSION = LEGACY_VERSIONS[0]!;
 export const GATEWAY_INFO = { name: 'mcpgw', title: 'mcpgw MCP gateway', version: '0.1.0' };
 
 export const CAPABILITIES = {

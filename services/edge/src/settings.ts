@@ -1,6 +1,7 @@
 // The edge's settings: one validated object, built from the environment and
 // the config file's `gateway` block in this one place. No other module of the
 // edge reads process.env.
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError, loadConfigFile, type GatewayConfig, type ModelConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
@@ -39,6 +40,8 @@ const envSchema = z.object({
   MCPGW_MAX_SSE_STREAMS: int(1).default(20_000),
   MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000),
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
+  MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  MCPGW_MRTR_TTL_SECONDS: int(1).default(300),
   MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
   MCPGW_LLM_MAX_STEPS: int(1).default(8),
   MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64),
@@ -67,6 +70,16 @@ export interface EdgeSettings {
   /** The gateway's public URL when it is known; else derived from each request's Host. */
   publicUrl?: string;
   gateway: GatewayConfig;
+  /**
+   * Seals MRTR `requestState` (2026-07-28 clients). Generated at start when
+   * MCPGW_STATE_SECRET is unset: fine for one edge; edges behind one load
+   * balancer must share it (a retry may reach any of them).
+   */
+  stateSecret: string;
+  /** Lifetime of an MRTR requestState and of the upstream call held for it. */
+  mrtrHoldMs: number;
+  /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
+  stateSecretGenerated: boolean;
   /** The config's `model_list`, served on /v1 (OpenAI-compatible). */
   models: ModelConfig[];
   llm: LlmSettings;
@@ -136,6 +149,9 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     allowedOrigins: e.MCPGW_ALLOWED_ORIGINS ?? gateway.allowedOrigins ?? [],
     publicUrl: e.MCPGW_PUBLIC_URL ?? gateway.resource,
     gateway,
+    stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
+    stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
+    mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
     models: config?.models ?? [],
     llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };
@@ -155,5 +171,5 @@ export function redactSettings(s: EdgeSettings): Record<string, unknown> {
     }
   };
   const { gateway: _gateway, ...rest } = s;
-  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
+  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), stateSecret: secret(s.stateSecret), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
 }

@@ -164,8 +164,10 @@ export function decodeHeaderValue(raw: string): string | undefined {
   if (!SAFE_VALUE.test(raw)) return undefined;
   const m = SENTINEL.exec(raw);
   if (!m) return raw.startsWith('=?base64?') && raw.endsWith('?=') ? undefined : raw;
+  // Canonical Base64 only: padded to a multiple of 4 (SEP-2243 rejects "=?base64?SGVsbG8?=").
+  if (m[1]!.length % 4 !== 0) return undefined;
   const bytes = Buffer.from(m[1]!, 'base64');
-  if (bytes.toString('base64').replace(/=+$/, '') !== m[1]!.replace(/=+$/, '')) return undefined;
+  if (bytes.toString('base64') !== m[1]) return undefined;
   const text = new TextDecoder('utf-8', { fatal: true });
   try { return text.decode(bytes); } catch { return undefined; }
 }
@@ -198,6 +200,34 @@ export function checkModernHeaders(headers: HeaderBag, msg: unknown): EraError |
     const decoded = decodeHeaderValue(raw);
     if (decoded === undefined) return headerMismatch('Mcp-Name header value contains invalid characters or a malformed =?base64?…?= encoding');
     if (decoded !== expected) return headerMismatch(`Mcp-Name header value '${decoded}' does not match body value '${String(expected ?? '')}' (params.${field})`);
+  }
+  return undefined;
+}
+
+/**
+ * `Mcp-Param-{Name}` headers of a tools/call (SEP-2243): every argument whose
+ * `inputSchema` property carries `x-mcp-header: Name` must be mirrored in that
+ * header (after Base64 sentinel decoding; numbers compare numerically), and a
+ * header may not name an argument the body lacks. Failures are 400 -32020.
+ */
+export function checkParamHeaders(headers: HeaderBag, inputSchema: unknown, args: unknown): EraError | undefined {
+  const props = isObject(inputSchema) && isObject(inputSchema.properties) ? inputSchema.properties : undefined;
+  if (!props) return undefined;
+  const body = isObject(args) ? args : {};
+  for (const [prop, schema] of Object.entries(props)) {
+    const name = isObject(schema) ? schema['x-mcp-header'] : undefined;
+    if (typeof name !== 'string' || name === '') continue;
+    const raw = header(headers, `mcp-param-${name}`);
+    const value = body[prop];
+    if (value === undefined || value === null) {
+      if (raw !== undefined) return headerMismatch(`Mcp-Param-${name} header is present but the body has no arguments.${prop}`);
+      continue;
+    }
+    if (raw === undefined) return headerMismatch(`Mcp-Param-${name} header is required: the body sets arguments.${prop}`);
+    const decoded = decodeHeaderValue(raw);
+    if (decoded === undefined) return headerMismatch(`Mcp-Param-${name} header value contains invalid characters or a malformed =?base64?…?= encoding`);
+    const same = typeof value === 'number' ? decoded.trim() !== '' && Number(decoded) === value : decoded === (typeof value === 'string' ? value : JSON.stringify(value));
+    if (!same) return headerMismatch(`Mcp-Param-${name} header value '${decoded}' does not match body value '${typeof value === 'string' ? value : JSON.stringify(value)}' (arguments.${prop})`);
   }
   return undefined;
 }

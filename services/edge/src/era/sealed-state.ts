@@ -29,6 +29,21 @@ export interface RequestStateBinding {
   registry: string;
   /** The upstream's pending server-to-client request id(s), keyed by the inputRequests key given to the client. */
   pending: Record<string, string | number>;
+  /** The pending requests themselves, so a retry that leaves some unanswered can be asked them again. */
+  asks?: Record<string, { method: string; params: Record<string, unknown> }>;
+  /** Where the held call's events continue: any edge reads them from the event log after `cursor`. */
+  call?: HeldCallLocator;
+}
+
+export interface HeldCallLocator {
+  /** The principal's modern session id (registry context and event log key). */
+  session: string;
+  /** The registry's id of the call (its event stream id is this, JSON-encoded). */
+  callId: string;
+  /** The event id of the last input request handed out: the retry reads what follows. */
+  cursor: string;
+  /** The upstream server running the call. */
+  server: string;
 }
 
 export interface RequestState extends RequestStateBinding {

@@ -11,7 +11,7 @@ import type { ClientLimits } from '../settings.js';
 import { sendError } from '../pipeline/policy.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
-import type { SseWriter } from './sse-writer.js';
+import type { StreamTarget } from './sse-writer.js';
 import type { StreamBus } from './stream-bus.js';
 
 /** What the transports share. */
@@ -24,8 +24,8 @@ export interface TransportDeps {
   log: Logger;
   audit: Audit;
   instanceId: string;
-  /** Streams this replica holds, by session id: legacy SSE streams and Streamable HTTP GET streams. */
-  streams: Map<string, SseWriter>;
+  /** Streams this replica holds, by session id: legacy SSE streams, Streamable HTTP GET streams, 2026 listen hubs. */
+  streams: Map<string, StreamTarget>;
   /** Reaches a stream held by any replica. */
   bus: StreamBus;
   /** Events of SSE response streams, for Last-Event-ID resumption. */

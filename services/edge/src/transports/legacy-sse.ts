@@ -11,6 +11,7 @@ import type { SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 import type { StreamGetHandler } from './streamable-http.js';
+import type { ModernAdapter } from './streamable-http-2026.js';
 
 /** Legacy sessions start at the transport's own protocol version until initialize says otherwise. */
 const LEGACY_VERSION = '2024-11-05';
@@ -27,10 +28,11 @@ export function endpointFor(path: string, sessionId: string): string {
   return `${dir}message?sessionId=${sessionId}`;
 }
 
-export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, paths: { get: string[]; post: string[] }, streamGet: StreamGetHandler): void {
+export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, paths: { get: string[]; post: string[] }, streamGet: StreamGetHandler, modern: ModernAdapter): void {
   const { dispatcher, sessions, metrics, streams } = deps;
 
   const open = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (modern.refuseStreamMethods(req, reply)) return reply;
     const sid = req.headers['mcp-session-id'];
     if (typeof sid === 'string' && sid !== '') return streamGet(req, reply, sid);
     if (!checkServerRoute(deps, req, reply)) return reply;

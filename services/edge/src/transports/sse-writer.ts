@@ -9,8 +9,21 @@ export function setSseBufferLimit(bytes: number): void {
   MAX_BUFFERED_BYTES = bytes;
 }
 
+/**
+ * What the stream bus and list_changed fan-out write to, by session id: an
+ * SseWriter (a session's stream), or a hub of 2026 `subscriptions/listen`
+ * streams (era/listen.ts) that filters and tags what it is given.
+ */
+export interface StreamTarget {
+  readonly access: Access;
+  readonly closed: boolean;
+  event(name: string, data: string, id?: string): boolean;
+  end(): void;
+  endWithRetry(retryMs: number): void;
+}
+
 /** Writes Server-Sent Events to one HTTP response, with keep-alive comments. */
-export class SseWriter {
+export class SseWriter implements StreamTarget {
   private readonly keepalive: NodeJS.Timeout;
   closed = false;
 

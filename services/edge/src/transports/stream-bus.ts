@@ -3,37 +3,42 @@
 // (`<prefix>edge:<instance>`). Without Redis there is only this replica.
 import type { Redis } from 'ioredis';
 import type { Logger } from '@mcpgw/common/logger';
-import type { SseWriter } from './sse-writer.js';
+import type { StreamTarget } from './sse-writer.js';
 
 export interface StreamBus {
   /** false when no replica holds the stream any more. */
   deliver(instance: string | undefined, sessionId: string, text: string): Promise<boolean>;
+  /** To the stream(s) registered under `id` on whichever replicas hold them (2026 listen hubs). */
+  broadcast(id: string, text: string): Promise<void>;
   close(): Promise<void>;
 }
 
-function writeLocal(streams: Map<string, SseWriter>, sessionId: string, text: string): boolean {
+function writeLocal(streams: Map<string, StreamTarget>, sessionId: string, text: string): boolean {
   const sse = streams.get(sessionId);
   return sse ? sse.event('message', text) : false;
 }
 
 export class LocalStreamBus implements StreamBus {
-  constructor(private readonly streams: Map<string, SseWriter>) {}
+  constructor(private readonly streams: Map<string, StreamTarget>) {}
   async deliver(_instance: string | undefined, sessionId: string, text: string): Promise<boolean> {
     return writeLocal(this.streams, sessionId, text);
+  }
+  async broadcast(id: string, text: string): Promise<void> {
+    writeLocal(this.streams, id, text);
   }
   async close(): Promise<void> {}
 }
 
 export class RedisStreamBus implements StreamBus {
   private constructor(
-    private readonly streams: Map<string, SseWriter>,
+    private readonly streams: Map<string, StreamTarget>,
     private readonly pub: Redis,
     private readonly sub: Redis,
     private readonly prefix: string,
     private readonly instanceId: string,
   ) {}
 
-  static async open(streams: Map<string, SseWriter>, pub: Redis, sub: Redis, prefix: string, instanceId: string, log: Logger): Promise<RedisStreamBus> {
+  static async open(streams: Map<string, StreamTarget>, pub: Redis, sub: Redis, prefix: string, instanceId: string, log: Logger): Promise<RedisStreamBus> {
     const bus = new RedisStreamBus(streams, pub, sub, prefix, instanceId);
     // Our own channel, and `notify`, where registries publish notifications for
     // sessions outside calls (every edge hears them; the one holding the stream writes).
@@ -56,6 +61,11 @@ export class RedisStreamBus implements StreamBus {
     if (!instance || instance === this.instanceId) return false;
     const receivers = await this.pub.publish(this.channel(instance), `${sessionId}\t${text}`);
     return receivers > 0;
+  }
+
+  async broadcast(id: string, text: string): Promise<void> {
+    // The `notify` channel reaches every edge, this one included (each writes what it holds).
+    await this.pub.publish(`${this.prefix}notify`, `${id}\t${text}`);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,8 @@ import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../proto
 import type { SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
+import { classifyEra } from '../era/modern.js';
+import { requestIdOf, sendEraError, type ModernAdapter } from './streamable-http-2026.js';
 
 /** The reconnect delay suggested to clients (`retry:` of the priming event). */
 const RETRY_MS = 1_000;
@@ -26,7 +28,7 @@ function accepts(req: FastifyRequest): { json: boolean; sse: boolean } {
  * session's standalone stream (GET with Mcp-Session-Id), which shares its
  * paths with the legacy SSE transport (GET without it).
  */
-export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps, paths: string[], sessionTtlMs: number): StreamGetHandler {
+export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps, paths: string[], sessionTtlMs: number, modern: ModernAdapter): StreamGetHandler {
   const { dispatcher, sessions, metrics } = deps;
   // mcpgw_sessions_active{transport="http"}: sessions created here, until
   // DELETE or until this edge has not seen them for the idle TTL (the store
@@ -46,6 +48,10 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const acc = accepts(req);
     if (!acc.json && !acc.sse) return sendError(reply, 406, { code: ErrorCode.InvalidRequest, message: 'Not Acceptable: Accept must allow application/json or text/event-stream' });
     if (Array.isArray(req.body)) return batch(req, reply, req.body, server);
+    // The era, decided once: 2026-07-28 requests are stateless and go to their own adapter.
+    const era = classifyEra(req.headers, req.body);
+    if ('error' in era) return sendEraError(reply, requestIdOf(req.body), era.error);
+    if (era.era === 'modern') return modern.post(req, reply, era);
     const c = classify(req.body);
     if (c.kind === 'invalid') return sendError(reply, 400, c.error, c.id);
 
@@ -234,6 +240,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
   };
 
   const del = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (modern.refuseStreamMethods(req, reply)) return reply;
     const sid = req.headers['mcp-session-id'];
     if (typeof sid !== 'string' || sid === '') return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Bad Request: Mcp-Session-Id header is required' });
     const session = await loadSession(deps, req, reply, sid, serverParam(req));
