@@ -7,8 +7,7 @@ import { ERROR_CODE_MEANING, ErrorCode } from '@mcpgw/common/jsonrpc';
 test('every error code is unique and documented in the README with its meaning', () => {
   const codes = Object.values(ErrorCode);
   assert.equal(new Set(codes).size, codes.length, 'two names share a code');
-  // docs/readme-2026.md holds the README-destined rows of the 2026-07-28 codes until it is merged into README.md.
-  const readme = ['../../README.md', '../../docs/readme-2026.md'].map((f) => readFileSync(new URL(f, import.meta.url), 'utf8')).join('\n');
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   for (const [name, code] of Object.entries(ErrorCode)) {
     const row = `| ${code} | ${name} | ${ERROR_CODE_MEANING[name as keyof typeof ErrorCode]} |`;
     assert.ok(readme.includes(row), `README lacks the row: ${row}`);
