@@ -30,8 +30,8 @@ export interface ServerConfig {
   description?: string;
   /** `auth_type: oauth2`: client credentials the registry exchanges for a bearer token. */
   oauth2?: OAuth2Config;
-  /** `protocol`: `auto` (default) probes `server/discover` on Streamable HTTP and falls back to `initialize`; `2025` skips the probe; `2026` speaks only 2026-07-28. */
-  protocol: UpstreamProtocol;
+  /** `protocol`: `auto` (default, also when absent) probes `server/discover` on Streamable HTTP and falls back to `initialize`; `2025` skips the probe; `2026` speaks only 2026-07-28. */
+  protocol?: UpstreamProtocol;
 }
 
 export interface OAuth2Config {
