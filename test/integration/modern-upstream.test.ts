@@ -101,4 +101,29 @@ describe('modern-only (2026-07-28) upstreams', () => {
     assert.equal((await servers(edge.url)).find((s) => s.name === 'modern')!.era, '2026-07-28');
     await client.close();
   });
+
+  test('stdio: a server that refuses initialize is asked server/discover (auto), or spoken to in 2026 at once (protocol: 2026)', async () => {
+    const args = JSON.stringify(['--import', TSX, MODERN, '--stdio', '--tools', '3', '--page-size', '2']);
+    const cfg = writeConfig(`mcp_servers:
+  m_auto:
+    command: ${JSON.stringify(process.execPath)}
+    args: ${args}
+  m_pinned:
+    command: ${JSON.stringify(process.execPath)}
+    args: ${args}
+    protocol: 2026
+`);
+    const registry = await startRegistry(cfg);
+    const edge = await startEdge(registry.url);
+    const names = await waitForTools(edge.url, ['m_auto__', 'm_pinned__']);
+    for (const n of ['m_auto__echo', 'm_auto__tool_002', 'm_pinned__progress']) assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
+    const view = await servers(edge.url);
+    for (const n of ['m_auto', 'm_pinned']) assert.equal(view.find((s) => s.name === n)!.era, '2026-07-28', n);
+    const client = await connectClient(`${edge.url}/mcp`, 'http');
+    assert.equal(text(await client.callTool({ name: 'm_auto__echo', arguments: { message: 'over stdio' } })), 'over stdio');
+    const seen: number[] = [];
+    assert.equal(text(await client.callTool({ name: 'm_pinned__progress', arguments: { steps: 3 } }, undefined, { onprogress: (p) => seen.push(p.progress) })), '3 steps');
+    assert.deepEqual(seen, [1, 2, 3]);
+    await client.close();
+  });
 });

@@ -10,9 +10,9 @@ test('protocol: auto by default; 2025 and 2026 (string or number) accepted; anyt
   assert.throws(() => parseConfig('mcp_servers:\n  a:\n    url: http://x/mcp\n    protocol: 2024\n', 'c.yaml', {}), /c\.yaml:4.*server 'a'.*protocol/);
 });
 
-test('protocol: 2026 needs Streamable HTTP (legacy SSE predates it; stdio upstreams initialize)', () => {
-  assert.throws(() => parseConfig('mcp_servers:\n  a:\n    command: node\n    protocol: 2026\n', 'c.yaml', {}), /server 'a'.*protocol 2026 needs transport http/);
-  assert.throws(() => parseConfig('mcp_servers:\n  a:\n    url: http://x/sse\n    protocol: 2026\n', 'c.yaml', {}), /protocol 2026 needs transport http \(this server's transport is sse\)/);
+test('protocol: 2026 is for Streamable HTTP and stdio (legacy SSE predates it)', () => {
+  assert.equal(parseConfig('mcp_servers:\n  a:\n    command: node\n    protocol: 2026\n', 'c.yaml', {}).servers[0]!.protocol, '2026');
+  assert.throws(() => parseConfig('mcp_servers:\n  a:\n    url: http://x/sse\n    protocol: 2026\n', 'c.yaml', {}), /server 'a'.*protocol 2026 needs transport http or stdio/);
 });
 
 test('Mcp-Name and Mcp-Param values: plain when safe ASCII, else the base64 sentinel', () => {

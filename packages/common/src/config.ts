@@ -368,8 +368,8 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
   const transport = inferTransport(s);
   if (transport === 'stdio' && !s.command) fail(s.url ? 'transport' : 'command', s.url ? 'transport stdio needs `command`' : 'needs `command` (stdio) or `url` (sse/http)');
   if (transport !== 'stdio' && !s.url) fail('url', `transport ${transport} needs \`url\``);
-  // 2026-07-28 is spoken to Streamable HTTP upstreams only (the legacy SSE transport predates it; stdio upstreams initialize).
-  if (s.protocol === '2026' && transport !== 'http') fail('protocol', `protocol 2026 needs transport http (this server's transport is ${transport}); use auto or 2025`);
+  // The legacy SSE transport predates 2026-07-28.
+  if (s.protocol === '2026' && transport === 'sse') fail('protocol', 'protocol 2026 needs transport http or stdio (legacy SSE is 2024-11-05 only); use auto or 2025');
   if (s.allowed_tools && s.disallowed_tools) fail('disallowed_tools', 'set `allowed_tools` or `disallowed_tools`, not both');
   const headers: Record<string, string> = { ...s.static_headers, ...s.headers };
   const auth = authHeader(s.auth_type, s.auth_value);

@@ -24,6 +24,12 @@ export interface ModernEnvelope {
 }
 
 export const MODERN_VERSION = '2026-07-28';
+
+/** What a modern upstream is spoken to through: this lean HTTP caller, or the stdio one. */
+export interface ModernCaller {
+  request(method: string, params: Record<string, unknown> | undefined, opts: HttpCallOptions): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
@@ -55,7 +61,12 @@ const CONNECTIONS = 64;
 /** How long an answered SSE stream may stay open before we close it. */
 const LINGER_MS = 1;
 
-export class HttpCaller {
+/** `params` with the 2026-07-28 request `_meta`: version, client info, client capabilities. */
+export function withEnvelope(params: Record<string, unknown> | undefined, modern: ModernEnvelope): Record<string, unknown> {
+  return { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), [META_VERSION]: modern.version, [META_CLIENT_INFO]: modern.clientInfo, [META_CAPABILITIES]: modern.capabilities } };
+}
+
+export class HttpCaller implements ModernCaller {
   private readonly pool: Pool;
   private readonly path: string;
   private next = 0;
@@ -70,9 +81,7 @@ export class HttpCaller {
     const id = `mcpgw-${++this.next}`;
     let withToken = opts.onProgress ? { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: id } } : params;
     const { modern } = opts;
-    if (modern) {
-      withToken = { ...withToken, _meta: { ...(withToken?._meta as Record<string, unknown> | undefined), [META_VERSION]: modern.version, [META_CLIENT_INFO]: modern.clientInfo, [META_CAPABILITIES]: modern.capabilities } };
-    }
+    if (modern) withToken = withEnvelope(withToken, modern);
     // One controller and one timer per call (cheaper than AbortSignal.any + AbortSignal.timeout).
     const controller = new AbortController();
     let timedOut = false;

@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HttpCaller, MODERN_VERSION, SessionExpiredError, type ModernEnvelope } from './http-call.js';
+import { HttpCaller, MODERN_VERSION, SessionExpiredError, type ModernCaller, type ModernEnvelope } from './http-call.js';
+import { StdioCaller } from './stdio-call.js';
+import { StdioUpstreamTransport } from './stdio.js';
 import { mcpParamHeaders, paramHeadersOf, type ParamHeader } from './param-headers.js';
 import { traceContext } from './trace-context.js';
 import {
@@ -119,9 +121,11 @@ export class Upstream {
    * Set while the upstream speaks 2026-07-28 (found by `server/discover`): no SDK
    * client, no session; every request is a stateless POST through the lean caller.
    */
-  private modern?: { envelope: ModernEnvelope; capabilities: Record<string, unknown>; serverInfo: unknown; instructions?: string };
+  private modern?: { caller: ModernCaller; envelope: ModernEnvelope; capabilities: Record<string, unknown>; serverInfo: unknown; instructions?: string };
   /** A modern upstream's `x-mcp-header` tool parameters, mirrored as `Mcp-Param-*` headers on its calls. */
   private paramHeaders = new Map<string, ParamHeader[]>();
+  /** A stdio upstream found modern-only (it refused `initialize`): later connects go modern at once. */
+  private stdioModern = false;
 
   /** `auth_type: oauth2`: one token source per upstream, shared by its SDK transport and the lean caller. */
   private readonly oauth?: ClientCredentials;
@@ -173,6 +177,7 @@ export class Upstream {
     this.client = undefined;
     await client?.close().catch(() => {});
     await this.caller?.close().catch(() => {});
+    if (this.modern && this.modern.caller !== this.caller) await this.modern.caller.close().catch(() => {});
   }
 
   async request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions = {}): Promise<Record<string, unknown>> {
@@ -214,11 +219,11 @@ export class Upstream {
 
   private async send(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
     const modern = this.modern;
-    if (modern && this.caller) {
+    if (modern) {
       if (this.state !== 'up') throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
       const started = performance.now();
       const tool = method === 'tools/call' ? this.paramHeaders.get(String(params?.name)) : undefined;
-      const result = await this.caller.request(method, params, {
+      const result = await modern.caller.request(method, params, {
         modern: modern.envelope, signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress, traceparent: opts.traceparent,
         extraHeaders: tool ? mcpParamHeaders(tool, params?.arguments) : undefined,
       });
@@ -320,9 +325,9 @@ export class Upstream {
    */
   private async probeModern(): Promise<void> {
     const modern = this.modern;
-    if (!modern || !this.caller || this.state !== 'up' || this.reconnecting) return;
+    if (!modern || this.state !== 'up' || this.reconnecting) return;
     try {
-      await this.caller.request('server/discover', {}, { modern: modern.envelope, timeoutMs: PING_TIMEOUT_MS });
+      await modern.caller.request('server/discover', {}, { modern: modern.envelope, timeoutMs: PING_TIMEOUT_MS });
       this.lastSeenMs = Date.now();
     } catch (err) {
       if (this.modern !== modern) return;
@@ -339,13 +344,11 @@ export class Upstream {
    * POST or does not know the method), so `initialize` follows; a string is
    * the reason to fail this attempt (unreachable, or modern without our version).
    */
-  private async discover(): Promise<'modern' | 'legacy' | { fail: string }> {
+  private async discover(caller: ModernCaller, forced: boolean): Promise<'modern' | 'legacy' | { fail: string }> {
     const envelope: ModernEnvelope = { version: MODERN_VERSION, clientInfo: CLIENT_INFO, capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} };
-    this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
-    const forced = this.config.protocol === '2026';
     let result: Record<string, unknown>;
     try {
-      result = await this.caller.request('server/discover', {}, { modern: envelope, timeoutMs: LIST_TIMEOUT_MS });
+      result = await caller.request('server/discover', {}, { modern: envelope, timeoutMs: LIST_TIMEOUT_MS });
     } catch (err) {
       const reason = describeError(err, this.redact);
       if (err instanceof McpError && MODERN_ERRORS.has(err.code)) {
@@ -364,6 +367,7 @@ export class Upstream {
     }
     const meta = (result._meta ?? {}) as Record<string, unknown>;
     this.modern = {
+      caller,
       envelope,
       capabilities: (result.capabilities ?? {}) as Record<string, unknown>,
       serverInfo: meta['io.modelcontextprotocol/serverInfo'] ?? result.serverInfo,
@@ -375,13 +379,17 @@ export class Upstream {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState('connecting');
+    const previous = this.modern;
     this.modern = undefined;
+    if (previous && previous.caller !== this.caller) await previous.caller.close().catch(() => {});
     if (this.config.transport === 'http' && this.config.protocol !== '2025') {
-      const era = await this.discover();
+      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
+      const era = await this.discover(this.caller, this.config.protocol === '2026');
       if (this.stopped) return;
       if (typeof era === 'object') return this.fail(era.fail);
       if (era === 'modern') return this.connected(MODERN_VERSION);
     }
+    if (this.config.transport === 'stdio' && (this.config.protocol === '2026' || this.stdioModern)) return this.connectStdioModern();
     const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: this.redact(line) }, 'upstream stderr'), this.oauth);
     const client = new Client(CLIENT_INFO, { capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} });
     client.onerror = (err) => this.log.debug({ server: this.config.name, err: err.message }, 'upstream transport error');
@@ -404,6 +412,13 @@ export class Upstream {
       await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     } catch (err) {
       await client.close().catch(() => {});
+      // A stdio server that answers `initialize` with a JSON-RPC error may be modern-only (the 2026 spec has it reject
+      // initialize): ask it server/discover on a fresh process. 2025-era servers never see the probe.
+      if (this.config.transport === 'stdio' && this.config.protocol !== '2025' && err instanceof McpError
+        && err.code !== SdkErrorCode.RequestTimeout && err.code !== SdkErrorCode.ConnectionClosed) {
+        this.log.info({ server: this.config.name, err: describeError(err, this.redact) }, 'stdio upstream refused initialize; probing server/discover');
+        return this.connectStdioModern(`initialize refused (${describeError(err, this.redact)})`);
+      }
       this.fail(`connect failed: ${describeError(err, this.redact)}`);
       return;
     }
@@ -424,6 +439,28 @@ export class Upstream {
       this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
     }
     this.connected(this.httpTransport?.protocolVersion);
+  }
+
+  /** A stdio upstream spoken to in 2026-07-28: its own process, `server/discover` first. */
+  private async connectStdioModern(why?: string): Promise<void> {
+    const transport = new StdioUpstreamTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: this.redact(line) }, 'upstream stderr'));
+    const caller: StdioCaller = new StdioCaller(transport, () => {
+      if (this.modern?.caller === caller) this.fail('connection closed');
+    });
+    try {
+      await caller.start();
+    } catch (err) {
+      return this.fail(`connect failed: ${describeError(err, this.redact)}`);
+    }
+    const era = await this.discover(caller, true);
+    if (this.stopped || era !== 'modern') {
+      await caller.close().catch(() => {});
+      if (this.stopped) return;
+      this.modern = undefined;
+      return this.fail(`${why ? `${why}; ` : ''}${typeof era === 'object' ? era.fail : 'not a 2026-07-28 server'}`);
+    }
+    this.stdioModern = true;
+    this.connected(MODERN_VERSION);
   }
 
   /** Up (either era): the breaker closes, calls flow, the lists are read. */
@@ -512,13 +549,12 @@ export class Upstream {
 
   private async readContents(): Promise<CatalogContents> {
     const modern = this.modern;
-    const caller = this.caller;
     const client = this.client;
     let page: (method: string, params: Record<string, unknown>) => Promise<Record<string, unknown>>;
     let caps: Record<string, unknown>;
     let serverInfo: unknown;
-    if (modern && caller) {
-      page = (method, params) => caller.request(method, params, { modern: modern.envelope, timeoutMs: LIST_TIMEOUT_MS });
+    if (modern) {
+      page = (method, params) => modern.caller.request(method, params, { modern: modern.envelope, timeoutMs: LIST_TIMEOUT_MS });
       caps = modern.capabilities;
       serverInfo = { serverInfo: modern.serverInfo, capabilities: caps, instructions: modern.instructions };
     } else if (client) {
