@@ -7,6 +7,8 @@ import { DEFAULT_SEPARATOR } from './naming.js';
 
 export type Transport = 'stdio' | 'sse' | 'http';
 export type SessionMode = 'shared' | 'per_client';
+/** Which MCP era the registry speaks to an upstream: `auto` discovers it (`server/discover`, else `initialize`). */
+export type UpstreamProtocol = 'auto' | '2025' | '2026';
 
 export interface ServerConfig {
   name: string;
@@ -28,6 +30,8 @@ export interface ServerConfig {
   description?: string;
   /** `auth_type: oauth2`: client credentials the registry exchanges for a bearer token. */
   oauth2?: OAuth2Config;
+  /** `protocol`: `auto` (default, also when absent) probes `server/discover` on Streamable HTTP and falls back to `initialize`; `2025` skips the probe; `2026` speaks only 2026-07-28. */
+  protocol?: UpstreamProtocol;
 }
 
 export interface OAuth2Config {
@@ -153,6 +157,7 @@ const serverSchema = z.object({
   max_concurrency: z.number().int().positive().optional(),
   max_sessions: z.number().int().positive().optional(),
   session: z.enum(['shared', 'per_client']).optional(),
+  protocol: z.union([z.enum(['auto', '2025', '2026']), z.literal(2025).transform(() => '2025' as const), z.literal(2026).transform(() => '2026' as const)]).optional(),
   description: z.string().optional(),
   // Accepted for LiteLLM compatibility; not used by mcpgw.
   spec_version: z.string().optional(),
@@ -363,6 +368,8 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
   const transport = inferTransport(s);
   if (transport === 'stdio' && !s.command) fail(s.url ? 'transport' : 'command', s.url ? 'transport stdio needs `command`' : 'needs `command` (stdio) or `url` (sse/http)');
   if (transport !== 'stdio' && !s.url) fail('url', `transport ${transport} needs \`url\``);
+  // The legacy SSE transport predates 2026-07-28.
+  if (s.protocol === '2026' && transport === 'sse') fail('protocol', 'protocol 2026 needs transport http or stdio (legacy SSE is 2024-11-05 only); use auto or 2025');
   if (s.allowed_tools && s.disallowed_tools) fail('disallowed_tools', 'set `allowed_tools` or `disallowed_tools`, not both');
   const headers: Record<string, string> = { ...s.static_headers, ...s.headers };
   const auth = authHeader(s.auth_type, s.auth_value);
@@ -388,6 +395,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     // stdio sessions are processes: a lower default cap.
     maxSessions: s.max_sessions ?? (transport === 'stdio' ? 32 : 256),
     description: s.description,
+    protocol: s.protocol ?? 'auto',
     oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
 }

@@ -3,6 +3,8 @@
 // from the SSE stream. The SDK client still initializes, lists, pings and
 // receives notifications on the same upstream session; calls take this path
 // because it costs less and holds nothing per call once it is answered.
+// Upstreams that speak only 2026-07-28 get everything through this caller
+// (`opts.modern`): stateless POSTs with the era's headers and `_meta`.
 import { Pool } from 'undici';
 import { McpError, ErrorCode as SdkErrorCode, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import type { ClientCredentials } from './oauth2.js';
@@ -14,7 +16,31 @@ export class SessionExpiredError extends Error {
   }
 }
 
+/** The 2026-07-28 envelope every modern request carries (`_meta` and headers). */
+export interface ModernEnvelope {
+  version: string;
+  clientInfo: { name: string; version: string };
+  capabilities: Record<string, unknown>;
+}
+
+export const MODERN_VERSION = '2026-07-28';
+
+/** What a modern upstream is spoken to through: this lean HTTP caller, or the stdio one. */
+export interface ModernCaller {
+  request(method: string, params: Record<string, unknown> | undefined, opts: HttpCallOptions): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
+const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
+const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
+/** The methods whose `Mcp-Name` header mirrors `params.name` or `params.uri`. */
+const NAMED: Record<string, 'name' | 'uri'> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+
 export interface HttpCallOptions {
+  /** Speak 2026-07-28: no session, the version and capabilities in `_meta` and headers, errors read from 4xx bodies. */
+  modern?: ModernEnvelope;
+  /** Extra headers for this request (a modern tool's `Mcp-Param-*`). */
+  extraHeaders?: Record<string, string>;
   sessionId?: string;
   protocolVersion?: string;
   signal?: AbortSignal;
@@ -35,7 +61,12 @@ const CONNECTIONS = 64;
 /** How long an answered SSE stream may stay open before we close it. */
 const LINGER_MS = 1;
 
-export class HttpCaller {
+/** `params` with the 2026-07-28 request `_meta`: version, client info, client capabilities. */
+export function withEnvelope(params: Record<string, unknown> | undefined, modern: ModernEnvelope): Record<string, unknown> {
+  return { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), [META_VERSION]: modern.version, [META_CLIENT_INFO]: modern.clientInfo, [META_CAPABILITIES]: modern.capabilities } };
+}
+
+export class HttpCaller implements ModernCaller {
   private readonly pool: Pool;
   private readonly path: string;
   private next = 0;
@@ -48,7 +79,9 @@ export class HttpCaller {
 
   async request(method: string, params: Record<string, unknown> | undefined, opts: HttpCallOptions): Promise<Record<string, unknown>> {
     const id = `mcpgw-${++this.next}`;
-    const withToken = opts.onProgress ? { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: id } } : params;
+    let withToken = opts.onProgress ? { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: id } } : params;
+    const { modern } = opts;
+    if (modern) withToken = withEnvelope(withToken, modern);
     // One controller and one timer per call (cheaper than AbortSignal.any + AbortSignal.timeout).
     const controller = new AbortController();
     let timedOut = false;
@@ -57,7 +90,7 @@ export class HttpCaller {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const { signal } = controller;
     try {
-      const headers = this.headersFor(opts);
+      const headers = modern ? this.modernHeaders(method, withToken, modern, opts) : this.headersFor(opts);
       if (this.auth) headers.authorization = await this.auth.header();
       const res = await this.pool.request({
         path: this.path, method: 'POST', signal, headers,
@@ -68,6 +101,13 @@ export class HttpCaller {
         await res.body.dump();
         throw new SessionExpiredError();
       }
+      // A modern server answers its JSON-RPC errors with 4xx (400 unsupported version or header mismatch, 404 unknown method).
+      if (modern && res.statusCode >= 400 && res.statusCode < 500 && String(res.headers['content-type'] ?? '').includes('application/json')) {
+        const text = await res.body.text();
+        const err = jsonRpcError(text);
+        if (err) throw new McpError(err.code, err.message, err.data);
+        throw new Error(`HTTP ${res.statusCode}: ${text.slice(0, 300)}`);
+      }
       if (res.statusCode >= 400) throw new Error(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
       const type = String(res.headers['content-type'] ?? '');
       const answer = type.includes('text/event-stream')
@@ -77,7 +117,8 @@ export class HttpCaller {
       return answer.result ?? {};
     } catch (err) {
       if (timedOut) throw new McpError(SdkErrorCode.RequestTimeout, 'Request timed out');
-      if (opts.signal?.aborted) this.cancelled(id, opts);
+      // 2026-07-28: the closed response stream is the cancellation; there is no notifications/cancelled over HTTP.
+      if (opts.signal?.aborted && !modern) this.cancelled(id, opts);
       throw err;
     } finally {
       clearTimeout(timer);
@@ -95,6 +136,22 @@ export class HttpCaller {
       ...(opts.protocolVersion ? { 'mcp-protocol-version': opts.protocolVersion } : {}),
       ...(traceparent ? { traceparent } : {}),
     };
+  }
+
+  private modernHeaders(method: string, params: Record<string, unknown> | undefined, modern: ModernEnvelope, opts: HttpCallOptions): Record<string, string> {
+    const headers: Record<string, string> = {
+      ...this.headers,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': modern.version,
+      'mcp-method': method,
+      ...opts.extraHeaders,
+    };
+    const key = NAMED[method];
+    const name = key ? params?.[key] : undefined;
+    if (typeof name === 'string') headers['mcp-name'] = headerValue(name);
+    if (opts.traceparent) headers.traceparent = opts.traceparent;
+    return headers;
   }
 
   /**
@@ -153,5 +210,20 @@ export class HttpCaller {
 
   close(): Promise<void> {
     return this.pool.close();
+  }
+}
+
+/** A header value as 2026-07-28 carries it: plain when it is safe ASCII, else the `=?base64?…?=` sentinel. */
+export function headerValue(value: string): string {
+  const safe = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  return safe ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+function jsonRpcError(text: string): { code: number; message: string; data?: unknown } | undefined {
+  try {
+    const body = JSON.parse(text) as Message;
+    return body.error && typeof body.error.code === 'number' ? body.error : undefined;
+  } catch {
+    return undefined;
   }
 }

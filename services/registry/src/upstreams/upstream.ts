@@ -6,7 +6,10 @@
 import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HttpCaller, SessionExpiredError } from './http-call.js';
+import { HttpCaller, MODERN_VERSION, SessionExpiredError, type ModernCaller, type ModernEnvelope } from './http-call.js';
+import { StdioCaller } from './stdio-call.js';
+import { StdioUpstreamTransport } from './stdio.js';
+import { mcpParamHeaders, paramHeadersOf, type ParamHeader } from './param-headers.js';
 import { traceContext } from './trace-context.js';
 import {
   McpError,
@@ -114,6 +117,15 @@ export class Upstream {
   private readonly progressListeners = new Map<string, (p: Progress) => void>();
   private nextToken = 0;
   private lastReinitMs = 0;
+  /**
+   * Set while the upstream speaks 2026-07-28 (found by `server/discover`): no SDK
+   * client, no session; every request is a stateless POST through the lean caller.
+   */
+  private modern?: { caller: ModernCaller; envelope: ModernEnvelope; capabilities: Record<string, unknown>; serverInfo: unknown; instructions?: string };
+  /** A modern upstream's `x-mcp-header` tool parameters, mirrored as `Mcp-Param-*` headers on its calls. */
+  private paramHeaders = new Map<string, ParamHeader[]>();
+  /** A stdio upstream found modern-only (it refused `initialize`): later connects go modern at once. */
+  private stdioModern = false;
 
   /** `auth_type: oauth2`: one token source per upstream, shared by its SDK transport and the lean caller. */
   private readonly oauth?: ClientCredentials;
@@ -165,6 +177,7 @@ export class Upstream {
     this.client = undefined;
     await client?.close().catch(() => {});
     await this.caller?.close().catch(() => {});
+    if (this.modern && this.modern.caller !== this.caller) await this.modern.caller.close().catch(() => {});
   }
 
   async request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions = {}): Promise<Record<string, unknown>> {
@@ -192,7 +205,10 @@ export class Upstream {
         return this.send(method, params, opts);
       });
     } catch (err) {
-      throw err instanceof UpstreamCallError ? err : this.toCallError(err, this.timeoutFor(opts));
+      const callErr = err instanceof UpstreamCallError ? err : this.toCallError(err, this.timeoutFor(opts));
+      // A modern upstream holds no connection whose close would tell us it went away: a failed call probes it now.
+      if (this.modern && callErr.connectionFailure && this.state === 'up') void this.ping();
+      throw callErr;
     }
   }
 
@@ -202,6 +218,19 @@ export class Upstream {
   }
 
   private async send(method: string, params: Record<string, unknown> | undefined, opts: CallOptions): Promise<Record<string, unknown>> {
+    const modern = this.modern;
+    if (modern) {
+      if (this.state !== 'up') throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
+      const started = performance.now();
+      const tool = method === 'tools/call' ? this.paramHeaders.get(String(params?.name)) : undefined;
+      const result = await modern.caller.request(method, params, {
+        modern: modern.envelope, signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress, traceparent: opts.traceparent,
+        extraHeaders: tool ? mcpParamHeaders(tool, params?.arguments) : undefined,
+      });
+      this.lastSeenMs = Date.now();
+      this.lastLatencyMs = performance.now() - started;
+      return result;
+    }
     const client = this.client;
     if (!client || this.state !== 'up') {
       throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
@@ -276,6 +305,7 @@ export class Upstream {
   }
 
   private async ping(): Promise<void> {
+    if (this.modern) return this.probeModern();
     const client = this.client;
     if (!client || this.state !== 'up' || this.reconnecting) return;
     try {
@@ -289,9 +319,77 @@ export class Upstream {
     }
   }
 
+  /**
+   * 2026-07-28 has no `ping`: the health probe of a modern upstream is
+   * `server/discover` (cheap, and every modern server must implement it).
+   */
+  private async probeModern(): Promise<void> {
+    const modern = this.modern;
+    if (!modern || this.state !== 'up' || this.reconnecting) return;
+    try {
+      await modern.caller.request('server/discover', {}, { modern: modern.envelope, timeoutMs: PING_TIMEOUT_MS });
+      this.lastSeenMs = Date.now();
+    } catch (err) {
+      if (this.modern !== modern) return;
+      this.lastError = `health probe (server/discover) failed: ${describeError(err, this.redact)}`;
+      this.log.warn({ server: this.config.name, err: this.lastError }, 'upstream health probe failed; reconnecting');
+      await this.reconnectNow();
+    }
+  }
+
+  /**
+   * The era question, asked of Streamable HTTP upstreams unless `protocol: 2025`:
+   * `server/discover` first. 'modern' when it offers 2026-07-28; 'legacy' when
+   * the answer is not a modern one (a 2025 server rejects the session-less
+   * POST or does not know the method), so `initialize` follows; a string is
+   * the reason to fail this attempt (unreachable, or modern without our version).
+   */
+  private async discover(caller: ModernCaller, forced: boolean): Promise<'modern' | 'legacy' | { fail: string }> {
+    const envelope: ModernEnvelope = { version: MODERN_VERSION, clientInfo: CLIENT_INFO, capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} };
+    let result: Record<string, unknown>;
+    try {
+      result = await caller.request('server/discover', {}, { modern: envelope, timeoutMs: LIST_TIMEOUT_MS });
+    } catch (err) {
+      const reason = describeError(err, this.redact);
+      if (err instanceof McpError && MODERN_ERRORS.has(err.code)) {
+        const supported = (err.data as { supported?: unknown } | undefined)?.supported;
+        return { fail: `server/discover: the upstream speaks a modern MCP without ${MODERN_VERSION}${Array.isArray(supported) ? ` (it supports ${supported.join(', ')})` : ''}: ${reason}` };
+      }
+      // Reached and answered, but not as a modern server: a 2025-era upstream.
+      const answered = err instanceof McpError || (err instanceof Error && /^HTTP \d{3}\b/.test(err.message));
+      if (answered && !forced) return 'legacy';
+      return { fail: `server/discover failed${forced ? ' (protocol: 2026)' : ''}: ${reason}` };
+    }
+    const versions = Array.isArray(result.supportedVersions) ? result.supportedVersions.map(String) : [];
+    if (!versions.includes(MODERN_VERSION)) {
+      if (!forced && versions.length === 0) return 'legacy';
+      return { fail: `server/discover: the upstream supports ${versions.join(', ') || 'no listed version'}, not ${MODERN_VERSION}` };
+    }
+    const meta = (result._meta ?? {}) as Record<string, unknown>;
+    this.modern = {
+      caller,
+      envelope,
+      capabilities: (result.capabilities ?? {}) as Record<string, unknown>,
+      serverInfo: meta['io.modelcontextprotocol/serverInfo'] ?? result.serverInfo,
+      instructions: typeof result.instructions === 'string' ? result.instructions : undefined,
+    };
+    return 'modern';
+  }
+
   private async connect(): Promise<void> {
     if (this.stopped) return;
     this.setState('connecting');
+    const previous = this.modern;
+    this.modern = undefined;
+    if (previous && previous.caller !== this.caller) await previous.caller.close().catch(() => {});
+    if (this.config.transport === 'http' && this.config.protocol !== '2025') {
+      this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
+      const era = await this.discover(this.caller, this.config.protocol === '2026');
+      if (this.stopped) return;
+      if (typeof era === 'object') return this.fail(era.fail);
+      if (era === 'modern') return this.connected(MODERN_VERSION);
+    }
+    if (this.config.transport === 'stdio' && (this.config.protocol === '2026' || this.stdioModern)) return this.connectStdioModern();
     const transport = createTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: this.redact(line) }, 'upstream stderr'), this.oauth);
     const client = new Client(CLIENT_INFO, { capabilities: this.peer ? clientCapabilities(this.peer.capabilities) : {} });
     client.onerror = (err) => this.log.debug({ server: this.config.name, err: err.message }, 'upstream transport error');
@@ -314,6 +412,13 @@ export class Upstream {
       await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     } catch (err) {
       await client.close().catch(() => {});
+      // A stdio server that answers `initialize` with a JSON-RPC error may be modern-only (the 2026 spec has it reject
+      // initialize): ask it server/discover on a fresh process. 2025-era servers never see the probe.
+      if (this.config.transport === 'stdio' && this.config.protocol !== '2025' && err instanceof McpError
+        && err.code !== SdkErrorCode.RequestTimeout && err.code !== SdkErrorCode.ConnectionClosed) {
+        this.log.info({ server: this.config.name, err: describeError(err, this.redact) }, 'stdio upstream refused initialize; probing server/discover');
+        return this.connectStdioModern(`initialize refused (${describeError(err, this.redact)})`);
+      }
       this.fail(`connect failed: ${describeError(err, this.redact)}`);
       return;
     }
@@ -333,6 +438,34 @@ export class Upstream {
       this.httpTransport = transport;
       this.caller ??= new HttpCaller(new URL(this.config.url!), this.config.headers, this.oauth);
     }
+    this.connected(this.httpTransport?.protocolVersion);
+  }
+
+  /** A stdio upstream spoken to in 2026-07-28: its own process, `server/discover` first. */
+  private async connectStdioModern(why?: string): Promise<void> {
+    const transport = new StdioUpstreamTransport(this.config, (line) => this.log.info({ server: this.config.name, stderr: this.redact(line) }, 'upstream stderr'));
+    const caller: StdioCaller = new StdioCaller(transport, () => {
+      if (this.modern?.caller === caller) this.fail('connection closed');
+    });
+    try {
+      await caller.start();
+    } catch (err) {
+      return this.fail(`connect failed: ${describeError(err, this.redact)}`);
+    }
+    const era = await this.discover(caller, true);
+    if (this.stopped || era !== 'modern') {
+      await caller.close().catch(() => {});
+      if (this.stopped) return;
+      this.modern = undefined;
+      return this.fail(`${why ? `${why}; ` : ''}${typeof era === 'object' ? era.fail : 'not a 2026-07-28 server'}`);
+    }
+    this.stdioModern = true;
+    this.connected(MODERN_VERSION);
+  }
+
+  /** Up (either era): the breaker closes, calls flow, the lists are read. */
+  private connected(era: string | undefined): void {
+    if (this.modern) this.httpTransport = undefined;
     this.reconnectAttempt = 0;
     this.lastSeenMs = Date.now();
     this.lastError = '';
@@ -342,7 +475,7 @@ export class Upstream {
       this.events.breaker(this, CircuitState.Closed);
     }
     this.setState('up');
-    this.log.info({ server: this.config.name, transport: this.config.transport, perClient: Boolean(this.peer) }, 'upstream connected');
+    this.log.info({ server: this.config.name, transport: this.config.transport, perClient: Boolean(this.peer), era: era ?? '2025-era' }, 'upstream connected');
     if (!this.peer) this.refresh();
   }
 
@@ -410,19 +543,31 @@ export class Upstream {
 
   /** The protocol revision negotiated with the upstream, where the transport records it (Streamable HTTP). */
   get protocolVersion(): string | undefined {
-    return this.state === 'up' ? this.httpTransport?.protocolVersion : undefined;
+    if (this.state !== 'up') return undefined;
+    return this.modern ? MODERN_VERSION : this.httpTransport?.protocolVersion;
   }
 
   private async readContents(): Promise<CatalogContents> {
+    const modern = this.modern;
     const client = this.client;
-    if (!client) throw new Error('not connected');
-    const caps = client.getServerCapabilities() ?? {};
-    const tools = caps.tools ? await this.listAll(client, 'tools/list', 'tools') : [];
-    const resources = caps.resources ? await this.listAll(client, 'resources/list', 'resources') : [];
-    const resourceTemplates = caps.resources ? await this.listAll(client, 'resources/templates/list', 'resourceTemplates').catch(() => []) : [];
-    const prompts = caps.prompts ? await this.listAll(client, 'prompts/list', 'prompts') : [];
-    const filtered = tools.filter((t) => this.isToolAllowed((t as { name?: unknown }).name));
-    const serverInfo = { serverInfo: client.getServerVersion(), capabilities: caps, instructions: client.getInstructions() };
+    let page: (method: string, params: Record<string, unknown>) => Promise<Record<string, unknown>>;
+    let caps: Record<string, unknown>;
+    let serverInfo: unknown;
+    if (modern) {
+      page = (method, params) => modern.caller.request(method, params, { modern: modern.envelope, timeoutMs: LIST_TIMEOUT_MS });
+      caps = modern.capabilities;
+      serverInfo = { serverInfo: modern.serverInfo, capabilities: caps, instructions: modern.instructions };
+    } else if (client) {
+      page = (method, params) => client.request({ method, params } as never, PassthroughResult, { timeout: LIST_TIMEOUT_MS });
+      caps = client.getServerCapabilities() ?? {};
+      serverInfo = { serverInfo: client.getServerVersion(), capabilities: caps, instructions: client.getInstructions() };
+    } else throw new Error('not connected');
+    const tools = caps.tools ? await this.listAll(page, 'tools/list', 'tools') : [];
+    const resources = caps.resources ? await this.listAll(page, 'resources/list', 'resources') : [];
+    const resourceTemplates = caps.resources ? await this.listAll(page, 'resources/templates/list', 'resourceTemplates').catch(() => []) : [];
+    const prompts = caps.prompts ? await this.listAll(page, 'prompts/list', 'prompts') : [];
+    let filtered = tools.filter((t) => this.isToolAllowed((t as { name?: unknown }).name));
+    if (modern) filtered = this.readParamHeaders(filtered);
     const perClient = this.config.session === 'per_client';
     const body = JSON.stringify([filtered, resources, resourceTemplates, prompts, perClient]);
     return {
@@ -446,12 +591,34 @@ export class Upstream {
     return true;
   }
 
+  /**
+   * 2026-07-28 over HTTP: a tool's `x-mcp-header` parameters must be mirrored
+   * into `Mcp-Param-*` headers; a tool whose annotations break the rules is
+   * left out of the catalog (the spec's rule for clients), with a warning.
+   */
+  private readParamHeaders(tools: unknown[]): unknown[] {
+    const map = new Map<string, ParamHeader[]>();
+    const kept = tools.filter((t) => {
+      const { name, inputSchema } = t as { name: string; inputSchema?: unknown };
+      try {
+        const params = paramHeadersOf(inputSchema);
+        if (params.length) map.set(name, params);
+        return true;
+      } catch (err) {
+        this.log.warn({ server: this.config.name, tool: name, err: (err as Error).message }, 'tool left out: invalid x-mcp-header');
+        return false;
+      }
+    });
+    this.paramHeaders = map;
+    return kept;
+  }
+
   /** Follows nextCursor through every page. */
-  private async listAll(client: Client, method: string, key: string): Promise<unknown[]> {
+  private async listAll(request: (method: string, params: Record<string, unknown>) => Promise<Record<string, unknown>>, method: string, key: string): Promise<unknown[]> {
     const items: unknown[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const result = await client.request({ method, params: cursor ? { cursor } : {} } as never, PassthroughResult, { timeout: LIST_TIMEOUT_MS });
+      const result = await request(method, cursor ? { cursor } : {});
       const list = result[key];
       if (Array.isArray(list)) items.push(...list);
       cursor = typeof result.nextCursor === 'string' && result.nextCursor ? result.nextCursor : undefined;
@@ -467,6 +634,9 @@ function clientCapabilities(caps: Record<string, unknown>): Record<string, unkno
   for (const key of ['sampling', 'elicitation', 'roots'] as const) if (caps[key]) out[key] = caps[key];
   return out;
 }
+
+/** JSON-RPC errors only a modern (2026-07-28) server answers: HeaderMismatch, MissingRequiredClientCapability, UnsupportedProtocolVersion. */
+const MODERN_ERRORS = new Set([-32020, -32021, -32022]);
 
 function isExpiredSession(err: unknown): boolean {
   return err instanceof SessionExpiredError || (err instanceof StreamableHTTPError && err.code === 404);
