@@ -441,7 +441,7 @@ async function sessionPhase(stack: Stack, progress: Progress): Promise<SessionCo
   const redis: Redis = stack.redis.client;
   for (const kind of ['streamable-http', 'legacy-sse'] as const) {
     progress.step(`session cost: ${kind}, fresh edge`);
-    const edge = await startEdge(stack.registry.url, { REDIS_URL: stack.redis.url }, ['--expose-gc', '--import', MEM_PROBE], `edge-${kind}`);
+    const edge = await startEdge(stack.registry.url, { REDIS_URL: stack.redis.url, MCPGW_MAX_SSE_PER_PRINCIPAL: '20000', MCPGW_MAX_SSE_STREAMS: '20000' }, ['--expose-gc', '--import', MEM_PROBE], `edge-${kind}`);
     try {
       const o = {
         edge, redis, counts: P.sessionCounts, warm: P.sessionWarm,
