@@ -122,8 +122,16 @@ export class CatalogView {
 
   /** Per server: its tools with their aggregate names, as a tools/list result (REST `?server=`). */
   aggregateToolsListOf(server: string, access: Access = Access.ALL): string {
-    const tools = this.built.tools.filter((e) => e.server === server && access.allowsTool(e.server, e.name!, e.item.name as string)).map((e) => e.item);
-    return JSON.stringify({ tools });
+    // Cached with the scoped views (same key space, distinct prefix), so a REST `?server=` list is built once per catalog version.
+    const key = `rest\0${server}\0${access.key}`;
+    let v = this.scoped.get(key);
+    if (!v) {
+      const tools = this.built.tools.filter((e) => e.server === server && access.allowsTool(e.server, e.name!, e.item.name as string));
+      v = viewOf(tools, [], [], []);
+      if (this.scoped.size >= SCOPED_CACHE_MAX) this.scoped.delete(this.scoped.keys().next().value!);
+      this.scoped.set(key, v);
+    }
+    return v.toolsList;
   }
 
   /** `session: per_client` servers: their calls may carry server-to-client traffic. */

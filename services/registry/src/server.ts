@@ -106,8 +106,8 @@ function resultEvent(resultJson: string, isError: boolean): CallEvent {
   return { event: { $case: 'result', value: { resultJson: Buffer.from(resultJson), errorJson: EMPTY, isError, sessionLost: false } }, eventId: '', messageJson: EMPTY };
 }
 
-function errorEvent(error: { code: number }): CallEvent {
-  const errorJson = Buffer.from(JSON.stringify(error));
+function errorEvent(error: { code: number }, json = JSON.stringify(error)): CallEvent {
+  const errorJson = Buffer.from(json);
   return { event: { $case: 'result', value: { resultJson: EMPTY, errorJson, isError: false, sessionLost: error.code === SESSION_LOST } }, eventId: '', messageJson: EMPTY };
 }
 
@@ -285,7 +285,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: redact((err as Error).message), data: { server } };
       const errorJson = JSON.stringify(error);
       failure = error.message;
-      emit(errorEvent(error), () => responseText(ctx!.requestId, { error: errorJson }), true);
+      emit(errorEvent(error, errorJson), () => responseText(ctx!.requestId, { error: errorJson }), true);
     } finally {
       finished = true;
       inFlight--;

@@ -157,7 +157,7 @@ export class PinningCatalog implements CatalogStore {
         pins.set(def.name, rec);
         await backend.save(server, def.name, rec);
         log.warn({ server, tool: def.name, approved: rec.fingerprint, seen: fp, mode }, 'tool definition changed since it was trusted');
-        this.changed(server);
+        this.opts.onChange(server);
       }
       const state = stateOf(rec, mode);
       if (state === 'held' || state === 'rejected') withheld.push(def.name);
@@ -167,10 +167,6 @@ export class PinningCatalog implements CatalogStore {
     if (withheld.length === 0) return contents;
     // The hash moves with what is published, so an approval is a catalog change.
     return { ...contents, tools: visible, hash: `${contents.hash}:${createHash('sha256').update(withheld.sort().join('\0')).digest('hex').slice(0, 12)}` };
-  }
-
-  private changed(server: string): void {
-    this.opts.onChange(server);
   }
 
   /** Pins of one server (or all), with their state. */
