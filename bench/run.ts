@@ -13,7 +13,8 @@
 //          --sessions N (largest idle-session count), --only calls,list,setup,sessions,
 //          --workloads fast/echo,fast/echo-1KiB,fast/progress-10,everything/echo, --concurrency 1,16,64,
 //          --peers, --peer-names litellm,contextforge,agentgateway, --peer-concurrency 1,32,64,
-//          --auth (the edge checks a master key on every request; on with --peers)
+//          --auth (the edge checks a master key on every request; on with --peers),
+//          --baseline REF (with --peers: an older mcpgw build beside this one; default 23ca78f, 'none' to skip)
 //
 // Writes <out>/<date>.json, <date>.md (also printed) and <date>.svg.
 import { execFileSync } from 'node:child_process';
@@ -25,10 +26,12 @@ import type { Redis } from 'ioredis';
 import { RawHttp, RawLegacySession, RawSession, RestCaller, SdkCaller, type Caller, type CallSpec } from './lib/clients.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { fileLimits, ROOT, stopAll, stopProcess, type Proc } from './lib/procs.js';
-import { profileMarkdown, summarizeProfile } from './lib/profile.js';
+import { edgeHop, registryHop } from './lib/hops.js';
+import { hopsMarkdown, profileMarkdown, summarizeProfile, type ProfileSummary } from './lib/profile.js';
 import { Progress } from './lib/progress.js';
 import { comparisonFor, markdown, svgChart, svgPeers } from './lib/report.js';
 import type { BenchResults, CallRow, Figures, ListRow, SessionCost, SetupRow, Target } from './lib/results.js';
+import { DEFAULT_BASELINE, ensureBaseline, startBaseline, type Baseline } from './lib/baseline.js';
 import { cacheDir, installPeers, PEER_IDS, PEER_LABELS, signalGroups, startPeer, type Peer, type PeerId } from './lib/peers.js';
 import type { PeerComparison, PeerInfo, PeerRow, PeersSection } from './lib/results.js';
 import { httpSessionCost, sseSessionCost } from './lib/sessions.js';
@@ -52,7 +55,9 @@ const { values: opts } = parseArgs({
     workloads: { type: 'string' },
     concurrency: { type: 'string' },
     'profile-seconds': { type: 'string', default: '10' },
+    'profile-concurrency': { type: 'string', default: '16' },
     peers: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
     'peer-names': { type: 'string' },
     'peer-concurrency': { type: 'string' },
     auth: { type: 'boolean', default: false },
@@ -459,6 +464,8 @@ async function sessionPhase(stack: Stack, progress: Progress): Promise<SessionCo
 }
 
 // ---------------------------------------------------------------- peers (--peers)
+/** The peers section's id of the older mcpgw build (--baseline). */
+const BEFORE = 'mcpgw-before';
 /** A call that takes longer than this counts as an error (a peer that stops answering must not hang the run). */
 const PEER_CALL_TIMEOUT_MS = 15_000;
 /**
@@ -490,7 +497,7 @@ interface PeerTarget { info: PeerInfo; url: string; headers: Record<string, stri
  * groups are stopped (SIGSTOP) so idle work (health checks, pollers) takes no
  * CPU from it, and resumed (SIGCONT) after.
  */
-async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof installPeers>>, progress: Progress): Promise<PeersSection> {
+async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof installPeers>>, baseline: Baseline | undefined, progress: Progress): Promise<PeersSection> {
   const w = WORKLOADS['fast/echo']!;
   const upstream = `${stack.fixture.base}/mcp`;
   const peers: Peer[] = [];
@@ -502,6 +509,22 @@ async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof ins
       url: `${stack.edge.url}/mcp`, headers: GW_HEADERS, tool: `${w.upstream}__${w.tool}`, sessionless: false, procs: mcpgwProcs },
   ];
   const gateways: PeerInfo[] = targets.map((t) => t.info);
+  if (baseline) {
+    const info: PeerInfo = { id: BEFORE, label: `mcpgw before (${baseline.sha?.slice(0, 7) ?? opts.baseline})`, status: baseline.status, version: baseline.version, auth: targets[1]!.info.auth, tool: targets[1]!.tool };
+    gateways.push(info);
+    if (baseline.status === 'ok') {
+      progress.step(`peers: starting mcpgw before (${baseline.version})`);
+      try {
+        const b = await startBaseline(baseline, upstream, MASTER_KEY!);
+        targets.push({ info, url: b.url, headers: GW_HEADERS, tool: targets[1]!.tool, sessionless: false, procs: b.procs });
+        signalGroups(b.procs, 'SIGSTOP');
+        progress.end(b.url);
+      } catch (err) {
+        info.status = `failed to start: ${(err as Error).message.split('\n')[0]!.slice(0, 200)}`;
+        progress.end(info.status);
+      }
+    }
+  }
   try {
     // mcpgw sleeps while the peers start (they are CPU-hungry at startup).
     signalGroups(mcpgwProcs, 'SIGSTOP');
@@ -669,13 +692,21 @@ function targets(r: BenchResults): Target[] {
     const full = last.sessions >= 10_000;
     t.push({ name: `${last.sessions.toLocaleString('en-US')} legacy SSE connections on one edge, RSS${full ? '' : ' (scaled down: not the 10,000 of the target)'}`, goal: '< 300 MB at 10,000', measured: `${mb.toFixed(1)} MB`, value: mb, pass: full && mb < 300 });
   }
+  const before = (client: 'sdk' | 'raw') => r.peers && [r.peers.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client), r.peers.comparisons.find((x) => x.gateway === BEFORE && x.client === client)];
+  for (const client of ['raw', 'sdk'] as const) {
+    const [now, then] = before(client) ?? [];
+    if (!now?.cpuUsPerCall || !then?.cpuUsPerCall) continue;
+    const ratio = now.cpuUsPerCall / then.cpuUsPerCall;
+    const label = r.peers!.gateways.find((g) => g.id === BEFORE)!.label;
+    t.push({ name: `edge + registry CPU per call at c=${Math.max(...r.peers!.concurrency)} vs ${label} (fast/echo, ${client} client, same run)`, goal: '≤ 1/3', measured: `${Math.round(ratio * 100)}% (${Math.round(now.cpuUsPerCall)} vs ${Math.round(then.cpuUsPerCall)} µs)`, value: ratio, pass: ratio <= 1 / 3 });
+  }
   if (r.peers) {
     // Issue 14: ahead of every installed peer on added p50 (c=1) and throughput (c=32, else the highest measured).
     const cs = r.peers.concurrency.filter((c) => c > 1);
     const cSide = cs.includes(32) ? 32 : Math.max(...cs);
     for (const client of ['sdk', 'raw'] as const) {
       const ours = r.peers.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client);
-      const others = r.peers.comparisons.filter((x) => x.client === client && x.gateway !== 'mcpgw' && x.gateway !== 'direct' && x.p50 !== undefined);
+      const others = r.peers.comparisons.filter((x) => x.client === client && !['mcpgw', BEFORE, 'direct'].includes(x.gateway) && x.p50 !== undefined);
       if (!ours || others.length === 0) continue;
       const rpsOf = (x: PeerComparison) => x.rps[String(cSide)] ?? NaN;
       const behind = others.filter((x) => !((ours.addedP50 ?? Infinity) <= (x.addedP50 ?? Infinity) && rpsOf(ours) >= rpsOf(x)));
@@ -702,15 +733,16 @@ async function profileRun(): Promise<void> {
   const stack = await startStack(dir);
   progress.end('ready');
   const seconds = Number(opts['profile-seconds']);
+  const c = Number(opts['profile-concurrency']);
   const http = new RawHttp(64);
-  const callers = await Promise.all(Array.from({ length: 16 }, () => RawSession.open(http, `${stack.edge.url}/mcp`)));
+  const callers = await Promise.all(Array.from({ length: c }, () => RawSession.open(http, `${stack.edge.url}/mcp`)));
   const spec: CallSpec = { tool: 'fast__echo', args: { message: 'hello' }, argsJson: '{"message":"hello"}', progressSteps: 0 };
-  progress.step(`fast/echo, raw client, gateway Streamable HTTP, c=16 for ${seconds} s`);
-  await runLoad({ concurrency: 16, warmupMs: 0, durationMs: 1500, call: (i) => callers[i]!.call(spec) });
+  progress.step(`fast/echo, raw client, gateway Streamable HTTP, c=${c} for ${seconds} s`);
+  await runLoad({ concurrency: c, warmupMs: 0, durationMs: 1500, call: (i) => callers[i]!.call(spec) });
   const spawnedAt = { edge: stack.edge.proc.startedAt, registry: stack.registry.proc.startedAt };
   const t0 = Date.now();
   const r = await runLoad({
-    concurrency: 16, warmupMs: 0, durationMs: seconds * 1000, call: (i) => callers[i]!.call(spec),
+    concurrency: c, warmupMs: 0, durationMs: seconds * 1000, call: (i) => callers[i]!.call(spec),
     pids: { edge: stack.edge.proc.pid, registry: stack.registry.proc.pid, fixture: stack.fixture.proc.pid, everything: stack.everything.proc.pid, redis: stack.redis.proc.pid },
   });
   const t1 = Date.now();
@@ -725,20 +757,23 @@ async function profileRun(): Promise<void> {
   progress.end('done');
   progress.finish();
   const md: string[] = [`# mcpgw hot-path profile, ${new Date().toISOString()}`, '',
-    `fast/echo through the gateway (Streamable HTTP, raw keep-alive client), concurrency 16, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
+    `fast/echo through the gateway (Streamable HTTP, raw keep-alive client), concurrency ${c}, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
     `Only samples inside the measured window count; the profiler itself adds CPU, so read the shares, and take per-call costs as upper bounds. Node ${process.version}, ${cpus().length} cores; other processes used ${other}% of a core meanwhile.`, ''];
-  const summaries: Record<string, unknown> = {};
+  const summaries: Record<string, ProfileSummary> = {};
+  const sections: string[] = [];
   for (const [name, proc] of [['edge', stack.edge.proc], ['registry', stack.registry.proc]] as const) {
     const file = readdirSync(dir).find((f) => f.includes(`.${proc.pid}.`) && f.endsWith('.cpuprofile'));
     if (!file) {
-      md.push(`### ${name}`, '', `No profile was written (pid ${proc.pid}).`, '');
+      sections.push(`### ${name}`, '', `No profile was written (pid ${proc.pid}).`, '');
       continue;
     }
     const start = spawnedAt[name];
-    const s = summarizeProfile(join(dir, file), r.calls, 40, [t0 - start, t1 - start]);
+    const s = summarizeProfile(join(dir, file), r.calls, 40, [t0 - start, t1 - start], name === 'edge' ? edgeHop : registryHop);
     summaries[name] = s;
-    md.push(profileMarkdown(`${name} (${Math.round((r.cpuMs[name]! * 1000) / r.calls)} µs CPU per call by /proc)`, s, 30));
+    sections.push(profileMarkdown(`${name} (${Math.round((r.cpuMs[name]! * 1000) / r.calls)} µs CPU per call by /proc)`, s, 30));
   }
+  md.push('### Per hop', '', 'CPU per call by hop of the call (bench/lib/hops.ts classifies each sample by the first frame from the leaf that names a hop; gRPC out = the edge writing a call + the registry reading it, gRPC back = the registry writing the result + the edge reading it).', '',
+    hopsMarkdown(summaries.edge, summaries.registry), ...sections);
   writeFileSync(join(dir, 'summary.md'), md.join('\n'));
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(summaries, null, 2));
   process.stdout.write(`${md.join('\n')}\n`);
@@ -781,6 +816,9 @@ async function main(): Promise<void> {
     installed = await installPeers(PEER_NAMES, { installTimeoutMs: PEER_INSTALL_TIMEOUT_MS, log: (l) => process.stderr.write(`bench: ${l}\n`) });
     for (const [id, v] of installed) process.stderr.write(`bench: ${PEER_LABELS[id]}: ${v.status === 'ok' ? `installed (${v.version})` : v.status}\n`);
   }
+  const baselineRef = opts.baseline ?? DEFAULT_BASELINE;
+  const baseline = PEERS && baselineRef !== 'none' ? ensureBaseline(baselineRef, (l) => process.stderr.write(`bench: ${l}\n`)) : undefined;
+  if (baseline) process.stderr.write(`bench: mcpgw before: ${baseline.status === 'ok' ? baseline.version : baseline.status}\n`);
   armDeadline();
   const date = new Date();
   const stamp = `${date.toISOString().slice(0, 10)}_${date.toISOString().slice(11, 19).replace(/:/g, '')}${MODE === 'full' ? '' : `-${MODE}`}`;
@@ -795,7 +833,7 @@ async function main(): Promise<void> {
   const listRows = ONLY.has('list') ? await listPhase(stack, progress) : [];
   const setup = ONLY.has('setup') ? await setupPhase(stack, progress) : [];
   const sessions = ONLY.has('sessions') ? await sessionPhase(stack, progress) : [];
-  const peers = PEERS && installed ? await peersPhase(stack, installed, progress) : undefined;
+  const peers = PEERS && installed ? await peersPhase(stack, installed, baseline, progress) : undefined;
   progress.finish();
 
   const comparisons = [];

@@ -3,6 +3,7 @@
 // number of calls in the profiled window is known.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { HOPS, type Classifier, type Hop } from './hops.js';
 import { ROOT } from './procs.js';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
@@ -33,6 +34,8 @@ export interface ProfileSummary {
   top: FunctionCost[];
   byTotal: FunctionCost[];
   packages: { package: string; selfMs: number; selfPct: number; selfUsPerCall?: number }[];
+  /** Busy time by hop of the call (when a classifier was given). */
+  hops?: { hop: Hop; ms: number; usPerCall?: number }[];
 }
 
 /** Which package or part of the code base a script URL belongs to. */
@@ -62,7 +65,7 @@ function where(cf: CallFrame): string {
  * `windowMs`: only samples taken this many ms after the process started count
  * (the profile starts with the process; startup and shutdown are left out).
  */
-export function summarizeProfile(file: string, calls?: number, topN = 30, windowMs?: [number, number]): ProfileSummary {
+export function summarizeProfile(file: string, calls?: number, topN = 30, windowMs?: [number, number], classify?: Classifier): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -74,6 +77,7 @@ export function summarizeProfile(file: string, calls?: number, topN = 30, window
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const frames = new Map<string, CallFrame>();
+  const hopMs = new Map<Hop, number>();
   let idle = 0;
   let gc = 0;
   let all = 0;
@@ -95,13 +99,19 @@ export function summarizeProfile(file: string, calls?: number, topN = 30, window
     frames.set(k, node.callFrame);
     self.set(k, (self.get(k) ?? 0) + dt);
     const seen = new Set<string>();
+    const stack: CallFrame[] = [];
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const n = byId.get(id)!;
+      stack.push(n.callFrame);
       const kk = keyOf(n);
       if (seen.has(kk)) continue;
       seen.add(kk);
       frames.set(kk, n.callFrame);
       total.set(kk, (total.get(kk) ?? 0) + dt);
+    }
+    if (classify) {
+      const hop = classify(stack);
+      hopMs.set(hop, (hopMs.get(hop) ?? 0) + dt);
     }
   }
   const busy = all - idle;
@@ -132,6 +142,7 @@ export function summarizeProfile(file: string, calls?: number, topN = 30, window
   return {
     file, wallMs: Math.round(all), busyMs: Math.round(busy), idleMs: Math.round(idle), gcMs: Math.round(gc),
     calls, busyUsPerCall: perCall(busy), top, byTotal, packages,
+    hops: classify ? HOPS.filter((h) => hopMs.has(h)).map((hop) => ({ hop, ms: Math.round(hopMs.get(hop)! * 10) / 10, usPerCall: perCall(hopMs.get(hop)!) })) : undefined,
   };
 }
 
@@ -161,4 +172,20 @@ export function profileMarkdown(title: string, s: ProfileSummary, topN = 25): st
     '',
   ];
   return lines.join('\n');
+}
+
+/**
+ * The per-hop table of one gateway call from the edge's and the registry's
+ * profiles: µs of CPU per call each process spent on each hop, and their sum.
+ */
+export function hopsMarkdown(edge?: ProfileSummary, registry?: ProfileSummary): string {
+  const get = (s: ProfileSummary | undefined, hop: Hop) => s?.hops?.find((h) => h.hop === hop)?.usPerCall;
+  const us = (v?: number) => (v === undefined ? '' : v.toFixed(0));
+  const rows = HOPS.map((hop) => {
+    const e = get(edge, hop);
+    const r = get(registry, hop);
+    return `| ${hop} | ${us(e)} | ${us(r)} | ${us((e ?? 0) + (r ?? 0))} |`;
+  });
+  return ['| hop | edge µs/call | registry µs/call | both |', '|---|---:|---:|---:|', ...rows,
+    `| **sampled busy** | **${us(edge?.busyUsPerCall)}** | **${us(registry?.busyUsPerCall)}** | **${us((edge?.busyUsPerCall ?? 0) + (registry?.busyUsPerCall ?? 0))}** |`, ''].join('\n');
 }

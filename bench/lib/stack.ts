@@ -58,8 +58,9 @@ export function writeConfig(servers: Record<string, string>, maxConcurrency: num
   return file;
 }
 
-export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): Promise<RegistryHandle> {
-  const proc = startProcess('registry', NODE, [...nodeArgs, join(ROOT, 'services/registry/dist/index.js')], {
+/** `root`: the checkout whose build runs (another one for the before/after comparison). */
+export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], root = ROOT, name = 'registry'): Promise<RegistryHandle> {
+  const proc = startProcess(name, NODE, [...nodeArgs, join(root, 'services/registry/dist/index.js')], {
     MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env,
   });
   const m = await waitForLine(proc, /"msg":"registry ready"/, 'registry ready');
@@ -67,8 +68,8 @@ export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv, 
   return { proc, url: `127.0.0.1:${info.grpcPort}` };
 }
 
-export async function startEdge(registryUrl: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], name = 'edge'): Promise<EdgeHandle> {
-  const proc = startProcess(name, NODE, [...nodeArgs, join(ROOT, 'services/edge/dist/index.js')], {
+export async function startEdge(registryUrl: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], name = 'edge', root = ROOT): Promise<EdgeHandle> {
+  const proc = startProcess(name, NODE, [...nodeArgs, join(root, 'services/edge/dist/index.js')], {
     REGISTRY_URL: registryUrl, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env,
   });
   const m = await waitForLine(proc, /"msg":"edge listening"/, 'edge listening');

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { CallToolRequest, CallsRequest, CallsResponse, ForwardRequest, RegistryClient } from '@mcpgw/proto/registry';
+import { LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
 
 function grpcError(code: status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: undefined as unknown as Metadata });
@@ -26,11 +27,18 @@ export class MuxCall extends EventEmitter {
   }
 
   /** Called by the channel for each frame of this call. */
-  onFrame(frame: CallsResponse['frame']): void {
+  onFrame({ frame, last }: CallsResponse): void {
     if (this.finished || !frame) return;
     switch (frame.$case) {
       case 'accepted': this.emit('metadata'); break;
-      case 'event': this.emit('data', frame.value); break;
+      case 'event':
+        // An event is also the acceptance (a `last` frame may be the first one the call gets).
+        this.emit('data', frame.value);
+        if (last) {
+          this.finish();
+          this.emit('end');
+        }
+        break;
       case 'end': this.finish(); this.emit('end'); break;
       case 'error': this.fail(grpcError(frame.value.code as status, frame.value.details), false); break;
     }
@@ -89,9 +97,11 @@ export class CallsChannel {
 
   private open(): ClientDuplexStream<CallsRequest, CallsResponse> {
     if (this.stream) return this.stream;
-    const stream = this.client.calls(this.metadata());
+    const md = this.metadata();
+    md.set(LAST_FRAME_HEADER, '1');
+    const stream = this.client.calls(md);
     this.stream = stream;
-    stream.on('data', (r: CallsResponse) => this.calls.get(r.callId)?.onFrame(r.frame));
+    stream.on('data', (r: CallsResponse) => this.calls.get(r.callId)?.onFrame(r));
     // The stream ended (the registry drains, or the connection broke): its calls end with it.
     // A call the registry never accepted fails UNAVAILABLE before 'metadata', so the link retries it elsewhere.
     const gone = (err?: ServiceError) => {

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { Metadata, status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallToolRequest, CallsRequest, CallsResponse, ForwardRequest } from '@mcpgw/proto/registry';
+import { LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
 
 type Handler<T> = (call: ServerWritableStream<T, CallEvent>) => void;
 
@@ -21,9 +22,12 @@ class MuxedCall<T> extends EventEmitter {
   cancelled = false;
   private ended = false;
   private readonly deadline: number;
+  /** The result event, held back to go out with the end as one `last` frame (when the edge reads them). */
+  private result?: CallEvent;
 
   constructor(readonly request: T, readonly metadata: Metadata, private readonly id: number, deadlineMs: number,
-    private readonly send: (frame: CallsResponse) => void, private readonly done: (id: number) => void) {
+    private readonly send: (frame: CallsResponse) => void, private readonly done: (id: number) => void,
+    private readonly mergeLast: boolean) {
     super();
     this.deadline = deadlineMs > 0 ? Date.now() + deadlineMs : Infinity;
   }
@@ -36,15 +40,30 @@ class MuxedCall<T> extends EventEmitter {
   sendMetadata(): void {}
 
   write(event: CallEvent): boolean {
-    if (!this.cancelled && !this.ended) this.send({ callId: this.id, frame: { $case: 'event', value: event } });
+    if (this.cancelled || this.ended) return true;
+    this.flushResult();
+    // The result is the call's last event (end follows at once): one frame carries both.
+    if (this.mergeLast && event.event?.$case === 'result') this.result = event;
+    else this.send({ callId: this.id, frame: { $case: 'event', value: event }, last: false });
     return true;
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (!this.cancelled) this.send({ callId: this.id, frame: { $case: 'end', value: true } });
+    if (!this.cancelled) {
+      const result = this.result;
+      this.result = undefined;
+      this.send(result ? { callId: this.id, frame: { $case: 'event', value: result }, last: true } : { callId: this.id, frame: { $case: 'end', value: true }, last: false });
+    }
     this.done(this.id);
+  }
+
+  /** Something followed the result after all (not expected): the result goes out on its own first. */
+  private flushResult(): void {
+    if (!this.result) return;
+    this.send({ callId: this.id, frame: { $case: 'event', value: this.result }, last: false });
+    this.result = undefined;
   }
 
   /** The edge gave up on the call, or the stream carrying it went away. */
@@ -67,6 +86,7 @@ export function callsMux(deps: CallsMuxDeps): CallsMux {
   const streams = new Set<{ calls: Map<number, MuxedCall<unknown>>; endIfIdle(): void }>();
   const handler = (stream: ServerDuplexStream<CallsRequest, CallsResponse>): void => {
     const calls = new Map<number, MuxedCall<unknown>>();
+    const mergeLast = stream.metadata.get(LAST_FRAME_HEADER)[0] === '1';
     let open = true;
     const send = (frame: CallsResponse) => { if (open) stream.write(frame); };
     const endIfIdle = () => {
@@ -86,13 +106,13 @@ export function callsMux(deps: CallsMuxDeps): CallsMux {
       if (!f) return;
       if (f.$case === 'cancel') return void calls.get(frame.callId)?.cancel();
       if (deps.draining()) {
-        return send({ callId: frame.callId, frame: { $case: 'error', value: { code: status.UNAVAILABLE, details: 'registry draining' } } });
+        return send({ callId: frame.callId, frame: { $case: 'error', value: { code: status.UNAVAILABLE, details: 'registry draining' } }, last: false });
       }
       const md = new Metadata();
       if (frame.traceparent) md.set('traceparent', frame.traceparent);
-      const call = new MuxedCall(f.value, md, frame.callId, frame.deadlineMs, send, done);
+      const call = new MuxedCall(f.value, md, frame.callId, frame.deadlineMs, send, done, mergeLast);
       calls.set(frame.callId, call);
-      send({ callId: frame.callId, frame: { $case: 'accepted', value: true } });
+      send({ callId: frame.callId, frame: { $case: 'accepted', value: true }, last: false });
       if (f.$case === 'callTool') deps.callTool(call as unknown as ServerWritableStream<CallToolRequest, CallEvent>);
       else deps.forward(call as unknown as ServerWritableStream<ForwardRequest, CallEvent>);
     });

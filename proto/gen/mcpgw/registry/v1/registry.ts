@@ -206,6 +206,12 @@ export interface CallsResponse {
     /** The call failed as a gRPC call would (e.g. UNAVAILABLE while draining, before it was accepted). */
     { $case: "error"; value: CallFrameError }
     | undefined;
+  /**
+   * This frame is the call's last: no `end` follows. The registry sets it on a
+   * result event (one frame instead of two) only for an edge that announced it
+   * reads it (stream metadata `mcpgw-last-frame: 1`), so older edges still get `end`.
+   */
+  last: boolean;
 }
 
 export interface CallFrameError {
@@ -1533,7 +1539,7 @@ export const CallsRequest: MessageFns<CallsRequest> = {
 };
 
 function createBaseCallsResponse(): CallsResponse {
-  return { callId: 0, frame: undefined };
+  return { callId: 0, frame: undefined, last: false };
 }
 
 export const CallsResponse: MessageFns<CallsResponse> = {
@@ -1554,6 +1560,9 @@ export const CallsResponse: MessageFns<CallsResponse> = {
       case "error":
         CallFrameError.encode(message.frame.value, writer.uint32(42).fork()).join();
         break;
+    }
+    if (message.last !== false) {
+      writer.uint32(48).bool(message.last);
     }
     return writer;
   },
@@ -1609,6 +1618,14 @@ export const CallsResponse: MessageFns<CallsResponse> = {
             }
 
             message.frame = { $case: "error", value: CallFrameError.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.last = reader.bool();
             continue;
           }
         }
