@@ -14,7 +14,7 @@
 //          --workloads fast/echo,fast/echo-1KiB,fast/progress-10,everything/echo, --concurrency 1,16,64,
 //          --peers, --peer-names litellm,contextforge,agentgateway, --peer-concurrency 1,32,64,
 //          --auth (the edge checks a master key on every request; on with --peers),
-//          --baseline REF (with --peers: an older mcpgw build beside this one; default 23ca78f, 'none' to skip)
+//          --baseline REF[,REF…] (with --peers: older mcpgw builds beside this one; default 23ca78f, 'none' to skip)
 //
 // Writes <out>/<date>.json, <date>.md (also printed) and <date>.svg.
 import { execFileSync } from 'node:child_process';
@@ -99,10 +99,10 @@ const PEER_NAMES = (opts['peer-names'] ?? PEER_IDS.join(',')).split(',').map((s)
 for (const n of PEER_NAMES) if (!PEER_IDS.includes(n)) throw new Error(`--peer-names: unknown '${n}' (known: ${PEER_IDS.join(', ')})`);
 /**
  * The edge checks a master key on every request (Authorization: Bearer) with
- * --auth, and always with --peers: every gateway of the side-by-side checks a
- * key or token per call.
+ * --auth, and always with --peers (every gateway of the side-by-side checks a
+ * key or token per call) and --profile (the profiled hot path includes it).
  */
-const MASTER_KEY = opts.auth || PEERS ? `sk-mcpgw-bench-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}` : undefined;
+const MASTER_KEY = opts.auth || PEERS || opts.profile ? `sk-mcpgw-bench-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}` : undefined;
 const GW_HEADERS: Record<string, string> = MASTER_KEY ? { authorization: `Bearer ${MASTER_KEY}` } : {};
 const OUT = opts.out ?? join(ROOT, 'bench/results');
 /** Other work above this share of one core during a run makes the run count as disturbed. */
@@ -172,8 +172,8 @@ async function startStack(profileDir?: string): Promise<Stack> {
   const config = writeConfig({ fast: `${fixture.base}/mcp`, everything: `${everything.base}/mcp` }, 4096);
   const prof = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const registry = await startRegistry(config, { REDIS_URL: redis.url }, prof);
-  const edge = await startEdge(registry.url, { REDIS_URL: redis.url, ...(MASTER_KEY && !profileDir ? { MCPGW_MASTER_KEY: MASTER_KEY } : {}) }, prof);
-  await waitForTools(edge.url, { names: ['fast__echo', 'fast__progress', 'everything__echo'] }, 30_000, profileDir ? {} : GW_HEADERS);
+  const edge = await startEdge(registry.url, { REDIS_URL: redis.url, ...(MASTER_KEY ? { MCPGW_MASTER_KEY: MASTER_KEY } : {}) }, prof);
+  await waitForTools(edge.url, { names: ['fast__echo', 'fast__progress', 'everything__echo'] }, 30_000, GW_HEADERS);
   return { redis, fixture, everything, registry, edge };
 }
 
@@ -464,7 +464,7 @@ async function sessionPhase(stack: Stack, progress: Progress): Promise<SessionCo
 }
 
 // ---------------------------------------------------------------- peers (--peers)
-/** The peers section's id of the older mcpgw build (--baseline). */
+/** The peers section's id of the first older mcpgw build (--baseline), the one the CPU target compares with. */
 const BEFORE = 'mcpgw-before';
 /** A call that takes longer than this counts as an error (a peer that stops answering must not hang the run). */
 const PEER_CALL_TIMEOUT_MS = 15_000;
@@ -497,7 +497,7 @@ interface PeerTarget { info: PeerInfo; url: string; headers: Record<string, stri
  * groups are stopped (SIGSTOP) so idle work (health checks, pollers) takes no
  * CPU from it, and resumed (SIGCONT) after.
  */
-async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof installPeers>>, baseline: Baseline | undefined, progress: Progress): Promise<PeersSection> {
+async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof installPeers>>, baselines: Baseline[], progress: Progress): Promise<PeersSection> {
   const w = WORKLOADS['fast/echo']!;
   const upstream = `${stack.fixture.base}/mcp`;
   const peers: Peer[] = [];
@@ -509,11 +509,12 @@ async function peersPhase(stack: Stack, installed: Awaited<ReturnType<typeof ins
       url: `${stack.edge.url}/mcp`, headers: GW_HEADERS, tool: `${w.upstream}__${w.tool}`, sessionless: false, procs: mcpgwProcs },
   ];
   const gateways: PeerInfo[] = targets.map((t) => t.info);
-  if (baseline) {
-    const info: PeerInfo = { id: BEFORE, label: `mcpgw before (${baseline.sha?.slice(0, 7) ?? opts.baseline})`, status: baseline.status, version: baseline.version, auth: targets[1]!.info.auth, tool: targets[1]!.tool };
+  for (const [i, baseline] of baselines.entries()) {
+    const sha = baseline.sha?.slice(0, 7) ?? baseline.ref;
+    const info: PeerInfo = { id: i === 0 ? BEFORE : `mcpgw@${sha}`, label: i === 0 ? `mcpgw before (${sha})` : `mcpgw at ${sha}`, status: baseline.status, version: baseline.version, auth: targets[1]!.info.auth, tool: targets[1]!.tool };
     gateways.push(info);
     if (baseline.status === 'ok') {
-      progress.step(`peers: starting mcpgw before (${baseline.version})`);
+      progress.step(`peers: starting ${info.label} (${baseline.version})`);
       try {
         const b = await startBaseline(baseline, upstream, MASTER_KEY!);
         targets.push({ info, url: b.url, headers: GW_HEADERS, tool: targets[1]!.tool, sessionless: false, procs: b.procs });
@@ -672,9 +673,17 @@ function targets(r: BenchResults): Target[] {
   const ev = cmp('everything/echo', 'sdk', 1);
   if (ev) t.push({ name: 'added p50 per tools/call, c=1 (everything/echo, sdk client)', goal: '≤ 1 ms', measured: `${ev.addedP50.toFixed(3)} ms (${ev.gateway.p50.toFixed(3)} vs ${ev.direct.p50.toFixed(3)})`, value: ev.addedP50, pass: ev.addedP50 <= 1 });
   const top = Math.max(...r.settings.concurrency);
+  // Issue 6 asked 50% of direct for both clients; issue 14 keeps 50% for the raw client and asks 85% for the SDK's.
+  const THROUGHPUT_GOAL = { raw: 0.5, sdk: 0.85 };
   for (const client of ['raw', 'sdk'] as const) {
     const x = cmp('fast/echo', client, top);
-    if (x) t.push({ name: `gateway throughput at c=${top} vs direct (fast/echo, ${client} client)`, goal: '≥ 50%', measured: `${Math.round(x.rpsRatio * 100)}% (${Math.round(x.gateway.rps)} vs ${Math.round(x.direct.rps)} calls/s)`, value: x.rpsRatio, pass: x.rpsRatio >= 0.5 });
+    const goal = THROUGHPUT_GOAL[client];
+    if (x) t.push({ name: `gateway throughput at c=${top} vs direct (fast/echo, ${client} client)`, goal: `≥ ${goal * 100}%`, measured: `${Math.round(x.rpsRatio * 100)}% (${Math.round(x.gateway.rps)} vs ${Math.round(x.direct.rps)} calls/s)`, value: x.rpsRatio, pass: x.rpsRatio >= goal });
+  }
+  const raw1 = cmp('fast/echo', 'raw', 1);
+  if (raw1) {
+    const ratio = raw1.gateway.p50 / raw1.direct.p50;
+    t.push({ name: 'gateway p50 vs direct p50 at c=1 (fast/echo, raw client)', goal: '≤ 3×', measured: `${ratio.toFixed(1)}× (${raw1.gateway.p50.toFixed(3)} vs ${raw1.direct.p50.toFixed(3)} ms)`, value: ratio, pass: ratio <= 3 });
   }
   const list = r.list.rows.find((l) => l.client === 'raw' && l.target === 'gateway' && l.concurrency === 1 && l.path.startsWith('gateway POST'));
   if (list) t.push({ name: `list of ${r.list.servers * r.list.toolsPerServer} tools, p50 (raw client, Streamable HTTP)`, goal: '≤ 2 ms', measured: `${list.p50.toFixed(3)} ms (${list.bytes.toLocaleString('en-US')} bytes)`, value: list.p50, pass: list.p50 <= 2 });
@@ -706,7 +715,7 @@ function targets(r: BenchResults): Target[] {
     const cSide = cs.includes(32) ? 32 : Math.max(...cs);
     for (const client of ['sdk', 'raw'] as const) {
       const ours = r.peers.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client);
-      const others = r.peers.comparisons.filter((x) => x.client === client && !['mcpgw', BEFORE, 'direct'].includes(x.gateway) && x.p50 !== undefined);
+      const others = r.peers.comparisons.filter((x) => x.client === client && !['mcpgw', 'direct'].includes(x.gateway) && !x.gateway.startsWith('mcpgw') && x.p50 !== undefined);
       if (!ours || others.length === 0) continue;
       const rpsOf = (x: PeerComparison) => x.rps[String(cSide)] ?? NaN;
       const behind = others.filter((x) => !((ours.addedP50 ?? Infinity) <= (x.addedP50 ?? Infinity) && rpsOf(ours) >= rpsOf(x)));
@@ -735,7 +744,7 @@ async function profileRun(): Promise<void> {
   const seconds = Number(opts['profile-seconds']);
   const c = Number(opts['profile-concurrency']);
   const http = new RawHttp(64);
-  const callers = await Promise.all(Array.from({ length: c }, () => RawSession.open(http, `${stack.edge.url}/mcp`)));
+  const callers = await Promise.all(Array.from({ length: c }, () => RawSession.open(http, `${stack.edge.url}/mcp`, undefined, GW_HEADERS)));
   const spec: CallSpec = { tool: 'fast__echo', args: { message: 'hello' }, argsJson: '{"message":"hello"}', progressSteps: 0 };
   progress.step(`fast/echo, raw client, gateway Streamable HTTP, c=${c} for ${seconds} s`);
   await runLoad({ concurrency: c, warmupMs: 0, durationMs: 1500, call: (i) => callers[i]!.call(spec) });
@@ -757,7 +766,7 @@ async function profileRun(): Promise<void> {
   progress.end('done');
   progress.finish();
   const md: string[] = [`# mcpgw hot-path profile, ${new Date().toISOString()}`, '',
-    `fast/echo through the gateway (Streamable HTTP, raw keep-alive client), concurrency ${c}, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
+    `fast/echo through the gateway (Streamable HTTP, raw keep-alive client, master key checked per request), concurrency ${c}, ${seconds} s: ${r.calls} calls, p50 ${r.p50.toFixed(3)} ms, ${Math.round(r.rps)} calls/s. ` +
     `Only samples inside the measured window count; the profiler itself adds CPU, so read the shares, and take per-call costs as upper bounds. Node ${process.version}, ${cpus().length} cores; other processes used ${other}% of a core meanwhile.`, ''];
   const summaries: Record<string, ProfileSummary> = {};
   const sections: string[] = [];
@@ -816,9 +825,9 @@ async function main(): Promise<void> {
     installed = await installPeers(PEER_NAMES, { installTimeoutMs: PEER_INSTALL_TIMEOUT_MS, log: (l) => process.stderr.write(`bench: ${l}\n`) });
     for (const [id, v] of installed) process.stderr.write(`bench: ${PEER_LABELS[id]}: ${v.status === 'ok' ? `installed (${v.version})` : v.status}\n`);
   }
-  const baselineRef = opts.baseline ?? DEFAULT_BASELINE;
-  const baseline = PEERS && baselineRef !== 'none' ? ensureBaseline(baselineRef, (l) => process.stderr.write(`bench: ${l}\n`)) : undefined;
-  if (baseline) process.stderr.write(`bench: mcpgw before: ${baseline.status === 'ok' ? baseline.version : baseline.status}\n`);
+  const baselineRefs = (opts.baseline ?? DEFAULT_BASELINE).split(',').map((r) => r.trim()).filter((r) => r && r !== 'none');
+  const baselines = PEERS ? baselineRefs.map((ref) => ensureBaseline(ref, (l) => process.stderr.write(`bench: ${l}\n`))) : [];
+  for (const b of baselines) process.stderr.write(`bench: mcpgw ${b.ref}: ${b.status === 'ok' ? b.version : b.status}\n`);
   armDeadline();
   const date = new Date();
   const stamp = `${date.toISOString().slice(0, 10)}_${date.toISOString().slice(11, 19).replace(/:/g, '')}${MODE === 'full' ? '' : `-${MODE}`}`;
@@ -833,7 +842,7 @@ async function main(): Promise<void> {
   const listRows = ONLY.has('list') ? await listPhase(stack, progress) : [];
   const setup = ONLY.has('setup') ? await setupPhase(stack, progress) : [];
   const sessions = ONLY.has('sessions') ? await sessionPhase(stack, progress) : [];
-  const peers = PEERS && installed ? await peersPhase(stack, installed, baseline, progress) : undefined;
+  const peers = PEERS && installed ? await peersPhase(stack, installed, baselines, progress) : undefined;
   progress.finish();
 
   const comparisons = [];

@@ -15,7 +15,9 @@ import { startEdge, startRedis, startRegistry, waitForTools, writeConfig } from 
 export const DEFAULT_BASELINE = '23ca78f';
 
 export interface Baseline {
-  /** 'ok', or why there is no "before" row. */
+  /** As given (--baseline). */
+  ref: string;
+  /** 'ok', or why there is no row for it. */
   status: string;
   sha?: string;
   /** "<short sha> <subject>". */
@@ -31,12 +33,12 @@ export function ensureBaseline(ref: string, log: (l: string) => void): Baseline 
   try {
     sha = git(['rev-parse', '--verify', `${ref}^{commit}`]);
   } catch {
-    return { status: `not measured: ${ref} is not a commit of this clone (a shallow clone lacks history: git fetch --unshallow)` };
+    return { ref, status: `not measured: ${ref} is not a commit of this clone (a shallow clone lacks history: git fetch --unshallow)` };
   }
   const version = `${sha.slice(0, 7)} ${git(['log', '-1', '--format=%s', sha]).slice(0, 60)}`;
   const home = join(cacheDir(), `baseline-${sha.slice(0, 12)}`);
   const marker = join(home, '.mcpgw-bench-built');
-  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === sha) return { status: 'ok', sha, version, home };
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === sha) return { ref, status: 'ok', sha, version, home };
   log(`baseline: building ${version} in ${home} (first use: git worktree, npm ci, tsc -b; about a minute)`);
   if (existsSync(home)) {
     spawnSync('git', ['worktree', 'remove', '--force', home], { cwd: ROOT });
@@ -50,10 +52,10 @@ export function ensureBaseline(ref: string, log: (l: string) => void): Baseline 
   ];
   for (const [cmd, args, cwd] of steps) {
     const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 600_000, env: { ...process.env, PATH: `${join(home, 'node_modules/.bin')}:${process.env.PATH}` } });
-    if (r.status !== 0) return { status: `not measured: ${[cmd, ...args].join(' ')} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ').slice(0, 200)}` };
+    if (r.status !== 0) return { ref, status: `not measured: ${[cmd, ...args].join(' ')} failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ').slice(0, 200)}` };
   }
   writeFileSync(marker, `${sha}\n`);
-  return { status: 'ok', sha, version, home };
+  return { ref, status: 'ok', sha, version, home };
 }
 
 /** The older build's registry and edge (with their own Redis) in front of `upstream`, checking `masterKey` per request. */

@@ -37,7 +37,7 @@ test('bench --smoke --peers reports peers it cannot install and still measures d
   const cache = mkdtempSync(join(tmpdir(), 'mcpgw-bench-cache-'));
   try {
     const { code, stdout, stderr } = await runBench(
-      ['--smoke', '--peers', '--only', 'peers', '--peer-names', 'litellm,agentgateway', '--out', out],
+      ['--smoke', '--peers', '--only', 'peers', '--peer-names', 'litellm,agentgateway', '--baseline', 'none', '--out', out],
       { MCPGW_BENCH_CACHE: cache, MCPGW_BENCH_PYTHON: '/bin/false', AGENTGATEWAY_BIN: join(cache, 'no-such-agentgateway') },
       90_000,
     );

@@ -85,6 +85,9 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     http: { headersTimeout: opts.limits.headersTimeoutMs, connectionsCheckingInterval: Math.min(5_000, Math.ceil(opts.limits.requestTimeoutMs / 4)) },
     return503OnClosing: true,
   });
+  // No child logger per request (fastify's default binds a reqId into a new pino child on every
+  // request, measurable on the hot path): our own log lines carry the ids that matter.
+  app.setChildLoggerFactory((logger) => logger);
   // MCP and REST bodies are JSON only; anything else is 415, not a string body.
   app.removeContentTypeParser('text/plain');
   registerJsonParser(app, opts.limits);
@@ -121,8 +124,9 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     reply.code(status).type('application/json').send(errorText(null, { code, message }));
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: reply.statusCode });
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.perCall.httpRequests(req.routeOptions.url ?? 'unmatched', req.method, String(reply.statusCode)).inc();
+    done();
   });
 
   // Probes and metrics: Host/Origin checked too (DNS rebinding), IP-literal hosts allowed for kubelet and Prometheus.

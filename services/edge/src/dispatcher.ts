@@ -319,13 +319,13 @@ export class Dispatcher {
     const ms = performance.now() - started;
     const m = this.deps.metrics;
     const label = outcome.kind !== 'result' ? 'error' : outcome.toolError ? 'tool_error' : 'ok';
-    m.toolCalls.inc({ server: route.server, outcome: label });
+    m.perCall.toolCalls(route.server, label).inc();
     if (traced) this.deps.tracing!.end(traced.span, label === 'ok' ? undefined : label);
     this.deps.audit.call(ctx.principal, route.server, route.name, label, ms);
     // The access line: ids hashed, never arguments or results.
     if (this.deps.log.isLevelEnabled('debug')) this.deps.log.debug({ req: String(id), session: hashId(ctx.session?.id ?? ''), principal: ctx.principal.id, server: route.server, tool: route.name, outcome: label, ms: Math.round(ms * 10) / 10 }, 'tools/call');
-    m.toolCallDuration.observe({ server: route.server }, ms / 1000);
-    m.registryRpcDuration.observe({ method: 'CallTool' }, ms / 1000);
+    m.perCall.toolCallDuration(route.server).observe(ms / 1000);
+    m.perCall.registryRpcDuration('CallTool').observe(ms / 1000);
     return outcome;
   }
 
@@ -345,7 +345,7 @@ export class Dispatcher {
       return await this.relay(ctx, () => this.deps.registry.forward(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), server, token, request.context);
     } finally {
       limited.release();
-      this.deps.metrics.registryRpcDuration.observe({ method: 'Forward' }, (performance.now() - started) / 1000);
+      this.deps.metrics.perCall.registryRpcDuration('Forward').observe((performance.now() - started) / 1000);
     }
   }
 

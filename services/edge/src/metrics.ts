@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { labelled } from '@mcpgw/common/labelled';
 
 /** The edge's Prometheus metrics. Labels are bounded: routes, configured servers, outcomes. */
 export function createEdgeMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const latency = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-  return {
+  const metrics = {
     registry,
     httpRequests: new Counter({ name: 'mcpgw_http_requests_total', help: 'HTTP requests by route template', labelNames: ['route', 'method', 'status'], registers: [registry] }),
     sessionsActive: new Gauge({ name: 'mcpgw_sessions_active', help: 'Sessions opened on this replica and not yet ended', labelNames: ['transport'], registers: [registry] }),
@@ -19,6 +20,14 @@ export function createEdgeMetrics() {
     llmToolCalls: new Counter({ name: 'mcpgw_llm_tool_calls_total', help: 'MCP tool calls the edge ran for a model, by configured model and outcome (ok, tool_error, error, bad_arguments)', labelNames: ['model', 'outcome'], registers: [registry] }),
     denials: new Counter({ name: 'mcpgw_denials_total', help: 'Requests for a name outside the principal\'s scopes (answered like an unknown name)', labelNames: ['kind'], registers: [registry] }),
   };
+  // The ones every tools/call touches, by label values (see labelled()).
+  const perCall = {
+    httpRequests: labelled((route, method, status) => metrics.httpRequests.labels(route!, method!, status!)),
+    toolCalls: labelled((server, outcome) => metrics.toolCalls.labels(server!, outcome!)),
+    toolCallDuration: labelled((server) => metrics.toolCallDuration.labels(server!)),
+    registryRpcDuration: labelled((method) => metrics.registryRpcDuration.labels(method!)),
+  };
+  return { ...metrics, perCall };
 }
 
 export type EdgeMetrics = ReturnType<typeof createEdgeMetrics>;

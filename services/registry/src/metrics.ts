@@ -1,10 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { labelled } from '@mcpgw/common/labelled';
 
 /** The registry's Prometheus metrics; labels carry server names from config only. */
 export function createRegistryMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  return {
+  const metrics = {
     registry,
     upstreamUp: new Gauge({ name: 'mcpgw_upstream_up', help: '1 when the upstream is connected', labelNames: ['server'], registers: [registry] }),
     upstreamRequestDuration: new Histogram({
@@ -20,6 +21,11 @@ export function createRegistryMetrics() {
     toolChanges: new Counter({ name: 'mcpgw_tool_changes_total', help: 'Tool definitions that changed since they were pinned', labelNames: ['server'], registers: [registry] }),
     breakerState: new Gauge({ name: 'mcpgw_breaker_state', help: 'Circuit breaker: 0 closed, 1 open, 2 half-open', labelNames: ['server'], registers: [registry] }),
   };
+  // The one every upstream request touches, by label values (see labelled()).
+  const perCall = {
+    upstreamRequestDuration: labelled((server, method) => metrics.upstreamRequestDuration.labels(server!, method!)),
+  };
+  return { ...metrics, perCall };
 }
 
 export type RegistryMetrics = ReturnType<typeof createRegistryMetrics>;

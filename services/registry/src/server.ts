@@ -292,7 +292,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       if (traced) deps.tracing!.end(traced.span, failure);
       if (key) running.delete(key);
       const seconds = (performance.now() - started) / 1000;
-      metrics.upstreamRequestDuration.observe({ server, method }, seconds);
+      metrics.perCall.upstreamRequestDuration(server, method).observe(seconds);
       if (log.isLevelEnabled('debug')) log.debug({ server, method, ms: Math.round(seconds * 1e4) / 10, aborted: abort.signal.aborted }, 'upstream request');
       await events.flushed();
       if (!call.cancelled) call.end();

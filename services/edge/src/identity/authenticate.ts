@@ -1,6 +1,6 @@
 // The first step of the policy chain: the request's credential becomes one
 // principal, or a typed failure that the transport answers as 401.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TeamConfig } from '@mcpgw/common/config';
 import { Access, type ScopeLayer } from './access.js';
@@ -17,7 +17,8 @@ export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; reas
 /** Query parameters that look like credentials: refused, never used (they end up in logs and browser history). */
 const QUERY_CREDENTIALS = ['key', 'api_key', 'apikey', 'access_token', 'token', 'x-api-key'];
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
+/** One-shot hash: no Hash object per request (a few µs less than createHash on every authenticated call). */
+const digest = (s: string) => hash('sha256', s, 'buffer');
 
 export interface AuthenticatorOptions {
   masterKey?: string;

@@ -1,7 +1,7 @@
 // Virtual keys `sk-mcpgw-<random>`: stored by sha256 only (Redis, or memory
 // without it), plus keys declared by hash in the config (GitOps). Edges cache
 // records; a revoke is published so every edge drops its copy at once.
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeclaredKey, Limits } from '@mcpgw/common/config';
 
@@ -25,7 +25,7 @@ export interface KeyRecord extends Limits {
 
 export type NewKey = Omit<KeyRecord, 'id' | 'createdAt' | 'declared' | 'revokedAt'>;
 
-export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+export const sha256Hex = (s: string): string => hash('sha256', s, 'hex');
 
 /** 192 bits from the CSPRNG, URL-safe. */
 export function newKey(): { key: string; id: string } {
