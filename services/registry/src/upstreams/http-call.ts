@@ -6,6 +6,7 @@
 // Upstreams that speak only 2026-07-28 get everything through this caller
 // (`opts.modern`): stateless POSTs with the era's headers and `_meta`.
 import { Pool, type Dispatcher } from 'undici';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { McpError, ErrorCode as SdkErrorCode, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import type { ClientCredentials } from './oauth2.js';
 
@@ -226,38 +227,38 @@ interface Exchange {
   answer?: Message;
 }
 
-/** Reads an SSE response chunk by chunk until the JSON-RPC answer to `id`; progress for `id` goes to `onProgress`. */
+/** Reads an SSE response chunk by chunk (eventsource-parser) until the JSON-RPC answer to `id`; progress for `id` goes to `onProgress`. */
 class SseReader {
-  private buffered = '';
+  private readonly parser: EventSourceParser;
+  /** Keeps a character split across two chunks whole. */
+  private readonly decoder = new TextDecoder();
   private done = false;
 
   constructor(private readonly id: string, private readonly onProgress: ((p: Progress) => void) | undefined,
-    private readonly onAnswer: (msg: Message) => void, private readonly onError: (err: Error) => void) {}
+    private readonly onAnswer: (msg: Message) => void, private readonly onError: (err: Error) => void) {
+    this.parser = createParser({ onEvent: (event) => this.onEvent(event.data) });
+  }
 
   push(chunk: Buffer): void {
-    if (this.done) return;
-    this.buffered += chunk.toString('utf8');
-    let end;
-    while ((end = this.buffered.search(/\r?\n\r?\n/)) >= 0) {
-      const block = this.buffered.slice(0, end);
-      this.buffered = this.buffered.slice(end).replace(/^\r?\n\r?\n/, '');
-      const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
-      if (!data) continue;
-      let msg: Message;
-      try {
-        msg = JSON.parse(data) as Message;
-      } catch (err) {
-        this.done = true;
-        return this.onError(err as Error);
-      }
-      if (msg.id === this.id && (msg.result !== undefined || msg.error !== undefined)) {
-        this.done = true;
-        return this.onAnswer(msg);
-      }
-      if (msg.method === 'notifications/progress' && msg.params?.progressToken === this.id && this.onProgress) {
-        const { progressToken: _token, ...values } = msg.params;
-        this.onProgress(values as Progress);
-      }
+    if (!this.done) this.parser.feed(this.decoder.decode(chunk, { stream: true }));
+  }
+
+  private onEvent(data: string): void {
+    if (this.done || !data) return;
+    let msg: Message;
+    try {
+      msg = JSON.parse(data) as Message;
+    } catch (err) {
+      this.done = true;
+      return this.onError(err as Error);
+    }
+    if (msg.id === this.id && (msg.result !== undefined || msg.error !== undefined)) {
+      this.done = true;
+      return this.onAnswer(msg);
+    }
+    if (msg.method === 'notifications/progress' && msg.params?.progressToken === this.id && this.onProgress) {
+      const { progressToken: _token, ...values } = msg.params;
+      this.onProgress(values as Progress);
     }
   }
 }
