@@ -169,8 +169,9 @@ export class HttpCaller implements ModernCaller {
         fn();
       };
       const onAbort = () => {
-        dispatch?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        settle(() => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted')));
+        const reason = signal.reason instanceof Error ? signal.reason : new Error('aborted');
+        dispatch?.abort(reason);
+        settle(() => reject(reason));
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.pool.dispatch({ path: this.path, method: 'POST', headers, body }, {
