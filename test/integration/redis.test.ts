@@ -52,8 +52,9 @@ describe('state in Redis', () => {
   });
 
   test('a second registry serves the catalog from Redis before its own upstream answers', async () => {
-    // Same server name, but this replica's upstream never finishes initializing.
-    const hanging = writeConfig('mcp_servers:\n  demo:\n    command: node\n    args: ["-e", "setInterval(() => {}, 1000)"]\n');
+    // Same server name, but this replica's upstream never finishes initializing (it reads stdin and
+    // never answers; it exits when stdin closes, so a killed registry leaves no process behind).
+    const hanging = writeConfig('mcp_servers:\n  demo:\n    command: node\n    args: ["-e", "process.stdin.resume().on(\\"end\\", () => process.exit(0))"]\n');
     const cold = await startRegistry(hanging, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: prefix });
     const edge = await startEdge(cold.url, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: prefix });
     const names = await waitForTools(edge.url, ['demo__']);
@@ -174,7 +175,7 @@ describe('catalog across registry replicas', () => {
     const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: `c${Date.now()}:` };
     const live = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('live', 'changing')}`), env);
     // The other replica's own upstream never answers: what it serves comes from Redis.
-    const mirror = await startRegistry(writeConfig('mcp_servers:\n  live:\n    command: node\n    args: ["-e", "setInterval(() => {}, 1000)"]\n'), env);
+    const mirror = await startRegistry(writeConfig('mcp_servers:\n  live:\n    command: node\n    args: ["-e", "process.stdin.resume().on(\\"end\\", () => process.exit(0))"]\n'), env);
     const [liveEdge, mirrorEdge] = await Promise.all([startEdge(live.url, env), startEdge(mirror.url, env)]);
     await waitForTools(liveEdge.url, ['live__v1']);
     await waitForTools(mirrorEdge.url, ['live__v1']);
