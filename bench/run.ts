@@ -701,9 +701,10 @@ function targets(r: BenchResults): Target[] {
     const full = last.sessions >= 10_000;
     t.push({ name: `${last.sessions.toLocaleString('en-US')} legacy SSE connections on one edge, RSS${full ? '' : ' (scaled down: not the 10,000 of the target)'}`, goal: '< 300 MB at 10,000', measured: `${mb.toFixed(1)} MB`, value: mb, pass: full && mb < 300 });
   }
-  const before = (client: 'sdk' | 'raw') => r.peers && [r.peers.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client), r.peers.comparisons.find((x) => x.gateway === BEFORE && x.client === client)];
+  // Issue 14: edge + registry CPU per call against the older build measured in the same run.
   for (const client of ['raw', 'sdk'] as const) {
-    const [now, then] = before(client) ?? [];
+    const now = r.peers?.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client);
+    const then = r.peers?.comparisons.find((x) => x.gateway === BEFORE && x.client === client);
     if (!now?.cpuUsPerCall || !then?.cpuUsPerCall) continue;
     const ratio = now.cpuUsPerCall / then.cpuUsPerCall;
     const label = r.peers!.gateways.find((g) => g.id === BEFORE)!.label;
@@ -715,7 +716,8 @@ function targets(r: BenchResults): Target[] {
     const cSide = cs.includes(32) ? 32 : Math.max(...cs);
     for (const client of ['sdk', 'raw'] as const) {
       const ours = r.peers.comparisons.find((x) => x.gateway === 'mcpgw' && x.client === client);
-      const others = r.peers.comparisons.filter((x) => x.client === client && !['mcpgw', 'direct'].includes(x.gateway) && !x.gateway.startsWith('mcpgw') && x.p50 !== undefined);
+      // Peers only: not direct, not this build, not the older mcpgw builds of --baseline.
+      const others = r.peers.comparisons.filter((x) => x.client === client && x.gateway !== 'direct' && !x.gateway.startsWith('mcpgw') && x.p50 !== undefined);
       if (!ours || others.length === 0) continue;
       const rpsOf = (x: PeerComparison) => x.rps[String(cSide)] ?? NaN;
       const behind = others.filter((x) => !((ours.addedP50 ?? Infinity) <= (x.addedP50 ?? Infinity) && rpsOf(ours) >= rpsOf(x)));
