@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { CallToolRequest, CallsRequest, CallsResponse, ForwardRequest, RegistryClient } from '@mcpgw/proto/registry';
-import { LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
+import { BATCH_HEADER, FrameBatcher, LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
 
 function grpcError(code: status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: undefined as unknown as Metadata });
@@ -63,9 +63,19 @@ export class MuxCall extends EventEmitter {
   }
 }
 
+/** A call frame's payload bytes, for the batch size bound. */
+function requestBytes(r: CallsRequest): number {
+  const f = r.frame;
+  if (f?.$case === 'callTool') return 64 + f.value.argumentsJson.length + f.value.metaJson.length + (f.value.context?.clientCapabilitiesJson.length ?? 0);
+  if (f?.$case === 'forward') return 64 + f.value.paramsJson.length + (f.value.context?.clientCapabilitiesJson.length ?? 0);
+  return 16;
+}
+
 /** The multiplexed stream to one registry target, opened on first use and again after it ends. */
 export class CallsChannel {
   private stream?: ClientDuplexStream<CallsRequest, CallsResponse>;
+  /** Coalesces this turn's frames once the registry said it reads batches. */
+  private batcher?: FrameBatcher<CallsRequest>;
   private nextId = 1;
   private readonly calls = new Map<number, MuxCall>();
 
@@ -83,12 +93,17 @@ export class CallsChannel {
     const id = this.nextId++;
     const call = new MuxCall(this, id, deadline);
     this.calls.set(id, call);
-    this.open().write({ callId: id, frame, deadlineMs: Math.max(1, deadline - Date.now()), traceparent });
+    this.send(this.open(), { callId: id, frame, deadlineMs: Math.max(1, deadline - Date.now()), traceparent, batch: [] });
     return call;
   }
 
   sendCancel(id: number): void {
-    this.stream?.write({ callId: id, frame: { $case: 'cancel', value: true }, deadlineMs: 0, traceparent: '' });
+    if (this.stream) this.send(this.stream, { callId: id, frame: { $case: 'cancel', value: true }, deadlineMs: 0, traceparent: '', batch: [] });
+  }
+
+  private send(stream: ClientDuplexStream<CallsRequest, CallsResponse>, frame: CallsRequest): void {
+    if (this.batcher) this.batcher.push(frame);
+    else stream.write(frame);
   }
 
   forget(id: number): void {
@@ -99,14 +114,28 @@ export class CallsChannel {
     if (this.stream) return this.stream;
     const md = this.metadata();
     md.set(LAST_FRAME_HEADER, '1');
+    md.set(BATCH_HEADER, '1');
     const stream = this.client.calls(md);
     this.stream = stream;
-    stream.on('data', (r: CallsResponse) => this.calls.get(r.callId)?.onFrame(r));
+    this.batcher = undefined;
+    // A registry that reads batched frames says so in its response metadata; older ones get one frame per message.
+    stream.on('metadata', (response: Metadata) => {
+      if (this.stream !== stream || response.get(BATCH_HEADER)[0] !== '1') return;
+      this.batcher = new FrameBatcher<CallsRequest>((m) => stream.write(m), (batch) => ({ callId: 0, frame: undefined, deadlineMs: 0, traceparent: '', batch }), requestBytes);
+    });
+    const deliver = (r: CallsResponse) => this.calls.get(r.callId)?.onFrame(r);
+    stream.on('data', (message: CallsResponse) => {
+      if (message.batch.length === 0) return void deliver(message);
+      for (const r of message.batch) deliver(r);
+    });
     // The stream ended (the registry drains, or the connection broke): its calls end with it.
     // A call the registry never accepted fails UNAVAILABLE before 'metadata', so the link retries it elsewhere.
     const gone = (err?: ServiceError) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
+      // Frames still waiting for their turn never left: their calls fail unaccepted below (and are retried elsewhere).
+      this.batcher?.drop();
+      this.batcher = undefined;
       const failure = grpcError(status.UNAVAILABLE, err?.details || 'registry stream closed');
       for (const call of [...this.calls.values()]) call.fail(failure, false);
     };
@@ -119,6 +148,8 @@ export class CallsChannel {
   }
 
   close(): void {
+    this.batcher?.flush();
+    this.batcher = undefined;
     this.stream?.end();
     this.stream = undefined;
   }

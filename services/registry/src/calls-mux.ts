@@ -6,7 +6,23 @@
 import { EventEmitter } from 'node:events';
 import { Metadata, status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallToolRequest, CallsRequest, CallsResponse, ForwardRequest } from '@mcpgw/proto/registry';
-import { LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
+import { BATCH_HEADER, FrameBatcher, LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
+
+/** One frame of one call. */
+function response(callId: number, frame: CallsResponse['frame'], last = false): CallsResponse {
+  return { callId, frame, last, batch: [] };
+}
+
+/** A response frame's payload bytes, for the batch size bound. */
+function responseBytes(r: CallsResponse): number {
+  if (r.frame?.$case !== 'event') return 16;
+  const e = r.frame.value;
+  const inner = e.event;
+  const payload = inner?.$case === 'result' ? inner.value.resultJson.length + inner.value.errorJson.length
+    : inner?.$case === 'notificationJson' ? inner.value.length
+    : inner?.$case === 'serverRequest' ? inner.value.paramsJson.length : 0;
+  return 16 + e.messageJson.length + payload;
+}
 
 type Handler<T> = (call: ServerWritableStream<T, CallEvent>) => void;
 
@@ -44,7 +60,7 @@ class MuxedCall<T> extends EventEmitter {
     this.flushResult();
     // The result is the call's last event (end follows at once): one frame carries both.
     if (this.mergeLast && event.event?.$case === 'result') this.result = event;
-    else this.send({ callId: this.id, frame: { $case: 'event', value: event }, last: false });
+    else this.send(response(this.id, { $case: 'event', value: event }));
     return true;
   }
 
@@ -54,7 +70,7 @@ class MuxedCall<T> extends EventEmitter {
     if (!this.cancelled) {
       const result = this.result;
       this.result = undefined;
-      this.send(result ? { callId: this.id, frame: { $case: 'event', value: result }, last: true } : { callId: this.id, frame: { $case: 'end', value: true }, last: false });
+      this.send(result ? response(this.id, { $case: 'event', value: result }, true) : response(this.id, { $case: 'end', value: true }));
     }
     this.done(this.id);
   }
@@ -62,7 +78,7 @@ class MuxedCall<T> extends EventEmitter {
   /** Something followed the result after all (not expected): the result goes out on its own first. */
   private flushResult(): void {
     if (!this.result) return;
-    this.send({ callId: this.id, frame: { $case: 'event', value: this.result }, last: false });
+    this.send(response(this.id, { $case: 'event', value: this.result }));
     this.result = undefined;
   }
 
@@ -87,11 +103,24 @@ export function callsMux(deps: CallsMuxDeps): CallsMux {
   const handler = (stream: ServerDuplexStream<CallsRequest, CallsResponse>): void => {
     const calls = new Map<number, MuxedCall<unknown>>();
     const mergeLast = stream.metadata.get(LAST_FRAME_HEADER)[0] === '1';
+    // Frames to an edge that reads batches are coalesced per event-loop turn.
+    const batcher = stream.metadata.get(BATCH_HEADER)[0] === '1'
+      ? new FrameBatcher<CallsResponse>((m) => stream.write(m), (batch) => ({ callId: 0, frame: undefined, last: false, batch }), responseBytes)
+      : undefined;
+    // And this side reads the edge's batches: said in the response metadata, which goes out at once.
+    const announce = new Metadata();
+    announce.set(BATCH_HEADER, '1');
+    stream.sendMetadata(announce);
     let open = true;
-    const send = (frame: CallsResponse) => { if (open) stream.write(frame); };
+    const send = (frame: CallsResponse) => {
+      if (!open) return;
+      if (batcher) batcher.push(frame);
+      else stream.write(frame);
+    };
     const endIfIdle = () => {
       if (open && calls.size === 0 && deps.draining()) {
         open = false;
+        batcher?.flush();
         stream.end();
       }
     };
@@ -101,25 +130,30 @@ export function callsMux(deps: CallsMuxDeps): CallsMux {
       calls.delete(id);
       endIfIdle();
     };
-    stream.on('data', (frame: CallsRequest) => {
+    const take = (frame: CallsRequest): void => {
       const f = frame.frame;
       if (!f) return;
       if (f.$case === 'cancel') return void calls.get(frame.callId)?.cancel();
       if (deps.draining()) {
-        return send({ callId: frame.callId, frame: { $case: 'error', value: { code: status.UNAVAILABLE, details: 'registry draining' } }, last: false });
+        return send(response(frame.callId, { $case: 'error', value: { code: status.UNAVAILABLE, details: 'registry draining' } }));
       }
       const md = new Metadata();
       if (frame.traceparent) md.set('traceparent', frame.traceparent);
       const call = new MuxedCall(f.value, md, frame.callId, frame.deadlineMs, send, done, mergeLast);
       calls.set(frame.callId, call);
-      send({ callId: frame.callId, frame: { $case: 'accepted', value: true }, last: false });
+      send(response(frame.callId, { $case: 'accepted', value: true }));
       if (f.$case === 'callTool') deps.callTool(call as unknown as ServerWritableStream<CallToolRequest, CallEvent>);
       else deps.forward(call as unknown as ServerWritableStream<ForwardRequest, CallEvent>);
+    };
+    stream.on('data', (message: CallsRequest) => {
+      if (message.batch.length === 0) return take(message);
+      for (const frame of message.batch) take(frame);
     });
     const close = () => {
       streams.delete(state);
       if (!open) return;
       open = false;
+      batcher?.drop();
       // Calls of a stream that went away are cancelled, as a per-call stream's would be (resumable ones run on).
       for (const c of [...calls.values()]) c.cancel();
     };

@@ -190,6 +190,12 @@ export interface CallsRequest {
   deadlineMs: number;
   /** W3C trace context of the call. */
   traceparent: string;
+  /**
+   * Several frames in one message (those written in one event-loop turn);
+   * this message's own fields are then unset. Sent only to a registry that
+   * announced it reads them (response metadata `mcpgw-batch: 1`).
+   */
+  batch: CallsRequest[];
 }
 
 export interface CallsResponse {
@@ -212,6 +218,12 @@ export interface CallsResponse {
    * reads it (stream metadata `mcpgw-last-frame: 1`), so older edges still get `end`.
    */
   last: boolean;
+  /**
+   * Several frames in one message (those written in one event-loop turn);
+   * this message's own fields are then unset. Sent only to an edge that
+   * announced it reads them (stream metadata `mcpgw-batch: 1`).
+   */
+  batch: CallsResponse[];
 }
 
 export interface CallFrameError {
@@ -1436,7 +1448,7 @@ export const CallResult: MessageFns<CallResult> = {
 };
 
 function createBaseCallsRequest(): CallsRequest {
-  return { callId: 0, frame: undefined, deadlineMs: 0, traceparent: "" };
+  return { callId: 0, frame: undefined, deadlineMs: 0, traceparent: "", batch: [] };
 }
 
 export const CallsRequest: MessageFns<CallsRequest> = {
@@ -1460,6 +1472,9 @@ export const CallsRequest: MessageFns<CallsRequest> = {
     }
     if (message.traceparent !== "") {
       writer.uint32(50).string(message.traceparent);
+    }
+    for (const v of message.batch) {
+      CallsRequest.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1525,6 +1540,14 @@ export const CallsRequest: MessageFns<CallsRequest> = {
             message.traceparent = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.batch.push(CallsRequest.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1539,7 +1562,7 @@ export const CallsRequest: MessageFns<CallsRequest> = {
 };
 
 function createBaseCallsResponse(): CallsResponse {
-  return { callId: 0, frame: undefined, last: false };
+  return { callId: 0, frame: undefined, last: false, batch: [] };
 }
 
 export const CallsResponse: MessageFns<CallsResponse> = {
@@ -1563,6 +1586,9 @@ export const CallsResponse: MessageFns<CallsResponse> = {
     }
     if (message.last !== false) {
       writer.uint32(48).bool(message.last);
+    }
+    for (const v of message.batch) {
+      CallsResponse.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1626,6 +1652,14 @@ export const CallsResponse: MessageFns<CallsResponse> = {
             }
 
             message.last = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.batch.push(CallsResponse.decode(reader, reader.uint32()));
             continue;
           }
         }
