@@ -71,9 +71,12 @@ async function watchCatalogs(): Promise<void> {
       if (!e || e.proc.child.exitCode !== null) continue;
       const res = await fetch(`${e.url}/mcp/tools/list`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
       if (!res?.ok) continue; // down or stopping: not a catalog answer
-      const names = await listToolNames(e.url);
+      // Judge this answer, not a second request: one that meets an edge going down is no catalog answer either.
+      const body = (await res.json().catch(() => undefined)) as { tools?: { name: string }[] } | undefined;
+      if (!body) continue;
+      const names = (body.tools ?? []).map((t) => t.name);
       if (names.length > 0 && !names.includes('demo__echo')) catalogViolations.push(`${new Date().toISOString()} ${e.url}: ${names.length} tools, no demo__echo`);
-      if (names.length === 0 && res.ok) catalogViolations.push(`${new Date().toISOString()} ${e.url}: empty catalog`);
+      if (names.length === 0) catalogViolations.push(`${new Date().toISOString()} ${e.url}: empty catalog`);
     }
     await sleep(200);
   }
