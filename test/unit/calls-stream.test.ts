@@ -1,14 +1,14 @@
-// The multiplexed call stream's framing between versions: a registry merges a
-// result and its end into one `last` frame, and coalesces a turn's frames into
-// one batch, only for an edge that announced it reads them; an edge that did
-// not (an older one, mid-upgrade) gets one frame per message and `end`. The
-// registry reads an edge's batches and says so in its response metadata.
+// The multiplexed call stream's framing between versions: a registry
+// coalesces a turn's frames into one batch only for an edge that announced it
+// reads them; an edge that did not (an older one, mid-upgrade) gets one frame
+// per message. The registry reads an edge's batches and says so in its
+// response metadata.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { CallEvent, CallToolRequest, CallsRequest, CallsResponse } from '@mcpgw/proto/registry';
-import { BATCH_HEADER, BATCH_MAX_BYTES, FrameBatcher, LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
+import { BATCH_HEADER, BATCH_MAX_BYTES, FrameBatcher } from '@mcpgw/common/calls-stream';
 import { callsMux } from '../../services/registry/src/calls-mux.js';
 
 const RESULT: CallEvent = { event: { $case: 'result', value: { resultJson: Buffer.from('{}'), errorJson: Buffer.alloc(0), isError: false, sessionLost: false } }, eventId: '', messageJson: Buffer.alloc(0) };
@@ -45,39 +45,33 @@ function callFrame(callId: number): CallsRequest {
   return { callId, frame: { $case: 'callTool', value: {} as CallToolRequest }, deadlineMs: 1000, traceparent: '', batch: [] };
 }
 
-const shape = (f: CallsResponse) => [f.callId, f.frame?.$case, f.last];
+const shape = (f: CallsResponse) => [f.callId, f.frame?.$case];
 const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-test('an edge that reads last frames gets the result and its end as one frame', () => {
-  const { written } = run([LAST_FRAME_HEADER]);
-  assert.deepEqual(written.map(shape), [[7, 'accepted', false], [7, 'event', false], [7, 'event', true]]);
-  assert.equal(written[2]!.frame?.$case === 'event' && written[2]!.frame.value, RESULT);
-});
 
 test('an edge that announced nothing gets one frame per message and a separate end', () => {
   const { written, announced } = run([]);
-  assert.deepEqual(written.map(shape), [[7, 'accepted', false], [7, 'event', false], [7, 'event', false], [7, 'end', false]]);
+  assert.deepEqual(written.map(shape), [[7, 'accepted'], [7, 'event'], [7, 'event'], [7, 'end']]);
   assert.ok(written.every((m) => m.batch.length === 0));
   assert.equal(announced[0]?.get(BATCH_HEADER)[0], '1', 'the registry says it reads batches');
 });
 
 test('an edge that reads batches gets the frames of one turn in one message', async () => {
-  const out = run([LAST_FRAME_HEADER, BATCH_HEADER]);
+  const out = run([BATCH_HEADER]);
   assert.equal(out.written.length, 0, 'nothing is written before the turn ends');
   await turn();
   assert.equal(out.written.length, 1);
-  assert.deepEqual(out.written[0]!.batch.map(shape), [[7, 'accepted', false], [7, 'event', false], [7, 'event', true]]);
+  assert.deepEqual(out.written[0]!.batch.map(shape), [[7, 'accepted'], [7, 'event'], [7, 'event'], [7, 'end']]);
 });
 
 test('the registry reads a batch of calls from the edge', async () => {
   const message: CallsRequest = { callId: 0, frame: undefined, deadlineMs: 0, traceparent: '', batch: [callFrame(1), callFrame(2), callFrame(3)] };
-  const out = run([LAST_FRAME_HEADER, BATCH_HEADER], message);
+  const out = run([BATCH_HEADER], message);
   await turn();
   assert.equal(out.calls, 3);
   assert.deepEqual(out.written[0]!.batch.map(shape), [
-    [1, 'accepted', false], [1, 'event', false], [1, 'event', true],
-    [2, 'accepted', false], [2, 'event', false], [2, 'event', true],
-    [3, 'accepted', false], [3, 'event', false], [3, 'event', true],
+    [1, 'accepted'], [1, 'event'], [1, 'event'], [1, 'end'],
+    [2, 'accepted'], [2, 'event'], [2, 'event'], [2, 'end'],
+    [3, 'accepted'], [3, 'event'], [3, 'event'], [3, 'end'],
   ]);
 });
 

@@ -3,9 +3,6 @@
 // side can be upgraded first (a rolling upgrade mixes versions), and the
 // batching of frames both sides use.
 
-/** Stream metadata by which an edge says it reads `last` frames (CallsResponse.last): a result and its end in one frame. */
-export const LAST_FRAME_HEADER = 'mcpgw-last-frame';
-
 /**
  * Stream metadata by which a side says it reads batched frames (the `batch`
  * field): the edge in its request metadata, the registry in its response

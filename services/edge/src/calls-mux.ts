@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { CallToolRequest, CallsRequest, CallsResponse, ForwardRequest, RegistryClient } from '@mcpgw/proto/registry';
-import { BATCH_HEADER, FrameBatcher, LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
+import { BATCH_HEADER, FrameBatcher } from '@mcpgw/common/calls-stream';
 
 function grpcError(code: status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: undefined as unknown as Metadata });
@@ -27,18 +27,11 @@ export class MuxCall extends EventEmitter {
   }
 
   /** Called by the channel for each frame of this call. */
-  onFrame({ frame, last }: CallsResponse): void {
+  onFrame(frame: CallsResponse['frame']): void {
     if (this.finished || !frame) return;
     switch (frame.$case) {
       case 'accepted': this.emit('metadata'); break;
-      case 'event':
-        // An event is also the acceptance (a `last` frame may be the first one the call gets).
-        this.emit('data', frame.value);
-        if (last) {
-          this.finish();
-          this.emit('end');
-        }
-        break;
+      case 'event': this.emit('data', frame.value); break;
       case 'end': this.finish(); this.emit('end'); break;
       case 'error': this.fail(grpcError(frame.value.code as status, frame.value.details), false); break;
     }
@@ -113,7 +106,6 @@ export class CallsChannel {
   private open(): ClientDuplexStream<CallsRequest, CallsResponse> {
     if (this.stream) return this.stream;
     const md = this.metadata();
-    md.set(LAST_FRAME_HEADER, '1');
     md.set(BATCH_HEADER, '1');
     const stream = this.client.calls(md);
     this.stream = stream;
@@ -123,7 +115,7 @@ export class CallsChannel {
       if (this.stream !== stream || response.get(BATCH_HEADER)[0] !== '1') return;
       this.batcher = new FrameBatcher<CallsRequest>((m) => stream.write(m), (batch) => ({ callId: 0, frame: undefined, deadlineMs: 0, traceparent: '', batch }), requestBytes);
     });
-    const deliver = (r: CallsResponse) => this.calls.get(r.callId)?.onFrame(r);
+    const deliver = (r: CallsResponse) => this.calls.get(r.callId)?.onFrame(r.frame);
     stream.on('data', (message: CallsResponse) => {
       if (message.batch.length === 0) return void deliver(message);
       for (const r of message.batch) deliver(r);

@@ -6,11 +6,11 @@
 import { EventEmitter } from 'node:events';
 import { Metadata, status, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallToolRequest, CallsRequest, CallsResponse, ForwardRequest } from '@mcpgw/proto/registry';
-import { BATCH_HEADER, FrameBatcher, LAST_FRAME_HEADER } from '@mcpgw/common/calls-stream';
+import { BATCH_HEADER, FrameBatcher } from '@mcpgw/common/calls-stream';
 
 /** One frame of one call. */
-function response(callId: number, frame: CallsResponse['frame'], last = false): CallsResponse {
-  return { callId, frame, last, batch: [] };
+function response(callId: number, frame: CallsResponse['frame']): CallsResponse {
+  return { callId, frame, batch: [] };
 }
 
 /** A response frame's payload bytes, for the batch size bound. */
@@ -38,12 +38,9 @@ class MuxedCall<T> extends EventEmitter {
   cancelled = false;
   private ended = false;
   private readonly deadline: number;
-  /** The result event, held back to go out with the end as one `last` frame (when the edge reads them). */
-  private result?: CallEvent;
 
   constructor(readonly request: T, readonly metadata: Metadata, private readonly id: number, deadlineMs: number,
-    private readonly send: (frame: CallsResponse) => void, private readonly done: (id: number) => void,
-    private readonly mergeLast: boolean) {
+    private readonly send: (frame: CallsResponse) => void, private readonly done: (id: number) => void) {
     super();
     this.deadline = deadlineMs > 0 ? Date.now() + deadlineMs : Infinity;
   }
@@ -56,30 +53,15 @@ class MuxedCall<T> extends EventEmitter {
   sendMetadata(): void {}
 
   write(event: CallEvent): boolean {
-    if (this.cancelled || this.ended) return true;
-    this.flushResult();
-    // The result is the call's last event (end follows at once): one frame carries both.
-    if (this.mergeLast && event.event?.$case === 'result') this.result = event;
-    else this.send(response(this.id, { $case: 'event', value: event }));
+    if (!this.cancelled && !this.ended) this.send(response(this.id, { $case: 'event', value: event }));
     return true;
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
-    if (!this.cancelled) {
-      const result = this.result;
-      this.result = undefined;
-      this.send(result ? response(this.id, { $case: 'event', value: result }, true) : response(this.id, { $case: 'end', value: true }));
-    }
+    if (!this.cancelled) this.send(response(this.id, { $case: 'end', value: true }));
     this.done(this.id);
-  }
-
-  /** Something followed the result after all (not expected): the result goes out on its own first. */
-  private flushResult(): void {
-    if (!this.result) return;
-    this.send(response(this.id, { $case: 'event', value: this.result }));
-    this.result = undefined;
   }
 
   /** The edge gave up on the call, or the stream carrying it went away. */
@@ -102,10 +84,9 @@ export function callsMux(deps: CallsMuxDeps): CallsMux {
   const streams = new Set<{ calls: Map<number, MuxedCall<unknown>>; endIfIdle(): void }>();
   const handler = (stream: ServerDuplexStream<CallsRequest, CallsResponse>): void => {
     const calls = new Map<number, MuxedCall<unknown>>();
-    const mergeLast = stream.metadata.get(LAST_FRAME_HEADER)[0] === '1';
     // Frames to an edge that reads batches are coalesced per event-loop turn.
     const batcher = stream.metadata.get(BATCH_HEADER)[0] === '1'
-      ? new FrameBatcher<CallsResponse>((m) => stream.write(m), (batch) => ({ callId: 0, frame: undefined, last: false, batch }), responseBytes)
+      ? new FrameBatcher<CallsResponse>((m) => stream.write(m), (batch) => ({ callId: 0, frame: undefined, batch }), responseBytes)
       : undefined;
     // And this side reads the edge's batches: said in the response metadata, which goes out at once.
     const announce = new Metadata();
@@ -139,7 +120,7 @@ export function callsMux(deps: CallsMuxDeps): CallsMux {
       }
       const md = new Metadata();
       if (frame.traceparent) md.set('traceparent', frame.traceparent);
-      const call = new MuxedCall(f.value, md, frame.callId, frame.deadlineMs, send, done, mergeLast);
+      const call = new MuxedCall(f.value, md, frame.callId, frame.deadlineMs, send, done);
       calls.set(frame.callId, call);
       send(response(frame.callId, { $case: 'accepted', value: true }));
       if (f.$case === 'callTool') deps.callTool(call as unknown as ServerWritableStream<CallToolRequest, CallEvent>);

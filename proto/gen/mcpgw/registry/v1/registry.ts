@@ -213,12 +213,6 @@ export interface CallsResponse {
     { $case: "error"; value: CallFrameError }
     | undefined;
   /**
-   * This frame is the call's last: no `end` follows. The registry sets it on a
-   * result event (one frame instead of two) only for an edge that announced it
-   * reads it (stream metadata `mcpgw-last-frame: 1`), so older edges still get `end`.
-   */
-  last: boolean;
-  /**
    * Several frames in one message (those written in one event-loop turn);
    * this message's own fields are then unset. Sent only to an edge that
    * announced it reads them (stream metadata `mcpgw-batch: 1`).
@@ -1562,7 +1556,7 @@ export const CallsRequest: MessageFns<CallsRequest> = {
 };
 
 function createBaseCallsResponse(): CallsResponse {
-  return { callId: 0, frame: undefined, last: false, batch: [] };
+  return { callId: 0, frame: undefined, batch: [] };
 }
 
 export const CallsResponse: MessageFns<CallsResponse> = {
@@ -1584,11 +1578,8 @@ export const CallsResponse: MessageFns<CallsResponse> = {
         CallFrameError.encode(message.frame.value, writer.uint32(42).fork()).join();
         break;
     }
-    if (message.last !== false) {
-      writer.uint32(48).bool(message.last);
-    }
     for (const v of message.batch) {
-      CallsResponse.encode(v!, writer.uint32(58).fork()).join();
+      CallsResponse.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1647,15 +1638,7 @@ export const CallsResponse: MessageFns<CallsResponse> = {
             continue;
           }
           case 6: {
-            if (tag !== 48) {
-              break;
-            }
-
-            message.last = reader.bool();
-            continue;
-          }
-          case 7: {
-            if (tag !== 58) {
+            if (tag !== 50) {
               break;
             }
 
