@@ -16,9 +16,16 @@ export interface EdgeHandle {
   url: string;
 }
 
+/**
+ * The registry link token every harness process gets unless a test sets its
+ * own: tests run as deployed (npm start, compose and the chart all set one).
+ * Pin review once passed its tests only because they ran without a token.
+ */
+export const LINK_TOKEN = 'test-link-token-0123456789abcdef';
+
 export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<RegistryHandle> {
   const proc = startProcess(process.execPath, [join(ROOT, 'services/registry/dist/index.js')], {
-    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', ...env,
+    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', MCPGW_REGISTRY_TOKEN: LINK_TOKEN, ...env,
   });
   const line = await waitForLine(proc, /"msg":"registry ready"/, 'registry ready');
   const info = JSON.parse(line.input!) as { grpcPort: number; metricsPort: number };
@@ -28,7 +35,7 @@ export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv =
 /** Starts an edge and waits until it is ready (first catalog snapshot), unless `waitReady` is false. */
 export async function startEdge(registryUrl: string, env: NodeJS.ProcessEnv = {}, waitReady = true): Promise<EdgeHandle> {
   const proc = startProcess(process.execPath, [join(ROOT, 'services/edge/dist/index.js')], {
-    REGISTRY_URL: registryUrl, HOST: '127.0.0.1', PORT: '0', ...env,
+    REGISTRY_URL: registryUrl, HOST: '127.0.0.1', PORT: '0', MCPGW_REGISTRY_TOKEN: LINK_TOKEN, ...env,
   });
   const line = await waitForLine(proc, /"msg":"edge listening"/, 'edge listening');
   const port = (JSON.parse(line.input!) as { port: number }).port;

@@ -281,29 +281,35 @@ export class RegistryLink {
   }
 
   listServers(): Promise<ListServersResponse> {
+    return this.unary<ListServersResponse>((c, md, opts, done) => c.listServers({}, md, opts, done));
+  }
+
+  listPins(server = ''): Promise<ListPinsResponse> {
+    return this.unary<ListPinsResponse>((c, md, opts, done) => c.listPins({ server }, md, opts, done));
+  }
+
+  decidePin(req: DecidePinRequest): Promise<DecidePinResponse> {
+    return this.unary<DecidePinResponse>((c, md, opts, done) => c.decidePin(req, md, opts, done));
+  }
+
+  /**
+   * Every unary call goes through here, so none can leave without the link
+   * token (pin review once shipped with empty metadata and answered 502 in
+   * every deployment). A registry that is unreachable before it answers is
+   * skipped for the next target; the error clients see names no address.
+   */
+  private unary<Res>(invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void): Promise<Res> {
     const tried = new Set<Target>();
-    const once = (): Promise<ListServersResponse> => new Promise((resolve, reject) => {
+    const once = (): Promise<Res> => new Promise((resolve, reject) => {
       const target = this.pickTarget(tried);
       tried.add(target);
-      target.client.listServers({}, this.metadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
+      invoke(target.client, this.metadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
         if (!err) return resolve(res);
         if (err.code === status.UNAVAILABLE && tried.size < this.targets.length) return resolve(once());
         reject(clientFacing(err));
       });
     });
     return once();
-  }
-
-  listPins(server = ''): Promise<ListPinsResponse> {
-    return new Promise((resolve, reject) => {
-      this.pick().listPins({ server }, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
-  }
-
-  decidePin(req: DecidePinRequest): Promise<DecidePinResponse> {
-    return new Promise((resolve, reject) => {
-      this.pick().decidePin(req, new Metadata(), { deadline: Date.now() + 5_000 }, (err, res) => (err ? reject(err) : resolve(res)));
-    });
   }
 
   close(): void {
