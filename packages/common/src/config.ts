@@ -78,6 +78,11 @@ export interface JwtIssuerConfig {
   teamClaim: string;
   /** Claim with space-separated (or array) scopes: `mcpgw:admin`, `server:<glob>`, `tool:<glob>` (default `scope`). */
   scopeClaim: string;
+  /**
+   * The team of a token that names none. Without it, a token with neither a
+   * team nor a `server:`/`tool:` scope reaches no server (fail closed).
+   */
+  defaultTeam?: string;
 }
 
 export interface GatewayConfig {
@@ -198,6 +203,7 @@ const gatewaySchema = z.object({
       jwks_url: z.url(),
       team_claim: z.string().optional(),
       scope_claim: z.string().optional(),
+      default_team: z.string().min(1).optional().describe('Team of a token that names none; without it such a token reaches no server unless it carries server:/tool: scopes'),
     })).optional(),
     resource: z.url().optional(),
     authorization_servers: z.array(z.url()).optional(),
@@ -318,7 +324,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
         if (k.team && !(g.teams ?? {})[k.team]) fail(['gateway', 'keys', i, 'team'], `gateway.keys[${i}].team: unknown team '${k.team}'`);
         return { id: k.id, name: k.name, sha256: k.sha256, team: k.team, servers: k.servers, tools: k.tools, expiresAt: k.expires_at, admin: k.admin ?? false, rpm: k.rpm, maxConcurrency: k.max_concurrency };
       }),
-      jwt: (g.auth?.jwt ?? []).map((j) => ({ issuer: j.issuer, audiences: j.audiences, jwksUrl: j.jwks_url, teamClaim: j.team_claim ?? 'team', scopeClaim: j.scope_claim ?? 'scope' })),
+      jwt: (g.auth?.jwt ?? []).map((j, i) => {
+        if (j.default_team && !(g.teams ?? {})[j.default_team]) fail(['gateway', 'auth', 'jwt', i, 'default_team'], `gateway.auth.jwt[${i}].default_team: unknown team '${j.default_team}'`);
+        return { issuer: j.issuer, audiences: j.audiences, jwksUrl: j.jwks_url, teamClaim: j.team_claim ?? 'team', scopeClaim: j.scope_claim ?? 'scope', defaultTeam: j.default_team };
+      }),
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),

@@ -83,7 +83,8 @@ export function keyView(r: KeyRecord) {
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   const teams = new Map(deps.teams.map((t) => [t.name, t]));
   app.register(async (admin) => {
-    admin.addHook('onRequest', requireAdmin);
+    // After the authenticate step has answered any refusal (preValidation, registered by the parent first).
+    admin.addHook('preValidation', requireAdmin);
 
     admin.get('/admin/api/keys', async () => ({ keys: (await deps.keys.list()).map(keyView) }));
 

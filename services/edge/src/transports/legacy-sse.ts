@@ -9,6 +9,7 @@ import { outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion } from '../protocol.js';
 import type { SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
+import { requestIdOf } from '../pipeline/policy.js';
 import { SseWriter } from './sse-writer.js';
 import type { StreamGetHandler } from './streamable-http.js';
 import type { ModernAdapter } from './streamable-http-2026.js';
@@ -69,7 +70,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     if (!streams.has(sid) && session.e === deps.instanceId) {
-      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream is closed; open a new SSE stream' });
+      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream is closed; open a new SSE stream' }, requestIdOf(req));
     }
     // The stream may be held by another replica: answers travel over the stream bus.
     const send = (text: string) => {
