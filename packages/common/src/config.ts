@@ -387,6 +387,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     for (const key of ['token_url', 'client_id', 'client_secret'] as const) if (!s[key]) fail(key, `auth_type oauth2 needs \`${key}\``);
   } else if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
   if (auth) headers[auth[0]] = auth[1];
+  const url = s.url ? withoutUserinfo(s.url, headers) : undefined;
   return {
     name,
     transport,
@@ -394,7 +395,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     args: s.args ?? [],
     env: s.env ?? {},
     cwd: s.cwd,
-    url: s.url,
+    url,
     headers,
     allowedTools: s.allowed_tools,
     disallowedTools: s.disallowed_tools,
@@ -407,6 +408,22 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     protocol: s.protocol ?? 'auto',
     oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
+}
+
+/**
+ * `https://user:pass@host/mcp`: fetch refuses a URL with credentials, so such
+ * an upstream could never connect. The userinfo becomes Basic auth (unless an
+ * Authorization header is configured) and leaves the URL, which then shows up
+ * in logs and status pages without it.
+ */
+function withoutUserinfo(raw: string, headers: Record<string, string>): string {
+  const u = new URL(raw);
+  if (!u.username && !u.password) return raw;
+  const hasAuth = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
+  if (!hasAuth) headers.Authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 /** LiteLLM's rule: explicit `transport`, else a `url` ending in /sse is SSE, any other url is HTTP. */

@@ -140,6 +140,11 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     ops.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   });
 
+  // A revoked key's open streams end at once (its next request gets 401).
+  opts.keys.onRevoked((keyId) => {
+    for (const s of streams.values()) if (s.ownerId === `key:${keyId}`) s.end();
+  });
+
   // list_changed goes once to every stream this replica holds, for the lists that changed as its principal sees them.
   opts.catalog.onChange((change) => {
     for (const s of streams.values()) {

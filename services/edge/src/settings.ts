@@ -157,19 +157,29 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
   };
 }
 
+const SECRET_QUERY = /token|key|secret|pass|auth|sig/i;
+
+/** A URL as the admin API shows it: password and secret-looking query values replaced. */
+export function redactUrl(v: string): string;
+export function redactUrl(v: string | undefined): string | null;
+export function redactUrl(v: string | undefined): string | null {
+  if (!v) return null;
+  try {
+    const u = new URL(v);
+    if (u.password) u.password = 'redacted';
+    for (const k of [...u.searchParams.keys()]) if (SECRET_QUERY.test(k)) u.searchParams.set(k, 'redacted');
+    return u.toString();
+  } catch {
+    return '[redacted]';
+  }
+}
+
 /** The settings as the admin API shows them: every secret replaced. */
 export function redactSettings(s: EdgeSettings): Record<string, unknown> {
   const secret = (v: string | undefined) => (v ? '[redacted]' : null);
-  const url = (v: string | undefined) => {
-    if (!v) return null;
-    try {
-      const u = new URL(v);
-      if (u.password) u.password = 'redacted';
-      return u.toString();
-    } catch {
-      return '[redacted]';
-    }
-  };
   const { gateway: _gateway, ...rest } = s;
-  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), stateSecret: secret(s.stateSecret), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
+  return {
+    ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), stateSecret: secret(s.stateSecret), redisUrl: redactUrl(s.redisUrl),
+    models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey), apiBase: redactUrl(m.apiBase) })),
+  };
 }

@@ -39,7 +39,7 @@ import type { CallSink } from './upstreams/client-peer.js';
 import { CallEvents } from './call-events.js';
 import { callsMux } from './calls-mux.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
-import { redact } from './upstreams/redact.js';
+import { redact } from '@mcpgw/common/redact';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
 
 export interface RegistryDeps {

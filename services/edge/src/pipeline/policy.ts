@@ -3,11 +3,11 @@
 // Session ownership, authorization, limits and audit follow in the transports'
 // session loading and in the dispatcher; no transport checks a credential.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Authenticator } from '../identity/authenticate.js';
 import type { Principal } from '../identity/principal.js';
 import { LOOPBACK_HOSTS } from '../settings.js';
-import { errorText } from '../jsonrpc.js';
+import { errorText, idOfBody } from '../jsonrpc.js';
 import type { Audit } from './audit.js';
 
 declare module 'fastify' {
@@ -102,10 +102,8 @@ export function resourceMetadataUrl(req: FastifyRequest, publicUrl?: string): st
 }
 
 /** The JSON-RPC id of a parsed single-message body, so every error answers the request it refuses. */
-export function requestIdOf(req: FastifyRequest): string | number | null {
-  const body = req.body as { id?: unknown } | null | undefined;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return null;
-  return typeof body.id === 'string' || typeof body.id === 'number' ? body.id : null;
+export function requestIdOf(req: FastifyRequest): JsonRpcId | null {
+  return idOfBody(req.body);
 }
 
 /** RFC 6750 §3: error_description is printable ASCII without `"` and `\` (anything else made Node refuse the header: a 500). */

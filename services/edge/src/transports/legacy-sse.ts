@@ -49,7 +49,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
     }
     reply.hijack();
-    const sse = new SseWriter(reply.raw, req.principal.access);
+    const sse = new SseWriter(reply.raw, req.principal);
     streams.set(session.id, sse);
     metrics.sessionsActive.inc({ transport: 'sse' });
     sse.event('endpoint', endpointFor(req.url, session.id));

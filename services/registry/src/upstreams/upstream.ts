@@ -34,7 +34,7 @@ import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBre
 import type { ClientPeer } from './client-peer.js';
 import { ClientCredentials } from './oauth2.js';
 import { createTransport } from './transports.js';
-import { ClientRedactor, configSecrets, describeError, type Redactor } from './redact.js';
+import { ClientRedactor, configSecrets, describeError, type Redactor } from '@mcpgw/common/redact';
 import { LocalCallFailure, sdkLocalFailure } from './call-failure.js';
 
 /** Upstream results pass through untouched: their shape is the upstream's business. */

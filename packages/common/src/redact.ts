@@ -1,9 +1,9 @@
-// Upstream error text reaches /servers, client errors and logs. Upstreams and
+// Upstream and provider error text reaches /servers, client errors and logs. Upstreams and
 // their libraries echo credentials (a URL with a password, a 401 body with
 // the token, a stack trace with headers), so every such text passes here:
 // configured secret values, URL userinfo, secret-looking query parameters,
 // Authorization schemes and token-shaped strings become `***`.
-import type { ServerConfig } from '@mcpgw/common/config';
+import type { ServerConfig } from './config.js';
 
 const MASK = '***';
 /** Secret values shorter than this are not searched for (they would mask ordinary words). */
