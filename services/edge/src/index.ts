@@ -48,12 +48,12 @@ if (settings.redisUrl) {
   const prefix = settings.redisPrefix;
   const [client, sub] = await Promise.all([connectRedis(settings.redisUrl, log, 'edge'), connectRedis(settings.redisUrl, log, 'edge-sub')]);
   redis = client;
-  sessions = new RedisSessionStore(redis, prefix, settings.sessionTtlMs, sub);
+  sessions = new RedisSessionStore(redis, prefix, settings.sessionTtlMs, sub, settings.limits.maxSessionsPerPrincipal);
   bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
   events = new RedisEventLog(redis, prefix, settings.sessionTtlMs);
   keyBackend = new RedisKeyBackend(redis, sub, prefix);
 } else {
-  sessions = new MemorySessionStore(settings.sessionTtlMs);
+  sessions = new MemorySessionStore(settings.sessionTtlMs, settings.limits.maxSessionsPerPrincipal);
   bus = new LocalStreamBus(streams);
   events = new MemoryEventLog(settings.sessionTtlMs);
   keyBackend = new MemoryKeyBackend();

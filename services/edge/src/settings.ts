@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError, loadConfigFile, type GatewayConfig, type ModelConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { DEFAULT_PREFIX } from '@mcpgw/common/redis';
+import { DEFAULT_MAX_SESSIONS_PER_PRINCIPAL } from './sessions/session-store.js';
 
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -40,6 +41,7 @@ const envSchema = z.object({
   MCPGW_MAX_SSE_STREAMS: int(1).default(20_000),
   MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000),
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
+  MCPGW_MAX_SESSIONS_PER_PRINCIPAL: int(1).default(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL),
   MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   MCPGW_MRTR_TTL_SECONDS: int(1).default(300),
   MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
@@ -106,10 +108,13 @@ export interface ClientLimits {
   maxSsePerPrincipal: number;
   /** Calls in flight per session on this edge. */
   maxCallsPerSession: number;
+  /** Sessions one principal holds (across edges); the oldest end to make room. */
+  maxSessionsPerPrincipal: number;
 }
 
 export const DEFAULT_LIMITS: ClientLimits = {
   maxJsonDepth: 64, maxBatchItems: 50, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, maxSseStreams: 20_000, maxSsePerPrincipal: 1_000, maxCallsPerSession: 64,
+  maxSessionsPerPrincipal: DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
 };
 
 export const EMPTY_GATEWAY: GatewayConfig = {
@@ -142,7 +147,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     limits: {
       maxJsonDepth: e.MCPGW_MAX_JSON_DEPTH, maxBatchItems: e.MCPGW_MAX_BATCH_ITEMS, requestTimeoutMs: e.MCPGW_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: e.MCPGW_HEADERS_TIMEOUT_MS, maxSseStreams: e.MCPGW_MAX_SSE_STREAMS, maxSsePerPrincipal: e.MCPGW_MAX_SSE_PER_PRINCIPAL,
-      maxCallsPerSession: e.MCPGW_MAX_CALLS_PER_SESSION,
+      maxCallsPerSession: e.MCPGW_MAX_CALLS_PER_SESSION, maxSessionsPerPrincipal: e.MCPGW_MAX_SESSIONS_PER_PRINCIPAL,
     },
     masterKey: e.MCPGW_MASTER_KEY || gateway.masterKey,
     allowedHosts: e.MCPGW_ALLOWED_HOSTS ?? gateway.allowedHosts ?? LOOPBACK_HOSTS,

@@ -7,7 +7,7 @@ import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { classify, errorText, resultText } from '../jsonrpc.js';
 import { outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion } from '../protocol.js';
-import type { SessionRecord } from '../sessions/session-store.js';
+import { boundedCapabilities, clientInfoText, type SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { requestIdOf } from '../pipeline/policy.js';
 import { SseWriter } from './sse-writer.js';
@@ -98,8 +98,9 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     if (msg.method === 'initialize') {
       const params = msg.params ?? {};
       const version = negotiateVersion(params.protocolVersion);
-      const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
-      await sessions.update({ ...session, v: version, cc: (params.capabilities as Record<string, unknown>) ?? {}, ci: info ? `${String(info.name)}/${String(info.version)}` : undefined })
+      const capabilities = boundedCapabilities(params.capabilities);
+      if ('error' in capabilities) return send(errorText(msg.id, { code: ErrorCode.InvalidParams, message: capabilities.error }));
+      await sessions.update({ ...session, v: version, cc: capabilities.ok, ci: clientInfoText(params.clientInfo) })
         .catch((err: Error) => deps.log.warn({ err: err.message }, 'session update failed'));
       send(resultText(msg.id, initializeResult(version)));
       return;

@@ -8,7 +8,7 @@ import { progressTokenOf, type RequestContext } from '../dispatcher.js';
 import { classify, errorText, idOfBody, resultText, type JsonRpcRequest } from '../jsonrpc.js';
 import { httpStatusOf, outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
-import type { SessionRecord } from '../sessions/session-store.js';
+import { boundedCapabilities, clientInfoText, type SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 import { classifyEra } from '../era/modern.js';
@@ -60,11 +60,12 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       if (typeof sid === 'string') return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: initialize must not carry Mcp-Session-Id' }, c.msg.id);
       const params = c.msg.params ?? {};
       const version = negotiateVersion(params.protocolVersion);
-      const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
+      const capabilities = boundedCapabilities(params.capabilities);
+      if ('error' in capabilities) return sendError(reply, 400, { code: ErrorCode.InvalidParams, message: capabilities.error }, c.msg.id);
       const session: SessionRecord = {
         id: newSessionId(), v: version, t: 'http', p: req.principal.id,
-        cc: (params.capabilities as Record<string, unknown>) ?? {},
-        ci: info ? `${String(info.name)}/${String(info.version)}` : undefined,
+        cc: capabilities.ok,
+        ci: clientInfoText(params.clientInfo),
         s: server,
       };
       try {
