@@ -27,15 +27,25 @@ export class ProviderError extends OpenAIError {}
 
 export class Providers {
   private readonly agent: Agent;
-  private readonly byName: Map<string, ModelConfig>;
+  private byName: Map<string, ModelConfig>;
 
-  constructor(readonly models: ModelConfig[], private readonly opts: ProviderOptions) {
-    this.byName = new Map(models.map((m) => [m.name, m]));
+  constructor(private current: ModelConfig[], private readonly opts: ProviderOptions) {
+    this.byName = new Map(current.map((m) => [m.name, m]));
     this.agent = new Agent({ connections: opts.maxConnections, keepAliveTimeout: 30_000, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
+  }
+
+  get models(): readonly ModelConfig[] {
+    return this.current;
   }
 
   get(name: string): ModelConfig | undefined {
     return this.byName.get(name);
+  }
+
+  /** A reloaded model_list: requests under way keep the model they looked up. */
+  replace(models: ModelConfig[]): void {
+    this.current = models;
+    this.byName = new Map(models.map((m) => [m.name, m]));
   }
 
   /** The request as it goes upstream: the upstream's model name, streaming or not. */
