@@ -31,6 +31,8 @@ export interface PinRecord {
   definition?: ToolDefinition;
   approvedAt?: string;
   pending?: { fingerprint: string; definition: ToolDefinition; seenAt: number; rejected?: boolean };
+  /** 2: `fingerprint` covers the whole definition. Absent: a record of the five-field fingerprint of earlier versions. */
+  scheme?: 2;
 }
 
 export interface PinView extends PinRecord {
@@ -151,23 +153,23 @@ export class PinningCatalog implements CatalogStore {
       const def = definitionOf(tool);
       const fp = fingerprint(def);
       let rec = pins.get(def.name);
-      if (rec && !rec.pending && rec.fingerprint && rec.fingerprint !== fp && rec.fingerprint === legacyFingerprint(def)) {
-        rec = { fingerprint: fp, definition: def, approvedAt: rec.approvedAt };
+      if (rec && rec.scheme !== 2 && !rec.pending && rec.fingerprint && rec.fingerprint !== fp && rec.fingerprint === legacyFingerprint(def)) {
+        rec = { fingerprint: fp, definition: def, approvedAt: rec.approvedAt, scheme: 2 };
         pins.set(def.name, rec);
         await backend.save(server, def.name, rec);
         log.info({ server, tool: def.name, fingerprint: fp }, 'pin carried over to the full-definition fingerprint');
       }
       if (!rec) {
         rec = holdNew && knownServer
-          ? { pending: { fingerprint: fp, definition: def, seenAt: Date.now() } }
-          : { fingerprint: fp, definition: def, approvedAt: new Date().toISOString() };
+          ? { pending: { fingerprint: fp, definition: def, seenAt: Date.now() }, scheme: 2 }
+          : { fingerprint: fp, definition: def, approvedAt: new Date().toISOString(), scheme: 2 };
         if (rec.pending) log.warn({ server, tool: def.name, fingerprint: fp }, 'new tool of a known server held until approved (hold_new)');
         pins.set(def.name, rec);
         await backend.save(server, def.name, rec);
       } else if (rec.fingerprint === fp) {
         if (rec.pending) {
           // The upstream reverted to the approved definition.
-          rec = { fingerprint: rec.fingerprint, definition: rec.definition, approvedAt: rec.approvedAt };
+          rec = { fingerprint: rec.fingerprint, definition: rec.definition, approvedAt: rec.approvedAt, scheme: rec.scheme };
           pins.set(def.name, rec);
           await backend.save(server, def.name, rec);
         }
@@ -213,7 +215,7 @@ export class PinningCatalog implements CatalogStore {
     if (!rec.pending || (expected && rec.pending.fingerprint !== expected) || (reject && rec.pending.rejected)) return { outcome: 'not_pending' };
     const next: PinRecord = reject
       ? { ...rec, pending: { ...rec.pending, rejected: true } }
-      : { fingerprint: rec.pending.fingerprint, definition: rec.pending.definition, approvedAt: new Date().toISOString() };
+      : { fingerprint: rec.pending.fingerprint, definition: rec.pending.definition, approvedAt: new Date().toISOString(), scheme: 2 };
     await this.opts.backend.save(server, tool, next);
     const reported = this.reported.get(server);
     if (reported) await this.inner.put(await this.evaluate(reported));
