@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { fencedBlocks, type Block } from './blocks.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BLOCK_TIMEOUT_MS = 90_000;
+const BLOCK_TIMEOUT_MS = Number(process.env.DOCS_TEST_BLOCK_TIMEOUT_MS ?? 90_000);
 const START_TIMEOUT_MS = 60_000;
 const RUN_TIMEOUT_MS = Number(process.env.DOCS_TEST_TIMEOUT_MS ?? 170_000);
 
