@@ -21,10 +21,49 @@ export interface Proc {
 
 const running = new Set<Proc>();
 
+/**
+ * Nothing a test starts may outlive it. `stopAll` in `after` covers the usual
+ * end; a test file that exits, or is interrupted, kills its groups on the way
+ * out; and a reaper process (test/harness/reaper.cjs) kills what is left when
+ * the test file is gone in a way no hook sees (the runner's SIGKILL).
+ */
+let reaper: ChildProcess | undefined;
+function tellReaper(line: string): void {
+  if (!reaper) {
+    reaper = spawn(process.execPath, [join(ROOT, 'test/harness/reaper.cjs')], { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    reaper.unref();
+    (reaper.stdin as unknown as { unref(): void }).unref();
+    reaper.stdin!.on('error', () => { /* the reaper died first: nothing to tell */ });
+  }
+  reaper.stdin!.write(`${line}\n`);
+}
+
+/** Every process group started and not yet stopped: a group outlives its leader (a registry's stdio upstreams). */
+const groups = new Set<number>();
+
+function killAllNow(): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch { /* already gone */ }
+  }
+}
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    process.kill(process.pid, signal);
+  });
+}
+
 export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const lines: string[] = [];
   for (const s of [child.stdout!, child.stderr!]) createInterface({ input: s }).on('line', (l) => lines.push(l));
+  // A test file whose tests are over (or timed out) must exit even if it forgot to stop what it started:
+  // its exit hook then kills the groups. Waiting on a process goes through timers, which keep it alive.
+  child.unref();
+  for (const s of [child.stdout!, child.stderr!]) (s as unknown as { unref(): void }).unref();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const proc: Proc = {
     child,
@@ -37,6 +76,10 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
     },
   };
   running.add(proc);
+  if (child.pid) {
+    groups.add(child.pid);
+    tellReaper(`+${child.pid}`);
+  }
   void exited.then(() => running.delete(proc));
   return proc;
 }
@@ -44,8 +87,10 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
 /** Kills every process a test started, whole process groups, and waits for them. */
 export async function stopAll(): Promise<void> {
   const procs = [...running];
-  for (const p of procs) p.kill('SIGKILL');
+  killAllNow();
   await Promise.all(procs.map((p) => p.exited));
+  for (const pgid of groups) tellReaper(`-${pgid}`);
+  groups.clear();
 }
 
 /** Resolves with the first line matching `pattern`; fails with what was awaited and the output so far. */

@@ -3,7 +3,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { configSecrets, createRedactor, describeError } from '../../services/registry/src/upstreams/redact.js';
+import { configSecrets, createRedactor, describeError } from '@mcpgw/common/redact';
 import { startEdge, startRegistry } from '../harness/gateway.js';
 import { waitFor, freePort, stopAll, writeConfig } from '../harness/processes.js';
 

@@ -23,7 +23,7 @@ test('the honoured filter keeps the known flags and resolvable URIs, and drops t
 test('each stream gets only what its filter asked for, tagged with its subscription id', () => {
   const a = fakeSse();
   const b = fakeSse();
-  const hub = new ListenHub(Access.ALL);
+  const hub = new ListenHub({ id: 'p', access: Access.ALL });
   hub.listeners.add({ id: 7, filter: { toolsListChanged: true }, sse: a.sse });
   hub.listeners.add({ id: 'x', filter: { promptsListChanged: true, resourceSubscriptions: ['a://1'] }, sse: b.sse });
   hub.event('message', '{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{}}');

@@ -78,6 +78,11 @@ export interface JwtIssuerConfig {
   teamClaim: string;
   /** Claim with space-separated (or array) scopes: `mcpgw:admin`, `server:<glob>`, `tool:<glob>` (default `scope`). */
   scopeClaim: string;
+  /**
+   * The team of a token that names none. Without it, a token with neither a
+   * team nor a `server:`/`tool:` scope reaches no server (fail closed).
+   */
+  defaultTeam?: string;
 }
 
 export interface GatewayConfig {
@@ -198,6 +203,7 @@ export const gatewaySchema = z.object({
       jwks_url: z.url().describe('The issuer\'s JWKS'),
       team_claim: z.string().optional().describe('Claim naming the principal\'s team (default team)'),
       scope_claim: z.string().optional().describe('Claim with scopes: mcpgw:admin, server:<glob>, tool:<glob> (default scope)'),
+      default_team: z.string().min(1).optional().describe('Team of a token that names none; without it such a token reaches no server unless it carries server:/tool: scopes'),
     })).optional().describe('Identity providers whose JWTs the edge accepts'),
     resource: z.url().optional().describe('The gateway\'s public MCP URL (RFC 9728 resource); same as MCPGW_PUBLIC_URL'),
     authorization_servers: z.array(z.url()).optional().describe('Authorization servers listed in the RFC 9728 metadata'),
@@ -318,7 +324,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
         if (k.team && !(g.teams ?? {})[k.team]) fail(['gateway', 'keys', i, 'team'], `gateway.keys[${i}].team: unknown team '${k.team}'`);
         return { id: k.id, name: k.name, sha256: k.sha256, team: k.team, servers: k.servers, tools: k.tools, expiresAt: k.expires_at, admin: k.admin ?? false, rpm: k.rpm, maxConcurrency: k.max_concurrency };
       }),
-      jwt: (g.auth?.jwt ?? []).map((j) => ({ issuer: j.issuer, audiences: j.audiences, jwksUrl: j.jwks_url, teamClaim: j.team_claim ?? 'team', scopeClaim: j.scope_claim ?? 'scope' })),
+      jwt: (g.auth?.jwt ?? []).map((j, i) => {
+        if (j.default_team && !(g.teams ?? {})[j.default_team]) fail(['gateway', 'auth', 'jwt', i, 'default_team'], `gateway.auth.jwt[${i}].default_team: unknown team '${j.default_team}'`);
+        return { issuer: j.issuer, audiences: j.audiences, jwksUrl: j.jwks_url, teamClaim: j.team_claim ?? 'team', scopeClaim: j.scope_claim ?? 'scope', defaultTeam: j.default_team };
+      }),
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
@@ -378,6 +387,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     for (const key of ['token_url', 'client_id', 'client_secret'] as const) if (!s[key]) fail(key, `auth_type oauth2 needs \`${key}\``);
   } else if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
   if (auth) headers[auth[0]] = auth[1];
+  const url = s.url ? withoutUserinfo(s.url, headers) : undefined;
   return {
     name,
     transport,
@@ -385,7 +395,7 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     args: s.args ?? [],
     env: s.env ?? {},
     cwd: s.cwd,
-    url: s.url,
+    url,
     headers,
     allowedTools: s.allowed_tools,
     disallowedTools: s.disallowed_tools,
@@ -398,6 +408,22 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     protocol: s.protocol ?? 'auto',
     oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
+}
+
+/**
+ * `https://user:pass@host/mcp`: fetch refuses a URL with credentials, so such
+ * an upstream could never connect. The userinfo becomes Basic auth (unless an
+ * Authorization header is configured) and leaves the URL, which then shows up
+ * in logs and status pages without it.
+ */
+function withoutUserinfo(raw: string, headers: Record<string, string>): string {
+  const u = new URL(raw);
+  if (!u.username && !u.password) return raw;
+  const hasAuth = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
+  if (!hasAuth) headers.Authorization = `Basic ${Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64')}`;
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
 
 /** LiteLLM's rule: explicit `transport`, else a `url` ending in /sse is SSE, any other url is HTTP. */

@@ -16,7 +16,7 @@ import { errorText, notificationText } from './jsonrpc.js';
 import { Audit } from './pipeline/audit.js';
 import type { Limiter } from './pipeline/limits.js';
 import { BoundError, registerJsonParser, SlotCounter } from './pipeline/bounds.js';
-import { authenticateHook, corsHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
+import { authenticateHooks, corsHook, hostGuard, type HostPolicy } from './pipeline/policy.js';
 import type { ClientLimits } from './settings.js';
 import { registerWellKnown } from './routes/well-known.js';
 import { registerLlm } from './llm/routes.js';
@@ -140,6 +140,11 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     ops.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
   });
 
+  // A revoked key's open streams end at once (its next request gets 401).
+  opts.keys.onRevoked((keyId) => {
+    for (const s of streams.values()) if (s.ownerId === `key:${keyId}`) s.end();
+  });
+
   // list_changed goes once to every stream this replica holds, for the lists that changed as its principal sees them.
   opts.catalog.onChange((change) => {
     for (const s of streams.values()) {
@@ -159,7 +164,9 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (mcp) => {
     mcp.addHook('onRequest', hostGuard(opts.hosts));
     mcp.addHook('onRequest', corsHook(opts.hosts));
-    mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
+    const authenticate = authenticateHooks(opts.authenticator, audit, opts.publicUrl);
+    mcp.addHook('onRequest', authenticate.onRequest);
+    mcp.addHook('preValidation', authenticate.preValidation);
     registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });

@@ -2,7 +2,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ConfigError } from '@mcpgw/common/config';
+import { ConfigError, loadConfigFile } from '@mcpgw/common/config';
+import { watchConfig } from '@mcpgw/common/config-watch';
 import { createLogger } from '@mcpgw/common/logger';
 import { startTracing } from '@mcpgw/common/tracing';
 import { connectRedis } from '@mcpgw/common/redis';
@@ -48,12 +49,12 @@ if (settings.redisUrl) {
   const prefix = settings.redisPrefix;
   const [client, sub] = await Promise.all([connectRedis(settings.redisUrl, log, 'edge'), connectRedis(settings.redisUrl, log, 'edge-sub')]);
   redis = client;
-  sessions = new RedisSessionStore(redis, prefix, settings.sessionTtlMs, sub);
+  sessions = new RedisSessionStore(redis, prefix, settings.sessionTtlMs, sub, settings.limits.maxSessionsPerPrincipal);
   bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
   events = new RedisEventLog(redis, prefix, settings.sessionTtlMs);
   keyBackend = new RedisKeyBackend(redis, sub, prefix);
 } else {
-  sessions = new MemorySessionStore(settings.sessionTtlMs);
+  sessions = new MemorySessionStore(settings.sessionTtlMs, settings.limits.maxSessionsPerPrincipal);
   bus = new LocalStreamBus(streams);
   events = new MemoryEventLog(settings.sessionTtlMs);
   keyBackend = new MemoryKeyBackend();
@@ -72,6 +73,7 @@ registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 
 const tracing = startTracing('mcpgw-edge');
+const providers = new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections });
 const app = buildApp({
   tracing,
   catalog,
@@ -97,8 +99,16 @@ const app = buildApp({
   callTimeoutMs: settings.callTimeoutMs,
   stateSecret: settings.stateSecret,
   mrtrHoldMs: settings.mrtrHoldMs,
-  llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
+  llm: { providers, maxSteps: settings.llm.maxSteps },
 });
+// model_list reloads here as it does on the registry; the rest of the gateway block needs a (rolling) restart.
+if (process.env.MCPGW_CONFIG) {
+  const path = process.env.MCPGW_CONFIG;
+  watchConfig(path, log, async (config) => {
+    providers.replace(config.models);
+    log.info({ models: config.models.map((m) => m.name) }, 'model_list reloaded');
+  }, (p) => loadConfigFile(p, process.env, { gatewayOnly: true }));
+}
 if (redis && settings.stateSecretGenerated) {
   log.warn('MCPGW_STATE_SECRET is unset: MRTR requestState is sealed with a per-process secret, so a 2026 client\'s retry that reaches another edge is refused; give every edge the same MCPGW_STATE_SECRET');
 }

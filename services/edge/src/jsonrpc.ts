@@ -55,3 +55,9 @@ export function errorText(id: JsonRpcId | null, error: JsonRpcError): string {
 export function notificationText(method: string, params: unknown): string {
   return JSON.stringify({ jsonrpc: '2.0', method, params });
 }
+
+/** The id of a single JSON-RPC message body, when it has a usable one (errors answer it). */
+export function idOfBody(body: unknown): JsonRpcId | null {
+  const id = (body as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}

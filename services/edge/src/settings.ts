@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ConfigError, loadConfigFile, type GatewayConfig, type ModelConfig } from '@mcpgw/common/config';
 import { DEFAULT_SEPARATOR } from '@mcpgw/common/naming';
 import { DEFAULT_PREFIX } from '@mcpgw/common/redis';
+import { DEFAULT_MAX_SESSIONS_PER_PRINCIPAL } from './sessions/session-store.js';
 
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -40,6 +41,7 @@ export const envSchema = z.object({
   MCPGW_MAX_SSE_STREAMS: int(1).default(20_000).describe('Open SSE streams per edge (503, -32019 beyond)'),
   MCPGW_MAX_SSE_PER_PRINCIPAL: int(1).default(1_000).describe('Open SSE streams per principal per edge (429, -32019 beyond)'),
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64).describe('Calls in flight per session per edge (429, -32019 beyond)'),
+  MCPGW_MAX_SESSIONS_PER_PRINCIPAL: int(1).default(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL).describe('Sessions one principal may hold at once; the oldest ends to make room for a new one'),
   MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional().describe('Seals MCP 2026-07-28 requestState (at least 16 characters). Every edge behind one load balancer must share it; unset: random per process'),
   MCPGW_MRTR_TTL_SECONDS: int(1).default(300).describe('Lifetime of a requestState and of the upstream call held for it; a call nobody resumes is cancelled upstream'),
   MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000).describe('A model provider that sends no headers (or, streaming, no chunk) for this long is 504 provider_timeout'),
@@ -106,10 +108,13 @@ export interface ClientLimits {
   maxSsePerPrincipal: number;
   /** Calls in flight per session on this edge. */
   maxCallsPerSession: number;
+  /** Sessions one principal holds (across edges); the oldest end to make room. */
+  maxSessionsPerPrincipal: number;
 }
 
 export const DEFAULT_LIMITS: ClientLimits = {
   maxJsonDepth: 64, maxBatchItems: 50, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, maxSseStreams: 20_000, maxSsePerPrincipal: 1_000, maxCallsPerSession: 64,
+  maxSessionsPerPrincipal: DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
 };
 
 export const EMPTY_GATEWAY: GatewayConfig = {
@@ -142,7 +147,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     limits: {
       maxJsonDepth: e.MCPGW_MAX_JSON_DEPTH, maxBatchItems: e.MCPGW_MAX_BATCH_ITEMS, requestTimeoutMs: e.MCPGW_REQUEST_TIMEOUT_MS,
       headersTimeoutMs: e.MCPGW_HEADERS_TIMEOUT_MS, maxSseStreams: e.MCPGW_MAX_SSE_STREAMS, maxSsePerPrincipal: e.MCPGW_MAX_SSE_PER_PRINCIPAL,
-      maxCallsPerSession: e.MCPGW_MAX_CALLS_PER_SESSION,
+      maxCallsPerSession: e.MCPGW_MAX_CALLS_PER_SESSION, maxSessionsPerPrincipal: e.MCPGW_MAX_SESSIONS_PER_PRINCIPAL,
     },
     masterKey: e.MCPGW_MASTER_KEY || gateway.masterKey,
     allowedHosts: e.MCPGW_ALLOWED_HOSTS ?? gateway.allowedHosts ?? LOOPBACK_HOSTS,
@@ -157,19 +162,29 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
   };
 }
 
+const SECRET_QUERY = /token|key|secret|pass|auth|sig/i;
+
+/** A URL as the admin API shows it: password and secret-looking query values replaced. */
+export function redactUrl(v: string): string;
+export function redactUrl(v: string | undefined): string | null;
+export function redactUrl(v: string | undefined): string | null {
+  if (!v) return null;
+  try {
+    const u = new URL(v);
+    if (u.password) u.password = 'redacted';
+    for (const k of [...u.searchParams.keys()]) if (SECRET_QUERY.test(k)) u.searchParams.set(k, 'redacted');
+    return u.toString();
+  } catch {
+    return '[redacted]';
+  }
+}
+
 /** The settings as the admin API shows them: every secret replaced. */
 export function redactSettings(s: EdgeSettings): Record<string, unknown> {
   const secret = (v: string | undefined) => (v ? '[redacted]' : null);
-  const url = (v: string | undefined) => {
-    if (!v) return null;
-    try {
-      const u = new URL(v);
-      if (u.password) u.password = 'redacted';
-      return u.toString();
-    } catch {
-      return '[redacted]';
-    }
-  };
   const { gateway: _gateway, ...rest } = s;
-  return { ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), stateSecret: secret(s.stateSecret), redisUrl: url(s.redisUrl), models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey) })) };
+  return {
+    ...rest, masterKey: secret(s.masterKey), registryToken: secret(s.registryToken), stateSecret: secret(s.stateSecret), redisUrl: redactUrl(s.redisUrl),
+    models: s.models.map((m) => ({ ...m, apiKey: secret(m.apiKey), apiBase: redactUrl(m.apiBase) })),
+  };
 }

@@ -81,20 +81,28 @@ function every(ms: number, fn: () => Promise<void>): void {
   timers.push(window.setTimeout(loop, ms));
 }
 
-/** Calls the API; a rejected credential ends the session, other errors go to the banner. */
-async function guarded<T>(fn: (a: Api) => Promise<T>): Promise<T | undefined> {
+/**
+ * Calls the API; a rejected credential ends the session. Other errors go to
+ * the panel the data was for (`panel`: its body's id and what it shows), or
+ * to the banner. A panel's own failure is shown in the panel, so another
+ * request's success cannot clear it (the Tools panel once failed as an empty
+ * table while the servers' answer cleared the banner).
+ */
+async function guarded<T>(fn: (a: Api) => Promise<T>, panel?: { id: string; what: string }): Promise<T | undefined> {
   const a = api;
   if (!a) return undefined;
   try {
     const out = await fn(a);
-    setBanner('');
+    if (!panel) setBanner('');
     return out;
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403) && a === api) {
       logout(`${err.message}. Log in again.`);
       return undefined;
     }
-    setBanner(err instanceof Error ? err.message : String(err));
+    const message = err instanceof Error ? err.message : String(err);
+    if (panel) replace($(panel.id), h('p', { class: 'error', role: 'alert' }, `${panel.what} could not be loaded: ${message}`));
+    else setBanner(message);
     return undefined;
   }
 }
@@ -122,10 +130,13 @@ async function refreshStats(): Promise<void> {
 }
 
 async function refreshCatalog(): Promise<void> {
-  const [s, t] = await Promise.all([guarded((a) => a.servers()), guarded((a) => a.tools())]);
+  const [s, t] = await Promise.all([guarded((a) => a.servers()), guarded((a) => a.tools(), { id: 'tools-body', what: 'Tools and pins' })]);
   if (s) servers = s.servers;
   renderServers();
-  if (!t) return;
+  if (!t) {
+    lastToolsJson = '';
+    return;
+  }
   // Re-render tools only on a change, so a diff being read (or a button being pressed) is not rebuilt under the reader.
   const json = JSON.stringify(t.tools);
   if (json === lastToolsJson) return;

@@ -19,7 +19,7 @@ import { RedisEventLog } from '@mcpgw/common/event-log';
 import { RedisSessionLeases } from './upstreams/session-leases.js';
 import { LocalNotifier, RedisNotifier } from './notifier.js';
 import { UpstreamSet } from './upstreams/upstream-set.js';
-import { watchConfig } from './config-watch.js';
+import { watchConfig } from '@mcpgw/common/config-watch';
 import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { registrySettings } from './settings.js';
 

@@ -39,7 +39,7 @@ import type { CallSink } from './upstreams/client-peer.js';
 import { CallEvents } from './call-events.js';
 import { callsMux } from './calls-mux.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
-import { redact } from './upstreams/redact.js';
+import { redact } from '@mcpgw/common/redact';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
 
 export interface RegistryDeps {
@@ -255,15 +255,18 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
         timeoutMs: ctx?.timeoutMs,
         traceparent: traceparent || undefined,
         onProgress: wantProgress
-          ? (p) => emit({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } }, eventId: '', messageJson: EMPTY },
-            tokenJson ? () => progressText(tokenJson, p) : undefined, false)
+          ? (raw) => {
+            const p = raw.message ? { ...raw, message: upstream.forClient.text(raw.message) } : raw;
+            emit({ event: { $case: 'progress', value: { progress: p.progress, total: p.total ?? 0, hasTotal: p.total !== undefined, message: p.message ?? '' } }, eventId: '', messageJson: EMPTY },
+              tokenJson ? () => progressText(tokenJson, p) : undefined, false);
+          }
           : undefined,
       });
       // A per_client session's requests and notifications to its client ride on this call's stream.
       const sink: CallSink = {
         notification: (message) => {
           // The SDK hands over the parsed notification without its "jsonrpc" member.
-          const text = JSON.stringify({ jsonrpc: '2.0', ...message });
+          const text = upstream.forClient.json({ jsonrpc: '2.0', ...message }, message.method === 'notifications/message');
           emit({ event: { $case: 'notificationJson', value: Buffer.from(text) }, eventId: '', messageJson: EMPTY }, () => text, false);
         },
         request: (reqMethod, reqParams, signal) => new Promise((resolve, reject) => {
@@ -272,15 +275,16 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
           const onAbort = () => { done(); reject(new Error('cancelled')); };
           signal.addEventListener('abort', onAbort, { once: true });
           pendingRequests.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
-          const paramsJson = JSON.stringify(reqParams ?? {});
+          const paramsJson = upstream.forClient.json(reqParams ?? {}, false);
           emit({ event: { $case: 'serverRequest', value: { id, method: reqMethod, paramsJson: Buffer.from(paramsJson) } }, eventId: '', messageJson: EMPTY },
             () => requestText(id, reqMethod, paramsJson), false);
         }),
       };
       const peer = upstream.peer;
       const result = await (peer ? peer.during(sink, run) : run());
-      const resultJson = JSON.stringify(result);
-      emit(resultEvent(resultJson, (result as { isError?: unknown }).isError === true), () => responseText(ctx!.requestId, { result: resultJson }), true);
+      const isError = (result as { isError?: unknown }).isError === true;
+      const resultJson = upstream.forClient.json(result, isError);
+      emit(resultEvent(resultJson, isError), () => responseText(ctx!.requestId, { result: resultJson }), true);
     } catch (err) {
       const error = err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InternalError, message: redact((err as Error).message), data: { server } };
       const errorJson = JSON.stringify(error);

@@ -15,6 +15,7 @@ import { serverStatusView } from '../routes/server-status.js';
 import type { KeyRecord, KeyStore } from '../identity/keys.js';
 import type { Audit } from '../pipeline/audit.js';
 import { requireAdmin } from '../pipeline/policy.js';
+import { redactUrl } from '../settings.js';
 
 export interface AdminDeps {
   keys: KeyStore;
@@ -71,6 +72,16 @@ function apiError(reply: FastifyReply, status: number, message: string, data?: R
   return reply.code(status).send({ error: { code, message, ...(data ? { data } : {}) } });
 }
 
+/**
+ * The team an admin principal is confined to: an admin key (or token) of one
+ * team manages keys of that team only. The master key, and admins of no
+ * team, manage all.
+ */
+function adminTeamOf(req: FastifyRequest): string | undefined {
+  const p = req.principal;
+  return p.kind === 'master' || p.kind === 'anonymous' ? undefined : p.team;
+}
+
 /** The API's shape of a key: snake_case like the request, never the key itself. */
 export function keyView(r: KeyRecord) {
   return {
@@ -83,9 +94,13 @@ export function keyView(r: KeyRecord) {
 export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   const teams = new Map(deps.teams.map((t) => [t.name, t]));
   app.register(async (admin) => {
-    admin.addHook('onRequest', requireAdmin);
+    // After the authenticate step has answered any refusal (preValidation, registered by the parent first).
+    admin.addHook('preValidation', requireAdmin);
 
-    admin.get('/admin/api/keys', async () => ({ keys: (await deps.keys.list()).map(keyView) }));
+    admin.get('/admin/api/keys', async (req) => {
+      const team = adminTeamOf(req);
+      return { keys: (await deps.keys.list()).filter((k) => team === undefined || k.team === team).map(keyView) };
+    });
 
     admin.post('/admin/api/keys', async (req, reply) => {
       const parsed = newKeySchema.safeParse(req.body);
@@ -95,6 +110,12 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
         return apiError(reply, 400, `invalid "${field}": ${issue.message}`, { field });
       }
       const b = parsed.data;
+      // An admin of one team mints keys of that team only (a key of no team would reach every server).
+      const ownTeam = adminTeamOf(req);
+      if (ownTeam !== undefined) {
+        if (b.team !== undefined && b.team !== ownTeam) return apiError(reply, 403, `invalid "team": an admin of team '${ownTeam}' creates keys of that team only`, { field: 'team' });
+        b.team = ownTeam;
+      }
       if (b.team !== undefined && !teams.has(b.team)) return apiError(reply, 400, `invalid "team": unknown team '${b.team}' (gateway.teams)`, { field: 'team' });
       if (b.expires_at && Date.parse(b.expires_at) <= Date.now()) return apiError(reply, 400, 'invalid "expires_at": it is in the past', { field: 'expires_at' });
       const { key, record } = await deps.keys.create({
@@ -107,6 +128,8 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     admin.delete('/admin/api/keys/:id', async (req, reply) => {
       const { id } = req.params as { id: string };
       if (deps.keys.isDeclared(id)) return apiError(reply, 409, `key '${id}' is declared in the config (gateway.keys); remove it there`);
+      const ownTeam = adminTeamOf(req);
+      if (ownTeam !== undefined && !(await deps.keys.list()).some((k) => k.id === id && k.team === ownTeam)) return apiError(reply, 404, `unknown key '${id}'`);
       if (!(await deps.keys.revoke(id))) return apiError(reply, 404, `unknown key '${id}'`);
       deps.audit.admin(req.principal, 'key_revoked', { id });
       return { id, revoked: true };
@@ -178,7 +201,7 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
       gateway: {
         tool_separator: deps.gateway.toolSeparator, pinning: deps.gateway.pinning, hold_new: deps.gateway.holdNew, log_arguments: deps.gateway.logArguments,
         teams: deps.gateway.teams, keys: deps.gateway.keys.map((k) => ({ ...k, sha256: REDACTED })),
-        auth: { jwt: deps.gateway.jwt, resource: deps.gateway.resource ?? null }, tool_limits: deps.gateway.toolLimits, max_body_bytes: deps.gateway.maxBodyBytes,
+        auth: { jwt: deps.gateway.jwt.map((j) => ({ ...j, jwksUrl: redactUrl(j.jwksUrl) })), resource: deps.gateway.resource ?? null }, tool_limits: deps.gateway.toolLimits, max_body_bytes: deps.gateway.maxBodyBytes,
       },
       edge: deps.settings,
     }));

@@ -8,7 +8,7 @@
 // call-stream side notifications all reach it on whichever edge holds it.
 import type { JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Access } from '../identity/access.js';
-import type { SseWriter, StreamTarget } from '../transports/sse-writer.js';
+import type { SseWriter, StreamOwner, StreamTarget } from '../transports/sse-writer.js';
 import { META } from './modern.js';
 
 export interface SubscriptionFilter {
@@ -67,7 +67,13 @@ export function tagFor(listener: Listener, text: string): string | undefined {
 export class ListenHub implements StreamTarget {
   readonly listeners = new Set<Listener>();
 
-  constructor(readonly access: Access) {}
+  readonly access: Access;
+  readonly ownerId: string;
+
+  constructor(owner: StreamOwner) {
+    this.access = owner.access;
+    this.ownerId = owner.id;
+  }
 
   get closed(): boolean {
     return this.listeners.size === 0;

@@ -81,19 +81,22 @@ export class Authenticator {
     const v = await this.opts.jwt.verify(token);
     if (!v.ok) return { ok: false, reason: v.reason, message: v.message, tokenPresented: true };
     const { payload, issuer } = v;
-    const teamName = typeof payload[issuer.teamClaim] === 'string' ? (payload[issuer.teamClaim] as string) : undefined;
+    const claimed = typeof payload[issuer.teamClaim] === 'string' ? (payload[issuer.teamClaim] as string) : undefined;
+    const teamName = claimed ?? issuer.defaultTeam;
     const team = teamName ? this.teams.get(teamName) : undefined;
     if (teamName && !team) return { ok: false, reason: 'invalid_claims', message: `the token names team '${teamName}', which this gateway does not know`, tokenPresented: true };
     const scopes = claimList(payload[issuer.scopeClaim]);
     const servers = scopes.filter((s) => s.startsWith('server:')).map((s) => s.slice(7));
     const tools = scopes.filter((s) => s.startsWith('tool:')).map((s) => s.slice(5));
+    // Fail closed: a token that names no team and no server or tool scope reaches nothing (an empty list allows no server).
+    const ownServers = servers.length > 0 ? servers : !team && tools.length === 0 ? [] : undefined;
     const subject = typeof payload.sub === 'string' ? payload.sub : 'unknown';
     const id = `jwt:${issuer.issuer}#${subject}`;
     return {
       ok: true,
       principal: {
         id, name: subject, kind: 'jwt', admin: scopes.includes('mcpgw:admin'), team: teamName,
-        access: new Access(layersOf(team, { servers: servers.length ? servers : undefined, tools: tools.length ? tools : undefined })),
+        access: new Access(layersOf(team, { servers: ownServers, tools: tools.length ? tools : undefined })),
         limits: limitsOf(team, { bucket: id }),
       },
     };

@@ -37,7 +37,7 @@ export class JwtVerifier {
       return { ok: false, reason: 'malformed', message: 'the bearer token is not a well-formed JWT' };
     }
     const issuer = typeof iss === 'string' ? this.issuers.get(iss) : undefined;
-    if (!issuer) return { ok: false, reason: 'unknown_issuer', message: `the token's issuer ${JSON.stringify(iss ?? null)} is not one this gateway trusts` };
+    if (!issuer) return { ok: false, reason: 'unknown_issuer', message: `the token's issuer ${JSON.stringify(iss ?? null).slice(0, 120)} is not one this gateway trusts` };
     try {
       const { payload } = await jwtVerify(token, issuer.jwks, { issuer: issuer.config.issuer, audience: issuer.config.audiences, clockTolerance: 5 });
       return { ok: true, payload, issuer: issuer.config };

@@ -125,6 +125,9 @@ export type KeyLookup = { found: KeyRecord } | { missing: true } | { unavailable
 export class KeyStore {
   private readonly declared = new Map<string, KeyRecord>();
   private readonly cache = new Map<string, { rec?: KeyRecord; until: number }>();
+  /** Key ids by sha of keys that authenticated here (kept past the cache TTL: their streams may still be open). */
+  private readonly idsBySha = new Map<string, string>();
+  private readonly revokedListeners: ((keyId: string) => void)[] = [];
 
   constructor(private readonly backend: KeyBackend, declared: DeclaredKey[], private readonly cacheMs: number) {
     for (const d of declared) {
@@ -133,7 +136,20 @@ export class KeyStore {
         admin: d.admin, rpm: d.rpm, maxConcurrency: d.maxConcurrency, createdAt: '', declared: true,
       });
     }
-    backend.onRevoke((sha) => this.cache.delete(sha));
+    backend.onRevoke((sha) => {
+      this.cache.delete(sha);
+      const id = this.idsBySha.get(sha);
+      if (id) this.revoked(id);
+    });
+  }
+
+  /** Called with the key id of every key revoked on any edge that authenticated here, and of each revoked here. */
+  onRevoked(listener: (keyId: string) => void): void {
+    this.revokedListeners.push(listener);
+  }
+
+  private revoked(id: string): void {
+    for (const l of this.revokedListeners) l(id);
   }
 
   /** Looks up a presented key. A backend that is down serves what is cached; else `unavailable`. */
@@ -154,6 +170,10 @@ export class KeyStore {
     // Unknown keys are cached briefly too: a new key cannot have been presented before it existed.
     this.cache.set(sha, { rec, until: now + (rec ? this.cacheMs : NEGATIVE_TTL_MS) });
     if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+    if (rec) {
+      this.idsBySha.set(sha, rec.id);
+      if (this.idsBySha.size > CACHE_MAX) this.idsBySha.delete(this.idsBySha.keys().next().value!);
+    }
     return rec ? { found: rec } : { missing: true };
   }
 
@@ -179,6 +199,7 @@ export class KeyStore {
     if (!sha) return false;
     this.cache.delete(sha);
     await this.backend.announceRevoke(sha);
+    this.revoked(id);
     return true;
   }
 }

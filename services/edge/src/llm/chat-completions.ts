@@ -43,6 +43,7 @@ export async function chatWithMcpTools(
   let usage: Record<string, unknown> | undefined;
   const streamed = sink ? new StreamedChat(sink) : undefined;
   for (let step = 1; ; step++) {
+    if (step > 1) await deps.chargeModelCall();
     const request = { ...rest, messages, ...(offered.length ? { tools: offered } : {}) };
     const completion = streamed
       ? await streamed.step(await deps.providers.stream(model, 'chat/completions', { ...request, stream: true, stream_options: { include_usage: true } }, signal))

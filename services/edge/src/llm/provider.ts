@@ -5,6 +5,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { ModelConfig } from '@mcpgw/common/config';
+import { createRedactor } from '@mcpgw/common/redact';
 import { OpenAIError, type OpenAIErrorBody } from './errors.js';
 
 export type ProviderEndpoint = 'chat/completions' | 'responses';
@@ -26,15 +27,25 @@ export class ProviderError extends OpenAIError {}
 
 export class Providers {
   private readonly agent: Agent;
-  private readonly byName: Map<string, ModelConfig>;
+  private byName: Map<string, ModelConfig>;
 
-  constructor(readonly models: ModelConfig[], private readonly opts: ProviderOptions) {
-    this.byName = new Map(models.map((m) => [m.name, m]));
+  constructor(private current: ModelConfig[], private readonly opts: ProviderOptions) {
+    this.byName = new Map(current.map((m) => [m.name, m]));
     this.agent = new Agent({ connections: opts.maxConnections, keepAliveTimeout: 30_000, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs });
+  }
+
+  get models(): readonly ModelConfig[] {
+    return this.current;
   }
 
   get(name: string): ModelConfig | undefined {
     return this.byName.get(name);
+  }
+
+  /** A reloaded model_list: requests under way keep the model they looked up. */
+  replace(models: ModelConfig[]): void {
+    this.current = models;
+    this.byName = new Map(models.map((m) => [m.name, m]));
   }
 
   /** The request as it goes upstream: the upstream's model name, streaming or not. */
@@ -63,7 +74,12 @@ export class Providers {
       return new ProviderError(504, { message: `model '${model.name}': the provider did not answer within ${timeout} ms`, type: 'timeout', code: 'provider_timeout' });
     }
     if ((err as Error).name === 'AbortError') return new ProviderError(499, { message: 'the client closed the request', type: 'cancelled', code: 'client_closed' });
-    return new ProviderError(502, { message: `model '${model.name}': the provider could not be reached (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, type: 'api_error', code: 'provider_unavailable' });
+    // Only a network failure is the provider's; anything else is the gateway's own fault and says so.
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (err instanceof undiciErrors.UndiciError || typeof code === 'string') {
+      return new ProviderError(502, { message: `model '${model.name}': the provider could not be reached (${code ?? (err as Error).message})`, type: 'api_error', code: 'provider_unavailable' });
+    }
+    return new OpenAIError(500, { message: `the gateway failed on this request (${(err as Error)?.message ?? String(err)})`, type: 'server_error', code: 'internal_error' });
   }
 
   /** A non-streaming call: the parsed JSON answer, or ProviderError with the provider's status and error. */
@@ -75,7 +91,7 @@ export class Providers {
     } catch (err) {
       throw this.failure(model, err);
     }
-    if (res.status < 200 || res.status >= 300) throw new ProviderError(res.status, errorBodyOf(text, res.status));
+    if (res.status < 200 || res.status >= 300) throw providerAnswerError(model, res.status, text);
     try {
       const value: unknown = JSON.parse(text);
       if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
@@ -95,7 +111,7 @@ export class Providers {
     try {
       text = await readText(res.body);
     } catch { /* the status still says what happened */ }
-    throw new ProviderError(res.status, errorBodyOf(text, res.status));
+    throw providerAnswerError(model, res.status, text);
   }
 
   async close(): Promise<void> {
@@ -109,14 +125,35 @@ async function readText(body: Readable): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/**
+ * A provider's error answer, as the gateway's client sees it. The provider
+ * speaks to the gateway, not to the client: its text is redacted (it may echo
+ * the gateway's provider key), its refusal of the gateway's own credentials
+ * (401/403) or its own failure (5xx) is a bad gateway (502), while what
+ * blames the request (400, 404, 413, 422) or asks to slow down (429) keeps
+ * its status so OpenAI clients raise their usual errors.
+ */
+function providerAnswerError(model: ModelConfig, status: number, text: string): ProviderError {
+  const redact = createRedactor(model.apiKey ? [model.apiKey] : []);
+  const said = errorBodyOf(text, status);
+  const message = redact(said.message).slice(0, 500);
+  if (status === 401 || status === 403) {
+    return new ProviderError(502, { message: `model '${model.name}': the provider refused the gateway's credentials (HTTP ${status}): ${message}`, type: 'api_error', param: null, code: 'provider_auth_failed' });
+  }
+  if (status === 429 || (status >= 400 && status < 500)) {
+    return new ProviderError(status, { message: `model '${model.name}': ${message}`, type: said.type, param: said.param ?? null, code: said.code ?? null });
+  }
+  return new ProviderError(502, { message: `model '${model.name}': the provider failed (HTTP ${status}): ${message}`, type: 'api_error', param: null, code: 'provider_error' });
+}
+
 /** The provider's `{"error": {...}}` as it sent it; anything else wrapped so the client still gets OpenAI's shape. */
 function errorBodyOf(text: string, status: number): OpenAIErrorBody {
   try {
     const v = JSON.parse(text) as { error?: Partial<OpenAIErrorBody> | string };
     if (v.error && typeof v.error === 'object' && typeof v.error.message === 'string') {
-      return { message: v.error.message, type: v.error.type ?? 'api_error', param: v.error.param ?? null, code: v.error.code ?? null };
+      return { message: v.error.message, type: typeof v.error.type === 'string' ? v.error.type : 'api_error', param: typeof v.error.param === 'string' ? v.error.param : null, code: typeof v.error.code === 'string' ? v.error.code : null };
     }
     if (typeof v.error === 'string') return { message: v.error, type: 'api_error', param: null, code: null };
-  } catch { /* not JSON */ }
+  } catch { /* not JSON: the text itself */ }
   return { message: `the provider answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`, type: 'api_error', param: null, code: null };
 }

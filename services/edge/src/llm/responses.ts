@@ -91,6 +91,7 @@ export async function responsesWithMcpTools(
   const { stream: _stream, stream_options: _options, tools: _tools, ...rest } = body;
   let usage: Record<string, unknown> | undefined;
   for (let step = 1; ; step++) {
+    if (step > 1) await deps.chargeModelCall();
     const response = await deps.providers.json(model, 'responses', { ...rest, input, ...(offered.length ? { tools: offered } : {}) }, signal);
     usage = addUsage(usage, response.usage);
     const items = (response.output as Item[] | undefined) ?? [];

@@ -78,6 +78,9 @@ function validate(body: unknown, endpoint: Endpoint): Record<string, unknown> {
     if (b.messages.some((m) => !m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string')) throw badRequest("every message needs a 'role'.", 'messages', 'invalid_type');
   } else if (b.input !== undefined && typeof b.input !== 'string' && !Array.isArray(b.input)) {
     throw badRequest("'input' must be a string or an array of input items.", 'input', 'invalid_type');
+  } else if (Array.isArray(b.input)) {
+    const bad = b.input.findIndex((item) => !item || typeof item !== 'object' || Array.isArray(item));
+    if (bad >= 0) throw badRequest(`'input[${bad}]' must be an input item (an object), not ${String(JSON.stringify(b.input[bad])).slice(0, 60)}.`, `input[${bad}]`, 'invalid_type');
   }
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw badRequest("'stream' must be a boolean.", 'stream', 'invalid_type');
   return b;
@@ -90,14 +93,16 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
   const split = splitTools(body.tools);
 
   const count = (status: number) => deps.metrics.llmRequests.inc({ model: model.name, endpoint, status });
-  const limited = deps.limiter.applies(req.principal) ? await deps.limiter.acquire(req.principal) : undefined;
-  // The request counts against rpm; its concurrency slot is not held for the whole
+  // Each model call counts against rpm; its concurrency slot is not held for the whole
   // model call, or a key with max_concurrency 1 could never run the tool calls it asks for.
-  if (limited?.ok) limited.release();
-  if (limited && !limited.ok) {
+  const chargeModelCall = async (): Promise<void> => {
+    const limited = deps.limiter.applies(req.principal) ? await deps.limiter.acquire(req.principal) : undefined;
+    if (!limited) return;
+    if (limited.ok) return limited.release();
     count(429);
     throw new OpenAIError(429, { message: `Rate limited: ${limited.message}; retry in ${Math.ceil(limited.retryAfterMs / 1000)} s`, type: 'requests', code: 'rate_limit_exceeded' }, { 'retry-after': String(Math.ceil(limited.retryAfterMs / 1000)) });
-  }
+  };
+  await chargeModelCall();
   // The client going away cancels the provider request and any tool calls in flight.
   const abort = new AbortController();
   const onClose = () => { if (!reply.raw.writableFinished) abort.abort(); };
@@ -128,7 +133,7 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
       return reply.send(up.body);
     }
     const ctx: RequestContext = { principal: req.principal, era: 'legacy', signal: abort.signal, traceparent: traceparentOf(req) };
-    const loopDeps: LoopDeps & { providers: Providers } = { ...deps };
+    const loopDeps: LoopDeps & { providers: Providers } = { ...deps, chargeModelCall };
     let events: string[] = [];
     let json: Record<string, unknown>;
     if (endpoint === 'chat.completions') {

@@ -32,6 +32,11 @@ export interface LoopDeps {
   metrics: EdgeMetrics;
   log: Logger;
   maxSteps: number;
+  /**
+   * Counts one model call against the caller's rpm; throws the 429 when it is
+   * spent. Every model call of a tool loop counts, not only the request's first.
+   */
+  chargeModelCall(): Promise<void>;
 }
 
 const names = (v: unknown): string[] | undefined => {

@@ -3,6 +3,7 @@
 // request's id, not a stack overflow later), bodies on DELETE/GET, batch size.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ErrorCode, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
+import { idOfBody } from '../jsonrpc.js';
 
 export interface InputBounds {
   /** Deepest nesting of arrays and objects in a body (MCPGW_MAX_JSON_DEPTH). */
@@ -39,11 +40,6 @@ export function jsonDepthExceeds(text: string, limit: number): boolean {
   return false;
 }
 
-function idOf(body: unknown): JsonRpcId | null {
-  const id = (body as { id?: unknown } | null)?.id;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
-}
-
 /**
  * The JSON body parser of every route: JSON.parse, then a depth check when
  * the text is long enough to be too deep (short bodies skip the scan). An
@@ -64,7 +60,7 @@ export function registerJsonParser(app: FastifyInstance, bounds: InputBounds): v
       return done(Object.assign(err as SyntaxError, { statusCode: 400 }), undefined);
     }
     if (s.length > bounds.maxJsonDepth * 2 && jsonDepthExceeds(s, bounds.maxJsonDepth)) {
-      return done(new BoundError({ code: ErrorCode.LimitExceeded, message: `Invalid Request: JSON nested deeper than ${bounds.maxJsonDepth} levels (MCPGW_MAX_JSON_DEPTH)` }, idOf(body)), undefined);
+      return done(new BoundError({ code: ErrorCode.LimitExceeded, message: `Invalid Request: JSON nested deeper than ${bounds.maxJsonDepth} levels (MCPGW_MAX_JSON_DEPTH)` }, idOfBody(body)), undefined);
     }
     done(null, body);
   });

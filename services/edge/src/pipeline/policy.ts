@@ -3,11 +3,11 @@
 // Session ownership, authorization, limits and audit follow in the transports'
 // session loading and in the dispatcher; no transport checks a credential.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Authenticator } from '../identity/authenticate.js';
 import type { Principal } from '../identity/principal.js';
 import { LOOPBACK_HOSTS } from '../settings.js';
-import { errorText } from '../jsonrpc.js';
+import { errorText, idOfBody } from '../jsonrpc.js';
 import type { Audit } from './audit.js';
 
 declare module 'fastify' {
@@ -101,20 +101,40 @@ export function resourceMetadataUrl(req: FastifyRequest, publicUrl?: string): st
   return `${base}/.well-known/oauth-protected-resource`;
 }
 
-/** The authenticate step: sets `req.principal`, or answers 401 with the RFC 9728 pointer. */
-export function authenticateHook(auth: Authenticator, audit: Audit, publicUrl?: string) {
-  return async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const outcome = await auth.authenticate(req.headers, req.query as Record<string, unknown> | undefined);
-    if (outcome.ok) {
-      req.principal = outcome.principal;
-      return;
-    }
-    audit.authFailure(outcome.reason, req.routeOptions.url ?? 'unmatched');
-    let challenge = `Bearer resource_metadata="${resourceMetadataUrl(req, publicUrl)}"`;
-    if (outcome.tokenPresented) challenge += `, error="invalid_token", error_description="${outcome.message.replace(/"/g, "'")}"`;
-    reply.header('www-authenticate', challenge);
-    sendError(reply, 401, { code: ErrorCode.Unauthorized, message: `Unauthorized: ${outcome.message}`, data: { reason: outcome.reason } });
-    return reply;
+/** The JSON-RPC id of a parsed single-message body, so every error answers the request it refuses. */
+export function requestIdOf(req: FastifyRequest): JsonRpcId | null {
+  return idOfBody(req.body);
+}
+
+/** RFC 6750 §3: error_description is printable ASCII without `"` and `\` (anything else made Node refuse the header: a 500). */
+const headerSafe = (text: string) => text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?').slice(0, 300);
+
+/**
+ * The authenticate step. `onRequest` checks the credential before any body
+ * is read and sets `req.principal`; a refusal is answered in `preValidation`,
+ * once the (bounded) body is parsed, so the 401 carries the request's id.
+ */
+export function authenticateHooks(auth: Authenticator, audit: Audit, publicUrl?: string) {
+  const refused = new WeakMap<FastifyRequest, { reason: string; message: string; tokenPresented: boolean }>();
+  return {
+    async onRequest(req: FastifyRequest): Promise<void> {
+      const outcome = await auth.authenticate(req.headers, req.query as Record<string, unknown> | undefined);
+      if (outcome.ok) {
+        req.principal = outcome.principal;
+        return;
+      }
+      audit.authFailure(outcome.reason, req.routeOptions.url ?? 'unmatched');
+      refused.set(req, outcome);
+    },
+    async preValidation(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const outcome = refused.get(req);
+      if (!outcome) return;
+      let challenge = `Bearer resource_metadata="${resourceMetadataUrl(req, publicUrl)}"`;
+      if (outcome.tokenPresented) challenge += `, error="invalid_token", error_description="${headerSafe(outcome.message)}"`;
+      reply.header('www-authenticate', challenge);
+      sendError(reply, 401, { code: ErrorCode.Unauthorized, message: `Unauthorized: ${outcome.message}`, data: { reason: outcome.reason } }, requestIdOf(req));
+      return reply;
+    },
   };
 }
 

@@ -24,6 +24,9 @@ export interface SessionRecord {
   s?: string;
 }
 
+/** MCPGW_MAX_SESSIONS_PER_PRINCIPAL's default. */
+export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 1_000;
+
 export interface SessionStore {
   create(rec: SessionRecord): Promise<void>;
   /** undefined: unknown or ended. Throws only when the store is down and the record is not cached. */
@@ -44,6 +47,40 @@ interface Cached {
 const CACHE_MAX = 10_000;
 const CACHE_FRESH_MS = 5_000;
 
+/** What one session record may hold: `initialize`'s capabilities and client info are the client's to fill. */
+export const MAX_CAPABILITIES_BYTES = 16 * 1024;
+export const MAX_CLIENT_INFO_CHARS = 200;
+
+/**
+ * The capabilities to store, or why they are refused. Bounded because every
+ * session's record lives in Redis for its whole TTL (5 sessions × 3 MiB grew
+ * Redis by 17 MiB before this bound).
+ */
+export function boundedCapabilities(value: unknown): { ok: Record<string, unknown> } | { error: string } {
+  if (value === undefined || value === null) return { ok: {} };
+  if (typeof value !== 'object' || Array.isArray(value)) return { error: 'Invalid params: "capabilities" must be an object' };
+  const bytes = Buffer.byteLength(JSON.stringify(value));
+  if (bytes > MAX_CAPABILITIES_BYTES) return { error: `Invalid params: "capabilities" is ${bytes} bytes; at most ${MAX_CAPABILITIES_BYTES} are accepted` };
+  return { ok: value as Record<string, unknown> };
+}
+
+/** `name/version` of initialize's clientInfo, cut to a bound (it is for logs). */
+export function clientInfoText(info: unknown): string | undefined {
+  if (!info || typeof info !== 'object') return undefined;
+  const { name, version } = info as { name?: unknown; version?: unknown };
+  return `${String(name)}/${String(version)}`.slice(0, MAX_CLIENT_INFO_CHARS);
+}
+
+/**
+ * The oldest sessions of a principal beyond `max`, oldest first: they are
+ * ended to make room (their clients get 404 and re-initialize, as the spec
+ * intends), so a client that never ends its sessions cannot grow the store
+ * without bound, while the sessions in use stay.
+ */
+function overflow(ids: string[], max: number): string[] {
+  return ids.length > max ? ids.slice(0, ids.length - max) : [];
+}
+
 /** A bounded map, oldest entry evicted first. */
 class LocalCache {
   private readonly map = new Map<string, Cached>();
@@ -61,7 +98,10 @@ export class MemorySessionStore implements SessionStore {
   private readonly records = new Map<string, { rec: SessionRecord; expiresAt: number }>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly ttlMs: number) {
+  /** Session ids per principal, oldest first. */
+  private readonly byPrincipal = new Map<string, string[]>();
+
+  constructor(private readonly ttlMs: number, private readonly maxPerPrincipal = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL) {
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const [id, r] of this.records) if (r.expiresAt <= now) this.records.delete(id);
@@ -71,6 +111,10 @@ export class MemorySessionStore implements SessionStore {
 
   async create(rec: SessionRecord): Promise<void> {
     this.records.set(rec.id, { rec, expiresAt: Date.now() + this.ttlMs });
+    const ids = (this.byPrincipal.get(rec.p) ?? []).filter((id) => this.records.has(id));
+    ids.push(rec.id);
+    for (const id of overflow(ids, this.maxPerPrincipal)) this.records.delete(id);
+    this.byPrincipal.set(rec.p, ids.slice(-this.maxPerPrincipal));
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {
@@ -108,7 +152,8 @@ export class RedisSessionStore implements SessionStore {
    * `sub`: a subscriber connection; updates and deletes are announced on
    * `<prefix>sessions` so other replicas drop their cached copy at once.
    */
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number, sub?: Redis) {
+  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly ttlMs: number, sub?: Redis,
+    private readonly maxPerPrincipal = DEFAULT_MAX_SESSIONS_PER_PRINCIPAL) {
     this.channel = `${prefix}sessions`;
     if (sub) {
       sub.on('message', (ch: string, id: string) => { if (ch === this.channel) this.cache.delete(id); });
@@ -124,10 +169,25 @@ export class RedisSessionStore implements SessionStore {
     return `${this.prefix}session:{${id}}`;
   }
 
+  /** Session ids of one principal by creation time (`<prefix>psessions:{principal}`), for the per-principal bound. */
+  private principalKey(principal: string): string {
+    return `${this.prefix}psessions:{${principal}}`;
+  }
+
   async create(rec: SessionRecord): Promise<void> {
-    await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PX', this.ttlMs);
     const now = Date.now();
+    const index = this.principalKey(rec.p);
+    await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PX', this.ttlMs);
+    // One key per transaction: the session and the index hash to different Redis Cluster slots.
+    const [, , count] = (await this.redis.multi().zadd(index, now, rec.id).pexpire(index, this.ttlMs).zcard(index).exec()) ?? [];
     this.cache.set(rec.id, { rec, expiresAt: now + this.ttlMs, freshUntil: now + CACHE_FRESH_MS });
+    const over = Number(count?.[1] ?? 0) - this.maxPerPrincipal;
+    if (over > 0) {
+      // ZPOPMIN takes the oldest; ids of sessions that already expired count until popped, which ends nothing.
+      const popped = await this.redis.zpopmin(index, over);
+      const ids = popped.filter((_, i) => i % 2 === 0);
+      for (const id of ids) await this.delete(id);
+    }
   }
 
   async get(id: string): Promise<SessionRecord | undefined> {

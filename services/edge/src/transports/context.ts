@@ -8,7 +8,7 @@ import type { Dispatcher, RegistryCalls, RequestContext } from '../dispatcher.js
 import type { Audit } from '../pipeline/audit.js';
 import type { SlotCounter } from '../pipeline/bounds.js';
 import type { ClientLimits } from '../settings.js';
-import { sendError } from '../pipeline/policy.js';
+import { requestIdOf, sendError } from '../pipeline/policy.js';
 import type { EdgeMetrics } from '../metrics.js';
 import type { SessionRecord, SessionStore } from '../sessions/session-store.js';
 import type { StreamTarget } from './sse-writer.js';
@@ -65,11 +65,11 @@ export async function loadSession(deps: TransportDeps, req: FastifyRequest, repl
     session = await deps.sessions.get(id);
   } catch (err) {
     deps.log.warn({ err: (err as Error).message }, 'session store unavailable');
-    sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
+    sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' }, requestIdOf(req));
     return undefined;
   }
   if (!session || session.s !== server || session.p !== req.principal.id) {
-    sendError(reply, 404, { code: ErrorCode.SessionNotFound, message: 'Session not found: it ended or never existed; initialize a new one' });
+    sendError(reply, 404, { code: ErrorCode.SessionNotFound, message: 'Session not found: it ended or never existed; initialize a new one' }, requestIdOf(req));
     return undefined;
   }
   return session;
@@ -83,7 +83,7 @@ export function checkServerRoute(deps: TransportDeps, req: FastifyRequest, reply
   const server = serverParam(req);
   if (server === undefined || deps.catalog.visibleServer(server, req.principal.access)) return true;
   if (deps.catalog.hasServer(server)) deps.audit.denied(req.principal, 'server', server, server);
-  sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` });
+  sendError(reply, 404, { code: ErrorCode.InvalidParams, message: `unknown server '${server}'` }, requestIdOf(req));
   return false;
 }
 

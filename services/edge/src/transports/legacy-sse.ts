@@ -7,8 +7,9 @@ import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { classify, errorText, resultText } from '../jsonrpc.js';
 import { outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion } from '../protocol.js';
-import type { SessionRecord } from '../sessions/session-store.js';
+import { boundedCapabilities, clientInfoText, type SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
+import { requestIdOf } from '../pipeline/policy.js';
 import { SseWriter } from './sse-writer.js';
 import type { StreamGetHandler } from './streamable-http.js';
 import type { ModernAdapter } from './streamable-http-2026.js';
@@ -48,7 +49,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       return sendError(reply, 503, { code: ErrorCode.InternalError, message: 'Session store unavailable; retry shortly' });
     }
     reply.hijack();
-    const sse = new SseWriter(reply.raw, req.principal.access);
+    const sse = new SseWriter(reply.raw, req.principal);
     streams.set(session.id, sse);
     metrics.sessionsActive.inc({ transport: 'sse' });
     sse.event('endpoint', endpointFor(req.url, session.id));
@@ -69,7 +70,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     const session = await loadSession(deps, req, reply, sid, server);
     if (!session) return reply;
     if (!streams.has(sid) && session.e === deps.instanceId) {
-      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream is closed; open a new SSE stream' });
+      return sendError(reply, 404, { code: ErrorCode.InvalidRequest, message: 'Session stream is closed; open a new SSE stream' }, requestIdOf(req));
     }
     // The stream may be held by another replica: answers travel over the stream bus.
     const send = (text: string) => {
@@ -97,8 +98,9 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
     if (msg.method === 'initialize') {
       const params = msg.params ?? {};
       const version = negotiateVersion(params.protocolVersion);
-      const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
-      await sessions.update({ ...session, v: version, cc: (params.capabilities as Record<string, unknown>) ?? {}, ci: info ? `${String(info.name)}/${String(info.version)}` : undefined })
+      const capabilities = boundedCapabilities(params.capabilities);
+      if ('error' in capabilities) return send(errorText(msg.id, { code: ErrorCode.InvalidParams, message: capabilities.error }));
+      await sessions.update({ ...session, v: version, cc: capabilities.ok, ci: clientInfoText(params.clientInfo) })
         .catch((err: Error) => deps.log.warn({ err: err.message }, 'session update failed'));
       send(resultText(msg.id, initializeResult(version)));
       return;

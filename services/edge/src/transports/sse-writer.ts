@@ -14,8 +14,16 @@ export function setSseBufferLimit(bytes: number): void {
  * SseWriter (a session's stream), or a hub of 2026 `subscriptions/listen`
  * streams (era/listen.ts) that filters and tags what it is given.
  */
+/** Whose stream it is: its scopes filter notifications, its id ends it when the credential is revoked. */
+export interface StreamOwner {
+  readonly id: string;
+  readonly access: Access;
+}
+
 export interface StreamTarget {
   readonly access: Access;
+  /** The principal id of the stream's owner. */
+  readonly ownerId: string;
   readonly closed: boolean;
   event(name: string, data: string, id?: string): boolean;
   end(): void;
@@ -27,11 +35,16 @@ export class SseWriter implements StreamTarget {
   private readonly keepalive: NodeJS.Timeout;
   closed = false;
 
+  readonly access: Access;
+  readonly ownerId: string;
+
   /**
-   * `access`: the scopes of the principal this stream belongs to, so that
-   * notifications (list_changed) reach it only for items it can see.
+   * `owner`: the principal this stream belongs to, so that notifications
+   * (list_changed) reach it only for items it can see.
    */
-  constructor(private readonly res: ServerResponse, readonly access: Access = Access.ALL, extraHeaders: Record<string, string> = {}) {
+  constructor(private readonly res: ServerResponse, owner: StreamOwner = { id: '', access: Access.ALL }, extraHeaders: Record<string, string> = {}) {
+    this.access = owner.access;
+    this.ownerId = owner.id;
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache, no-transform',

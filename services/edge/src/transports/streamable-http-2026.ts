@@ -64,11 +64,6 @@ export function sendEraError(reply: FastifyReply, id: JsonRpcId | null | undefin
   return reply.code(err.httpStatus).type('application/json').send(errorResponseText(id, err));
 }
 
-const idOf = (body: unknown): JsonRpcId | null => {
-  const id = (body as { id?: unknown } | null)?.id;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
-};
-
 export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): ModernAdapter {
   const { dispatcher, catalog } = deps;
   const mrtr = new Mrtr({ sealer: opts.sealer, events: deps.events, registry: deps.registry, log: deps.log, holdMs: opts.holdMs, followMs: opts.callTimeoutMs });
@@ -193,7 +188,7 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     let sse: SseWriter | undefined;
     if (stream) {
       reply.hijack();
-      sse = new SseWriter(reply.raw, principal.access);
+      sse = new SseWriter(reply.raw, principal);
       ctx.notify = (json) => { sse!.event('message', json); };
       info.notify = ctx.notify;
     }
@@ -232,9 +227,9 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     if (!release) return reply;
     const sessionId = modernSessionId(principal.id);
     reply.hijack();
-    const sse = new SseWriter(reply.raw, principal.access);
+    const sse = new SseWriter(reply.raw, principal);
     const existing = deps.streams.get(sessionId);
-    const listenHub = existing instanceof ListenHub ? existing : new ListenHub(principal.access);
+    const listenHub = existing instanceof ListenHub ? existing : new ListenHub(principal);
     if (existing !== listenHub) deps.streams.set(sessionId, listenHub);
     const listener: Listener = { id: msg.id, filter: honored, sse };
     listenHub.listeners.add(listener);
@@ -276,4 +271,3 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
   return { post, refuseStreamMethods, mrtr };
 }
 
-export { idOf as requestIdOf };

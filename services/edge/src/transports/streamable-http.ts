@@ -5,14 +5,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import { decodeEventId, primingEventId } from '@mcpgw/common/event-log';
 import { progressTokenOf, type RequestContext } from '../dispatcher.js';
-import { classify, errorText, resultText, type JsonRpcRequest } from '../jsonrpc.js';
+import { classify, errorText, idOfBody, resultText, type JsonRpcRequest } from '../jsonrpc.js';
 import { httpStatusOf, outcomeText } from '../pipeline/outcome.js';
 import { initializeResult, negotiateVersion, SUPPORTED_VERSIONS } from '../protocol.js';
-import type { SessionRecord } from '../sessions/session-store.js';
+import { boundedCapabilities, clientInfoText, type SessionRecord } from '../sessions/session-store.js';
 import { callSlotError, checkServerRoute, loadSession, newSessionId, sendError, serverParam, sessionContext, takeCallSlot, takeStreamSlot, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
 import { classifyEra } from '../era/modern.js';
-import { requestIdOf, sendEraError, type ModernAdapter } from './streamable-http-2026.js';
+import { sendEraError, type ModernAdapter } from './streamable-http-2026.js';
 
 /** The reconnect delay suggested to clients (`retry:` of the priming event). */
 const RETRY_MS = 1_000;
@@ -50,7 +50,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     if (Array.isArray(req.body)) return batch(req, reply, req.body, server);
     // The era, decided once: 2026-07-28 requests are stateless and go to their own adapter.
     const era = classifyEra(req.headers, req.body);
-    if ('error' in era) return sendEraError(reply, requestIdOf(req.body), era.error);
+    if ('error' in era) return sendEraError(reply, idOfBody(req.body), era.error);
     if (era.era === 'modern') return modern.post(req, reply, era);
     const c = classify(req.body);
     if (c.kind === 'invalid') return sendError(reply, 400, c.error, c.id);
@@ -60,11 +60,12 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       if (typeof sid === 'string') return sendError(reply, 400, { code: ErrorCode.InvalidRequest, message: 'Invalid Request: initialize must not carry Mcp-Session-Id' }, c.msg.id);
       const params = c.msg.params ?? {};
       const version = negotiateVersion(params.protocolVersion);
-      const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
+      const capabilities = boundedCapabilities(params.capabilities);
+      if ('error' in capabilities) return sendError(reply, 400, { code: ErrorCode.InvalidParams, message: capabilities.error }, c.msg.id);
       const session: SessionRecord = {
         id: newSessionId(), v: version, t: 'http', p: req.principal.id,
-        cc: (params.capabilities as Record<string, unknown>) ?? {},
-        ci: info ? `${String(info.name)}/${String(info.version)}` : undefined,
+        cc: capabilities.ok,
+        ci: clientInfoText(params.clientInfo),
         s: server,
       };
       try {
@@ -128,7 +129,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const open = (): SseWriter => {
       if (sse) return sse;
       reply.hijack();
-      sse = new SseWriter(reply.raw);
+      sse = new SseWriter(reply.raw, base.principal);
       if (resumable) sse.prime(primingEventId(streamId), RETRY_MS);
       return sse;
     };
@@ -170,7 +171,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const release = takeStreamSlot(deps, req, reply);
     if (!release) return reply;
     reply.hijack();
-    const sse = new SseWriter(reply.raw, req.principal.access);
+    const sse = new SseWriter(reply.raw, req.principal);
     sse.onClose(release);
     const deadline = Date.now() + deps.resumeWindowMs;
     let cursor = lastEventId;
@@ -231,7 +232,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
     const release = takeStreamSlot(deps, req, reply);
     if (!release) return reply;
     reply.hijack();
-    const sse = new SseWriter(reply.raw, req.principal.access);
+    const sse = new SseWriter(reply.raw, req.principal);
     deps.streams.set(sid, sse);
     sse.onClose(() => {
       release();

@@ -13,12 +13,14 @@ import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogContents } from '../upstreams/upstream.js';
 import type { CatalogChange, CatalogEntry, CatalogStore } from './catalog.js';
 
+/**
+ * A tool as the upstream listed it: every field a client or a model sees
+ * (name, title, description, icons, schemas, annotations, `_meta`, and any
+ * field a later revision adds), so none can change without a new fingerprint.
+ */
 export interface ToolDefinition {
   name: string;
-  description?: string;
-  inputSchema?: unknown;
-  outputSchema?: unknown;
-  annotations?: unknown;
+  [field: string]: unknown;
 }
 
 export type PinState = 'trusted' | 'changed' | 'held' | 'rejected';
@@ -51,11 +53,22 @@ function canonical(value: unknown): string {
 
 export function definitionOf(tool: unknown): ToolDefinition {
   const t = tool as Record<string, unknown>;
-  return { name: String(t.name), description: t.description as string | undefined, inputSchema: t.inputSchema, outputSchema: t.outputSchema, annotations: t.annotations };
+  return { ...t, name: String(t.name) };
 }
 
 export function fingerprint(def: ToolDefinition): string {
   return createHash('sha256').update(canonical(def)).digest('hex');
+}
+
+/**
+ * The fingerprint of earlier versions, over five fields only. A pin taken by
+ * them is carried over to the full fingerprint when those five still match,
+ * so an upgrade does not hold every tool (the other fields were served
+ * unpinned until then; from now on they are pinned).
+ */
+function legacyFingerprint(def: ToolDefinition): string {
+  const { name, description, inputSchema, outputSchema, annotations } = def;
+  return fingerprint({ name, description, inputSchema, outputSchema, annotations });
 }
 
 export interface PinBackend {
@@ -138,6 +151,12 @@ export class PinningCatalog implements CatalogStore {
       const def = definitionOf(tool);
       const fp = fingerprint(def);
       let rec = pins.get(def.name);
+      if (rec && !rec.pending && rec.fingerprint && rec.fingerprint !== fp && rec.fingerprint === legacyFingerprint(def)) {
+        rec = { fingerprint: fp, definition: def, approvedAt: rec.approvedAt };
+        pins.set(def.name, rec);
+        await backend.save(server, def.name, rec);
+        log.info({ server, tool: def.name, fingerprint: fp }, 'pin carried over to the full-definition fingerprint');
+      }
       if (!rec) {
         rec = holdNew && knownServer
           ? { pending: { fingerprint: fp, definition: def, seenAt: Date.now() } }

@@ -7,7 +7,8 @@
 // (`opts.modern`): stateless POSTs with the era's headers and `_meta`.
 import { Pool, type Dispatcher } from 'undici';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { McpError, ErrorCode as SdkErrorCode, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { LocalCallFailure } from './call-failure.js';
 import type { ClientCredentials } from './oauth2.js';
 
 /** The upstream answered 404 for our session id: it forgot the session. */
@@ -107,7 +108,7 @@ export class HttpCaller implements ModernCaller {
       if (answer.error) throw new McpError(answer.error.code, answer.error.message, answer.error.data);
       return answer.result ?? {};
     } catch (err) {
-      if (timedOut) throw new McpError(SdkErrorCode.RequestTimeout, 'Request timed out');
+      if (timedOut) throw new LocalCallFailure('timeout');
       // 2026-07-28: the closed response stream is the cancellation; there is no notifications/cancelled over HTTP.
       if (opts.signal?.aborted && !modern) this.cancelled(id, opts);
       throw err;
@@ -196,7 +197,7 @@ export class HttpCaller implements ModernCaller {
         },
         onResponseEnd() {
           clearTimeout(linger);
-          if (events) settle(() => reject(new McpError(SdkErrorCode.ConnectionClosed, 'the upstream closed the stream before answering')));
+          if (events) settle(() => reject(new LocalCallFailure('closed', 'the upstream closed the stream before answering')));
           else settle(() => resolve({ status, type, body: Buffer.concat(chunks).toString('utf8') }));
         },
         onResponseError(_controller, err) {

@@ -2,7 +2,8 @@
 // request carries the era's `_meta`, progress comes as notifications for our
 // token, and a given-up request is cancelled with notifications/cancelled
 // (stdio keeps it; HTTP closes the stream instead).
-import { McpError, ErrorCode as SdkErrorCode, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { McpError, type JSONRPCMessage, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { LocalCallFailure } from './call-failure.js';
 import { withEnvelope, type HttpCallOptions, type ModernCaller } from './http-call.js';
 import type { StdioUpstreamTransport } from './stdio.js';
 
@@ -30,7 +31,7 @@ export class StdioCaller implements ModernCaller {
     transport.onmessage = (m) => this.onMessage(m as Message);
     transport.onclose = () => {
       this.closed = true;
-      for (const p of this.pending.values()) p.reject(new McpError(SdkErrorCode.ConnectionClosed, 'Connection closed'));
+      for (const p of this.pending.values()) p.reject(new LocalCallFailure('closed'));
       this.pending.clear();
       this.onClose();
     };
@@ -42,7 +43,7 @@ export class StdioCaller implements ModernCaller {
   }
 
   request(method: string, params: Record<string, unknown> | undefined, opts: HttpCallOptions): Promise<Record<string, unknown>> {
-    if (this.closed) return Promise.reject(new McpError(SdkErrorCode.ConnectionClosed, 'Connection closed'));
+    if (this.closed) return Promise.reject(new LocalCallFailure('closed'));
     const id = `mcpgw-${++this.next}`;
     let body = opts.onProgress ? { ...params, _meta: { ...(params?._meta as Record<string, unknown> | undefined), progressToken: id } } : params;
     if (opts.modern) body = withEnvelope(body, opts.modern);
@@ -57,7 +58,7 @@ export class StdioCaller implements ModernCaller {
         void this.transport.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason } } as JSONRPCMessage).catch(() => {});
         reject(err);
       };
-      const timer = setTimeout(() => giveUp(new McpError(SdkErrorCode.RequestTimeout, 'Request timed out'), 'timed out'), opts.timeoutMs);
+      const timer = setTimeout(() => giveUp(new LocalCallFailure('timeout'), 'timed out'), opts.timeoutMs);
       const onAbort = () => giveUp(Object.assign(new Error('cancelled'), { name: 'AbortError' }), 'cancelled by the client');
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });

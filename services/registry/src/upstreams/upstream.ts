@@ -34,7 +34,8 @@ import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBre
 import type { ClientPeer } from './client-peer.js';
 import { ClientCredentials } from './oauth2.js';
 import { createTransport } from './transports.js';
-import { configSecrets, createRedactor, describeError, type Redactor } from './redact.js';
+import { ClientRedactor, configSecrets, describeError, type Redactor } from '@mcpgw/common/redact';
+import { LocalCallFailure, sdkLocalFailure } from './call-failure.js';
 
 /** Upstream results pass through untouched: their shape is the upstream's business. */
 const PassthroughResult = z.looseObject({});
@@ -99,7 +100,10 @@ export class Upstream {
    */
   breaker: CircuitBreakerPolicy;
   /** Masks this server's configured secrets (and token-looking text) in error texts and logs. */
+  /** Error and log text of this upstream, secrets and credential shapes masked. */
   readonly redact: Redactor;
+  /** What of this upstream reaches a client: results, errors, notifications (see ClientRedactor). */
+  readonly forClient: ClientRedactor;
   /** max_concurrency requests at once, as many queued; past that, a "busy" error at once. */
   private readonly bulkhead: BulkheadPolicy;
   private client?: Client;
@@ -137,7 +141,8 @@ export class Upstream {
    */
   constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer) {
     if (config.oauth2) this.oauth = new ClientCredentials(config.oauth2, config.name);
-    this.redact = createRedactor(configSecrets(config));
+    this.forClient = new ClientRedactor(configSecrets(config));
+    this.redact = (text) => this.forClient.text(text);
     this.breaker = this.newBreaker();
     this.bulkhead = bulkhead(config.maxConcurrency, config.maxConcurrency);
   }
@@ -253,10 +258,12 @@ export class Upstream {
     }
     const started = performance.now();
     try {
-      const call = () => client.request({ method, params } as never, PassthroughResult, { signal: opts.signal, timeout: this.timeoutFor(opts) });
+      const timeout = this.timeoutFor(opts);
+      const call = () => client.request({ method, params } as never, PassthroughResult, { signal: opts.signal, timeout });
       // The SDK's transports take fixed headers; their fetch reads the trace context from async-local storage
       // (entered only when there is one: it switches on async hooks).
-      const result = await (opts.traceparent && this.config.transport !== 'stdio' ? traceContext.run(opts.traceparent, call) : call());
+      const result = await (opts.traceparent && this.config.transport !== 'stdio' ? traceContext.run(opts.traceparent, call) : call())
+        .catch((err: unknown) => { throw sdkLocalFailure(err, performance.now() - started, timeout, client.transport !== undefined) ?? err; });
       this.lastSeenMs = Date.now();
       this.lastLatencyMs = performance.now() - started;
       return result;
@@ -267,12 +274,15 @@ export class Upstream {
 
   private toCallError(err: unknown, timeout: number): UpstreamCallError {
     const name = this.config.name;
+    // A slow tool or a connection cut while a call was in flight says nothing about reaching the upstream: not a breaker failure.
+    if (err instanceof LocalCallFailure) {
+      return new UpstreamCallError(err.kind === 'timeout'
+        ? upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`)
+        : upstreamError(ErrorCode.UpstreamUnavailable, name, 'connection closed during the request'));
+    }
     if (err instanceof McpError) {
-      // A slow tool or a connection cut while a call was in flight says nothing about reaching the upstream: not a breaker failure.
-      if (err.code === SdkErrorCode.RequestTimeout) return new UpstreamCallError(upstreamError(ErrorCode.RequestTimeout, name, `timed out after ${timeout} ms`));
-      if (err.code === SdkErrorCode.ConnectionClosed) return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, 'connection closed during the request'));
-      // The upstream's own JSON-RPC error: code, message and data pass through (secrets masked).
-      return new UpstreamCallError({ code: err.code, message: this.redact(err.message.replace(/^MCP error -?\d+: /, '')), data: this.redactData(err.data) });
+      // The upstream's own JSON-RPC error (whatever its code): code, message and data pass through (secrets masked).
+      return new UpstreamCallError({ code: err.code, message: this.redact(err.message.replace(/^MCP error -?\d+: /, '')), data: this.forClient.value(err.data) });
     }
     if (err instanceof Error && err.name === 'AbortError') return new UpstreamCallError(upstreamError(ErrorCode.Cancelled, name, 'cancelled'));
     // An HTTP error status means the upstream was reached and answered: its problem, not a connection failure.
@@ -283,14 +293,6 @@ export class Upstream {
     return new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, name, describeError(err, this.redact)), true);
   }
 
-  private redactData(data: unknown): unknown {
-    if (data === undefined) return undefined;
-    try {
-      return JSON.parse(this.redact(JSON.stringify(data))) as unknown;
-    } catch {
-      return undefined;
-    }
-  }
 
   /** Replaces the client now (shared by the 404 path and failed pings). */
   private reconnectNow(): Promise<void> {
@@ -415,7 +417,7 @@ export class Upstream {
       // A stdio server that answers `initialize` with a JSON-RPC error may be modern-only (the 2026 spec has it reject
       // initialize): ask it server/discover on a fresh process. 2025-era servers never see the probe.
       if (this.config.transport === 'stdio' && this.config.protocol !== '2025' && err instanceof McpError
-        && err.code !== SdkErrorCode.RequestTimeout && err.code !== SdkErrorCode.ConnectionClosed) {
+        && sdkLocalFailure(err, Infinity, LIST_TIMEOUT_MS, false) === undefined) {
         this.log.info({ server: this.config.name, err: describeError(err, this.redact) }, 'stdio upstream refused initialize; probing server/discover');
         return this.connectStdioModern(`initialize refused (${describeError(err, this.redact)})`);
       }

@@ -2,12 +2,13 @@
 // difference. Polling stat() follows symlinks, so a Kubernetes ConfigMap
 // update (an atomic swap of the `..data` symlink) is seen like any edit.
 import { statSync, unwatchFile, watchFile } from 'node:fs';
-import { ConfigError, loadConfigFile, type Config } from '@mcpgw/common/config';
-import type { Logger } from '@mcpgw/common/logger';
+import { ConfigError, loadConfigFile, type Config } from './config.js';
+import type { Logger } from './logger.js';
 
 const POLL_MS = Number(process.env.MCPGW_CONFIG_POLL_MS ?? 1_000);
 
-export function watchConfig(path: string, log: Logger, onChange: (config: Config) => Promise<void>): () => void {
+/** `load`: how the file is read (the edge reads only its gateway part). */
+export function watchConfig(path: string, log: Logger, onChange: (config: Config) => Promise<void>, load: (path: string) => Config = loadConfigFile): () => void {
   let last = fingerprint(path);
   let busy = Promise.resolve();
   const check = () => {
@@ -17,7 +18,7 @@ export function watchConfig(path: string, log: Logger, onChange: (config: Config
     busy = busy.then(async () => {
       let config: Config;
       try {
-        config = loadConfigFile(path);
+        config = load(path);
       } catch (err) {
         // A broken edit must not take down what runs: keep the old config.
         log.error({ err: err instanceof ConfigError ? err.message : String(err) }, 'config reload rejected; keeping the running config');

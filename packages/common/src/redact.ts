@@ -1,9 +1,9 @@
-// Upstream error text reaches /servers, client errors and logs. Upstreams and
+// Upstream and provider error text reaches /servers, client errors and logs. Upstreams and
 // their libraries echo credentials (a URL with a password, a 401 body with
 // the token, a stack trace with headers), so every such text passes here:
 // configured secret values, URL userinfo, secret-looking query parameters,
 // Authorization schemes and token-shaped strings become `***`.
-import type { ServerConfig } from '@mcpgw/common/config';
+import type { ServerConfig } from './config.js';
 
 const MASK = '***';
 /** Secret values shorter than this are not searched for (they would mask ordinary words). */
@@ -51,14 +51,74 @@ export function configSecrets(cfg: Pick<ServerConfig, 'headers' | 'env' | 'url'>
 }
 
 export function createRedactor(secrets: string[] = []): Redactor {
-  const values = secrets.filter((s) => s.length >= MIN_SECRET_LENGTH);
+  const mask = secretMasker(secrets);
   return (text: string) => {
     if (!text) return text;
-    let out = text;
-    for (const s of values) if (out.includes(s)) out = out.split(s).join(MASK);
+    let out = mask(text);
     for (const [re, by] of PATTERNS) out = out.replace(re, by);
     return out;
   };
+}
+
+/** Masks the configured secret values only, as they appear raw and inside JSON text. */
+function secretMasker(secrets: string[]): Redactor {
+  const values = new Set<string>();
+  for (const s of secrets) {
+    if (s.length < MIN_SECRET_LENGTH) continue;
+    values.add(s);
+    values.add(JSON.stringify(s).slice(1, -1));
+  }
+  const list = [...values].sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const s of list) if (out.includes(s)) out = out.split(s).join(MASK);
+    return out;
+  };
+}
+
+/**
+ * The one place upstream-originated content is made safe for a client: tool
+ * results, JSON-RPC errors, log and other notifications, server requests.
+ * The server's configured secrets (auth_value, header and env values, URL
+ * passwords) are masked in all of it. Error texts (an `isError` result, an
+ * error, a log message) are also searched for credential shapes; a
+ * successful result is not, because it may rightly hold such a string (a
+ * commit sha, a token the tool was asked to mint). Errors are walked value by
+ * value, so the JSON stays valid whatever a pattern matches.
+ */
+export class ClientRedactor {
+  private readonly full: Redactor;
+  private readonly secretsOnly: Redactor;
+
+  constructor(secrets: string[]) {
+    this.full = createRedactor(secrets);
+    this.secretsOnly = secretMasker(secrets);
+  }
+
+  /** Error and log texts: secrets and credential shapes. */
+  text(text: string): string {
+    return this.full(text);
+  }
+
+  /** JSON text of `value` as a client may see it; `errorText` for failures and logs. */
+  json(value: unknown, errorText: boolean): string {
+    return errorText ? JSON.stringify(redactStrings(value, this.full)) : this.secretsOnly(JSON.stringify(value));
+  }
+
+  /** `value` with every string (keys included) redacted as error text. */
+  value(value: unknown): unknown {
+    return redactStrings(value, this.full);
+  }
+}
+
+function redactStrings(value: unknown, redactor: Redactor, depth = 0): unknown {
+  if (typeof value === 'string') return redactor(value);
+  if (value === null || typeof value !== 'object' || depth > 64) return value;
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redactor, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[redactor(k)] = redactStrings(v, redactor, depth + 1);
+  return out;
 }
 
 export const redact: Redactor = createRedactor();
