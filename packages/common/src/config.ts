@@ -188,7 +188,7 @@ export const gatewaySchema = z.object({
   keys: z.array(z.strictObject({
     id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).describe('Key id, shown in lists and audit lines'),
     name: z.string().min(1).describe('Human name of the key'),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex sha256 of the key').describe('Hex sha256 of the key (echo -n "$KEY" | sha256sum)'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex sha256 of the key').describe('Hex sha256 of the key (echo -n "$MCPGW_API_KEY" | sha256sum)'),
     team: z.string().optional().describe('The team the key belongs to (must be defined in teams)'),
     servers: globs.describe('Server globs that narrow the team\'s (never widen them)'),
     tools: globs.describe('Tool globs that narrow the team\'s (never widen them)'),
