@@ -1,7 +1,7 @@
 // MCP 2026-07-28 ("modern") at the edge: which era a request belongs to, the
 // header rules, server/discover and the result fields every modern result
 // carries. Pure functions over headers and parsed bodies; the transport
-// adapter calls them once per request (docs/protocol-2026.md has the rules
+// adapter calls them once per request (docs/protocol.md, appendix, has the rules
 // and where each comes from in the spec).
 
 /** The versions the gateway implements, newest first. Listed here, never taken
