@@ -61,14 +61,19 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
   const lines: string[] = [];
   for (const s of [child.stdout!, child.stderr!]) createInterface({ input: s }).on('line', (l) => lines.push(l));
   // A test file whose tests are over (or timed out) must exit even if it forgot to stop what it started:
-  // its exit hook then kills the groups. Waiting on a process goes through timers, which keep it alive.
+  // its exit hook then kills the groups. So the process does not hold the file open; a test that waits
+  // for it to exit does (`exited` holds a timer until then).
   child.unref();
   for (const s of [child.stdout!, child.stderr!]) (s as unknown as { unref(): void }).unref();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exitCode = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const proc: Proc = {
     child,
     lines,
-    exited,
+    get exited() {
+      if (child.exitCode !== null || child.signalCode !== null) return exitCode;
+      const hold = setInterval(() => {}, 60_000);
+      return exitCode.finally(() => clearInterval(hold));
+    },
     kill(signal = 'SIGKILL') {
       try {
         process.kill(-child.pid!, signal);
@@ -80,7 +85,7 @@ export function startProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv
     groups.add(child.pid);
     tellReaper(`+${child.pid}`);
   }
-  void exited.then(() => running.delete(proc));
+  void exitCode.then(() => running.delete(proc));
   return proc;
 }
 
