@@ -163,9 +163,15 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     if (!client) owners.set(address, (client = new RegistryClient(address, deps.peerCredentials ?? credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
     const deadline = call.getDeadline();
     const options = deadline instanceof Date || typeof deadline === 'number' ? { deadline } : {};
+    // Our own link token, not the caller's metadata: a call that came over the multiplexed Calls stream carries
+    // none of its own (with the token set, per_client forwarding failed "missing or wrong registry token").
+    const metadata = new Metadata();
+    if (deps.token) metadata.set('authorization', `Bearer ${deps.token}`);
+    const traceparent = call.metadata.get('traceparent')[0];
+    if (traceparent) metadata.set('traceparent', traceparent);
     const stream = rpc === 'callTool'
-      ? client.callTool(call.request as CallToolRequest, call.metadata, options)
-      : client.forward(call.request as ForwardRequest, call.metadata, options);
+      ? client.callTool(call.request as CallToolRequest, metadata, options)
+      : client.forward(call.request as ForwardRequest, metadata, options);
     stream.on('data', (ev: CallEvent) => call.write(ev));
     stream.on('end', () => call.end());
     stream.on('error', (err: ServiceError) => {
