@@ -32,6 +32,8 @@ async function login(key: string): Promise<void> {
   // The servers list doubles as the credential check (401 / 403 come back as ApiError).
   const first = await candidate.servers();
   api = candidate;
+  // Out of the page as soon as it is accepted, not after the first refresh of every panel.
+  ($('login-key') as HTMLInputElement).value = '';
   session++;
   servers = first.servers;
   $('login').hidden = true;
@@ -427,7 +429,6 @@ function init(): void {
     btn.disabled = true;
     try {
       await login(key);
-      input.value = '';
     } catch (e) {
       err.textContent = e instanceof ApiError && e.status === 401 ? `${e.message} — the key was not accepted.`
         : e instanceof ApiError && e.status === 403 ? `${e.message} — this key is not an admin key.`
