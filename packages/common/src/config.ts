@@ -32,6 +32,29 @@ export interface ServerConfig {
   oauth2?: OAuth2Config;
   /** `protocol`: `auto` (default, also when absent) probes `server/discover` on Streamable HTTP and falls back to `initialize`; `2025` skips the probe; `2026` speaks only 2026-07-28. */
   protocol?: UpstreamProtocol;
+  /** Per-user credentials (`auth_type` client_header, oauth2_user, token_exchange): upstream sessions per (server, user). */
+  userAuth?: UserAuthConfig;
+}
+
+/** How a server gets each user's own credential (docs/delegated-identity.md). */
+export type UserAuthConfig =
+  /** The caller's `x-mcp-<server>-authorization` header (lowercase name here), sent as this server's Authorization only. */
+  | { kind: 'client_header'; header: string }
+  /** Authorization code with PKCE per user; the authorization server is discovered from the upstream's 401 when absent. */
+  | { kind: 'oauth2_user'; clientId?: string; clientSecret?: string; scopes: string[]; authorizationServer?: string }
+  /** RFC 8693: the caller's own JWT exchanged at `tokenEndpoint` for one with `audience`. */
+  | { kind: 'token_exchange'; tokenEndpoint: string; audience?: string; clientId?: string; clientSecret?: string; scopes: string[] };
+
+/** `gateway.auth.login`: the organisation's OIDC provider that signs users in to the gateway's own authorization server. */
+export interface LoginConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  /** Claim of the IdP's ID token naming the user's team (default `team`; a list: the first known team). */
+  teamClaim: string;
+  /** Claim of the ID token with scopes (`mcpgw:admin`, `server:<glob>`, `tool:<glob>`), default `scope`. */
+  scopeClaim: string;
 }
 
 export interface OAuth2Config {
@@ -93,6 +116,8 @@ export interface GatewayConfig {
   resource?: string;
   /** Authorization servers named in the protected-resource metadata; default: the JWT issuers. */
   authorizationServers?: string[];
+  /** Sign-in through the gateway's own authorization server, federated to this OIDC provider (issue 20). */
+  login?: LoginConfig;
   /** Per-tool limits by tool glob (exposed names). */
   toolLimits: { pattern: string; limits: Limits }[];
   /** Tool pinning: what a changed tool definition does (default warn). */
@@ -141,7 +166,13 @@ const serverSchema = z.object({
   cwd: z.string().optional(),
   url: z.url().optional(),
   transport: z.enum(['stdio', 'sse', 'http', 'streamable_http', 'streamable-http']).optional(),
-  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2']).optional(),
+  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2', 'client_header', 'oauth2_user', 'token_exchange']).optional(),
+  // auth_type: client_header: the caller's header carrying this server's credential (default x-mcp-<server>-authorization).
+  client_header: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'an HTTP header name').optional(),
+  // auth_type: oauth2_user: the upstream's authorization server (discovered from its 401 when absent).
+  authorization_server: z.url().optional(),
+  // auth_type: token_exchange (RFC 8693).
+  token_endpoint: z.url().optional(),
   auth_value: z.string().optional(),
   // auth_type: oauth2 (client credentials), LiteLLM's keys.
   token_url: z.url().optional(),
@@ -201,6 +232,14 @@ const gatewaySchema = z.object({
     })).optional(),
     resource: z.url().optional(),
     authorization_servers: z.array(z.url()).optional(),
+    login: z.strictObject({
+      issuer: z.url(),
+      client_id: z.string().min(1),
+      client_secret: z.string().min(1),
+      scopes: z.array(z.string().min(1)).optional(),
+      team_claim: z.string().min(1).optional(),
+      scope_claim: z.string().min(1).optional(),
+    }).optional(),
   }).optional(),
   tool_limits: z.record(z.string().min(1), z.strictObject(limitsShape)).optional(),
   pinning: z.enum(['off', 'warn', 'hold']).optional(),
@@ -321,6 +360,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       jwt: (g.auth?.jwt ?? []).map((j) => ({ issuer: j.issuer, audiences: j.audiences, jwksUrl: j.jwks_url, teamClaim: j.team_claim ?? 'team', scopeClaim: j.scope_claim ?? 'scope' })),
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
+      login: g.auth?.login && {
+        issuer: g.auth.login.issuer, clientId: g.auth.login.client_id, clientSecret: g.auth.login.client_secret,
+        scopes: g.auth.login.scopes ?? ['openid', 'profile', 'email'], teamClaim: g.auth.login.team_claim ?? 'team', scopeClaim: g.auth.login.scope_claim ?? 'scope',
+      },
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
       pinning: g.pinning ?? 'warn',
       holdNew: g.hold_new ?? false,
@@ -376,6 +419,10 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
   if (s.auth_type === 'oauth2') {
     if (transport === 'stdio') fail('auth_type', 'auth_type oauth2 is for sse/http upstreams');
     for (const key of ['token_url', 'client_id', 'client_secret'] as const) if (!s[key]) fail(key, `auth_type oauth2 needs \`${key}\``);
+  } else if (s.auth_type === 'client_header' || s.auth_type === 'oauth2_user' || s.auth_type === 'token_exchange') {
+    if (transport === 'stdio') fail('auth_type', `auth_type ${s.auth_type} is for sse/http upstreams (a stdio process has no per-request credential)`);
+    if (s.session === 'per_client') fail('session', `auth_type ${s.auth_type} keeps upstream sessions per user; session per_client is not supported with it`);
+    if (s.auth_type === 'token_exchange' && !s.token_endpoint) fail('token_endpoint', 'auth_type token_exchange needs `token_endpoint`');
   } else if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
   if (auth) headers[auth[0]] = auth[1];
   return {
@@ -396,8 +443,18 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     maxSessions: s.max_sessions ?? (transport === 'stdio' ? 32 : 256),
     description: s.description,
     protocol: s.protocol ?? 'auto',
+    userAuth: userAuthOf(name, s),
     oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
+}
+
+function userAuthOf(name: string, s: RawServer): UserAuthConfig | undefined {
+  switch (s.auth_type) {
+    case 'client_header': return { kind: 'client_header', header: (s.client_header ?? `x-mcp-${name}-authorization`).toLowerCase() };
+    case 'oauth2_user': return { kind: 'oauth2_user', clientId: s.client_id, clientSecret: s.client_secret, scopes: s.scopes ?? [], authorizationServer: s.authorization_server };
+    case 'token_exchange': return { kind: 'token_exchange', tokenEndpoint: s.token_endpoint!, audience: s.audience, clientId: s.client_id, clientSecret: s.client_secret, scopes: s.scopes ?? [] };
+    default: return undefined;
+  }
 }
 
 /** LiteLLM's rule: explicit `transport`, else a `url` ending in /sse is SSE, any other url is HTTP. */
@@ -410,7 +467,7 @@ function inferTransport(s: RawServer): Transport {
 }
 
 function authHeader(type: RawServer['auth_type'], value: string | undefined): [string, string] | undefined {
-  if (!value || !type || type === 'none' || type === 'oauth2') return undefined;
+  if (!value || !type || type === 'none' || type === 'oauth2' || type === 'client_header' || type === 'oauth2_user' || type === 'token_exchange') return undefined;
   switch (type) {
     case 'bearer_token': return ['Authorization', `Bearer ${value}`];
     case 'api_key': return ['X-API-Key', value];

@@ -139,6 +139,11 @@ export class CatalogView {
     return this.servers.get(name)?.perClient ?? false;
   }
 
+  /** `auth_type: client_header` servers: the request header holding the caller's credential for this server ('' = none). */
+  credentialHeader(name: string): string {
+    return this.servers.get(name)?.credentialHeader ?? '';
+  }
+
   /**
    * The aggregate view, or one server's unprefixed view, as `access` may see
    * it: filtered once per (catalog version, scope set), then served from the

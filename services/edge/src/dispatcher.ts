@@ -4,6 +4,7 @@
 // step and go to the registry as one gRPC stream each; denials and calls are
 // audited. Transports serialize the outcome for their wire.
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, requestText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
@@ -56,6 +57,11 @@ export interface RequestContext {
   timeoutMs?: number;
   /** 2026-07-28 requests: what `_meta` declared, and how the call is known to the registry. */
   modern?: ModernCall;
+  /**
+   * The HTTP request's headers: a `client_header` server's own credential
+   * (`x-mcp-<server>-authorization`) is read from them for that server's calls only.
+   */
+  headers?: IncomingHttpHeaders;
 }
 
 /** A server-to-client request of an upstream during a call (sampling, elicitation, roots). */
@@ -115,6 +121,18 @@ export interface DispatcherDeps {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The caller's credential for one `client_header` server: the value of the
+ * header that server names, for that server's calls only; never the caller's
+ * gateway credential (that header is `authorization` or `x-api-key`, refused as a name).
+ */
+function serverCredential(catalog: CatalogView, server: string, headers: IncomingHttpHeaders | undefined): string {
+  const name = headers && catalog.credentialHeader(server);
+  if (!name || name === 'authorization' || name === 'x-api-key') return '';
+  const value = headers[name];
+  return typeof value === 'string' ? value : '';
+}
 
 export function progressTokenOf(msg: { params?: Record<string, unknown> }): string | number | undefined {
   const meta = msg.params?._meta as Record<string, unknown> | undefined;
@@ -265,6 +283,7 @@ export class Dispatcher {
       traceparent, timeoutMs, protocolVersion: m ? m.protocolVersion : session.v,
       progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: ctx.resumable ?? false,
       clientCapabilitiesJson: withCapabilities ? Buffer.from(JSON.stringify(cc)) : EMPTY,
+      serverCredential: server !== undefined ? serverCredential(this.deps.catalog, server, ctx.headers) : '',
     };
   }
 

@@ -95,6 +95,7 @@ export function toServerCatalog(e: CatalogEntry): ServerCatalog {
     description: e.description,
     serverInfoJson: e.serverInfoJson,
     perClient: e.perClient,
+    credentialHeader: e.credentialHeader,
   };
 }
 
@@ -200,7 +201,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     let params: Record<string, unknown>;
     try {
       params = buildParams();
-      target = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'));
+      target = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'),
+        { principal: ctx?.principal ?? '', credential: ctx?.serverCredential ?? '' });
     } catch (err) {
       inFlight--;
       return fail(err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InvalidParams, message: redact((err as Error).message), data: { server } });

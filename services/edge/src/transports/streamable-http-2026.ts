@@ -178,7 +178,7 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     delete params.inputResponses;
     delete params.requestState;
     const forwarded: JsonRpcRequest = { ...msg, params };
-    const ctx: RequestContext = { principal, era: 'modern', server, traceparent: traceparentOf(req), signal: abort.signal, modern };
+    const ctx: RequestContext = { principal, era: 'modern', server, traceparent: traceparentOf(req), signal: abort.signal, modern, headers: req.headers };
     // Only per_client upstreams can ask the client anything: only their calls are stored for a retry on another edge.
     ctx.resumable = deps.sharedEvents && dispatcher.mayNeedStream(ctx, forwarded);
 

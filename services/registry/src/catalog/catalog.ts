@@ -16,6 +16,7 @@ export interface CatalogEntry {
   stale: boolean;
   toolCount: number;
   perClient: boolean;
+  credentialHeader: string;
 }
 
 export interface CatalogChange {
@@ -50,6 +51,7 @@ export function toEntry(c: CatalogContents, stale = false): CatalogEntry {
     stale,
     toolCount: c.tools.length,
     perClient: c.perClient,
+    credentialHeader: c.credentialHeader,
   };
 }
 

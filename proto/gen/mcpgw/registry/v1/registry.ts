@@ -53,6 +53,13 @@ export interface CallContext {
    * session declares the same sampling/elicitation/roots support upstream.
    */
   clientCapabilitiesJson: Buffer;
+  /**
+   * Issue 20 (delegated identity), numbers 140-159:
+   * `auth_type: client_header` servers: the caller's credential for THIS call's
+   * server only (the value of its x-mcp-<server>-authorization header), sent
+   * upstream as Authorization. Empty: none. Never the caller's own gateway credential.
+   */
+  serverCredential: string;
 }
 
 export interface ListToolsRequest {
@@ -101,6 +108,11 @@ export interface ServerCatalog {
    * and server-to-client requests and log messages reach the client.
    */
   perClient: boolean;
+  /**
+   * Issue 20: `auth_type: client_header`: the (lowercase) request header whose
+   * value the edge passes as CallContext.server_credential for this server.
+   */
+  credentialHeader: string;
 }
 
 export interface CallToolRequest {
@@ -375,6 +387,7 @@ function createBaseCallContext(): CallContext {
     progressToken: "",
     storeEvents: false,
     clientCapabilitiesJson: Buffer.alloc(0),
+    serverCredential: "",
   };
 }
 
@@ -406,6 +419,9 @@ export const CallContext: MessageFns<CallContext> = {
     }
     if (message.clientCapabilitiesJson.length !== 0) {
       writer.uint32(74).bytes(message.clientCapabilitiesJson);
+    }
+    if (message.serverCredential !== "") {
+      writer.uint32(1122).string(message.serverCredential);
     }
     return writer;
   },
@@ -493,6 +509,14 @@ export const CallContext: MessageFns<CallContext> = {
             }
 
             message.clientCapabilitiesJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 140: {
+            if (tag !== 1122) {
+              break;
+            }
+
+            message.serverCredential = reader.string();
             continue;
           }
         }
@@ -770,6 +794,7 @@ function createBaseServerCatalog(): ServerCatalog {
     description: "",
     serverInfoJson: Buffer.alloc(0),
     perClient: false,
+    credentialHeader: "",
   };
 }
 
@@ -804,6 +829,9 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
     }
     if (message.perClient !== false) {
       writer.uint32(80).bool(message.perClient);
+    }
+    if (message.credentialHeader !== "") {
+      writer.uint32(1122).string(message.credentialHeader);
     }
     return writer;
   },
@@ -899,6 +927,14 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
             }
 
             message.perClient = reader.bool();
+            continue;
+          }
+          case 140: {
+            if (tag !== 1122) {
+              break;
+            }
+
+            message.credentialHeader = reader.string();
             continue;
           }
         }
