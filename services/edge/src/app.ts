@@ -32,6 +32,7 @@ import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
 import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
+import { registerOAuth, type OAuthDeps } from './oauth/routes.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -68,6 +69,8 @@ export interface EdgeOptions {
   mrtrHoldMs?: number;
   /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
   llm?: { providers: Providers; maxSteps: number };
+  /** `gateway.auth.login`: the gateway's own authorization server (issue 20); absent: not served. */
+  oauth?: Pick<OAuthDeps, 'state' | 'tokens' | 'login' | 'clients'>;
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -153,6 +156,17 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     // The console: static files under a strict CSP; the data behind it is the admin API's.
     registerUi(open, {});
   });
+
+  // The authorization server: Host checked; any Origin (browser-based MCP clients call the token
+  // endpoint cross-origin; the consent form is protected by its own CSRF token and cookie).
+  if (opts.oauth) {
+    const oauth = opts.oauth;
+    app.register(async (as) => {
+      as.addHook('onRequest', hostGuard({ allowedHosts: opts.hosts.allowedHosts, allowedOrigins: ['*'] }));
+      as.addHook('onRequest', corsHook({ allowedHosts: opts.hosts.allowedHosts, allowedOrigins: ['*'] }));
+      registerOAuth(as, { ...oauth, catalog: opts.catalog, gateway: opts.gateway, audit, log: opts.log });
+    });
+  }
 
   // Every client route: Host/Origin, then authenticate (the policy chain's request-level steps).
   // CORS preflights of allowed origins are answered before authentication (browsers send no credential on them).

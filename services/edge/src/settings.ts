@@ -24,6 +24,8 @@ const envSchema = z.object({
   MCPGW_ALLOWED_HOSTS: list.optional(),
   MCPGW_ALLOWED_ORIGINS: list.optional(),
   MCPGW_PUBLIC_URL: z.url().optional(),
+  // Development only: OAuth client ID metadata documents on http://127.0.0.1 URLs (issue 20).
+  MCPGW_OAUTH_DEV_HTTP_CLIENT_IDS: z.enum(['0', '1']).default('0'),
   MCPGW_SESSION_TTL_SECONDS: int(1).default(3600),
   MCPGW_CALL_TIMEOUT_MS: int(1).default(300_000),
   MCPGW_SSE_MAX_BUFFER_BYTES: int(1024).default(4 * 1024 * 1024),
@@ -76,6 +78,8 @@ export interface EdgeSettings {
    * balancer must share it (a retry may reach any of them).
    */
   stateSecret: string;
+  /** Accept client ID metadata documents on plain-http loopback URLs (development). */
+  oauthDevHttpClientIds: boolean;
   /** Lifetime of an MRTR requestState and of the upstream call held for it. */
   mrtrHoldMs: number;
   /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
@@ -126,6 +130,9 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
   const e = parsed.data;
   const config = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }) : undefined;
   const gateway = config?.gateway ?? EMPTY_GATEWAY;
+  if (gateway.login && !(e.MCPGW_PUBLIC_URL ?? gateway.resource)) {
+    throw new ConfigError('gateway.auth.login needs the gateway\'s public URL (MCPGW_PUBLIC_URL or gateway.auth.resource): it is the issuer of its tokens and their audience');
+  }
   return {
     host: e.HOST,
     port: e.PORT,
@@ -151,6 +158,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     gateway,
     stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
     stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
+    oauthDevHttpClientIds: e.MCPGW_OAUTH_DEV_HTTP_CLIENT_IDS === '1',
     mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
     models: config?.models ?? [],
     llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
