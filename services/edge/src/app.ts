@@ -33,6 +33,7 @@ import { registerStreamableHttp } from './transports/streamable-http.js';
 import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
 import { registerOAuth, type OAuthDeps } from './oauth/routes.js';
+import { registerConnectPages, registerConnections, type ConnectLink } from './oauth/connect.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -71,6 +72,8 @@ export interface EdgeOptions {
   llm?: { providers: Providers; maxSteps: number };
   /** `gateway.auth.login`: the gateway's own authorization server (issue 20); absent: not served. */
   oauth?: Pick<OAuthDeps, 'state' | 'tokens' | 'login' | 'clients'>;
+  /** Users' own upstream accounts (oauth2_user): the /connect pages and /connections (issue 20). */
+  connect?: ConnectLink;
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -153,6 +156,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (open) => {
     open.addHook('onRequest', hostGuard(opts.hosts));
     registerWellKnown(open, opts.gateway, opts.publicUrl);
+    if (opts.connect && opts.publicUrl) registerConnectPages(open, opts.connect, opts.publicUrl);
     // The console: static files under a strict CSP; the data behind it is the admin API's.
     registerUi(open, {});
   });
@@ -184,6 +188,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],
     }, streamGet, modern);
     registerRest(mcp, deps, ['/mcp', '/mcp-rest']);
+    if (opts.connect) registerConnections(mcp, opts.connect);
     if (opts.llm) registerLlm(mcp, { ...opts.llm, dispatcher, catalog: opts.catalog, limiter: opts.limiter, metrics, log: opts.log });
   });
 

@@ -101,6 +101,7 @@ const app = buildApp({
   stateSecret: settings.stateSecret,
   mrtrHoldMs: settings.mrtrHoldMs,
   oauth,
+  connect: registry,
   llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
 });
 if (redis && settings.stateSecretGenerated) {

@@ -1,6 +1,7 @@
 // The registry's gRPC service: catalog reads and watches, and calls routed to
 // one upstream. MCP payloads stay JSON bytes; upstream failures are results
 // (CallResult.error_json), gRPC status is left for transport failures.
+import { connectService } from './upstreams/user-auth/connect-service.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
   Metadata, Server, ServerCredentials, ServerInterceptingCall, credentials, status,
@@ -308,6 +309,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     draining: () => deps.draining === true,
   });
   const service: RegistryServer = {
+    // Issue 20: connecting users' own upstream accounts.
+    ...connectService(upstreams),
     calls: mux.handler,
 
     listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {

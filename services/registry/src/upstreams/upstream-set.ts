@@ -10,7 +10,7 @@ import { Upstream, UpstreamCallError, type UpstreamEvents } from './upstream.js'
 import type { SessionLeases } from './session-leases.js';
 import { Subscriptions } from './subscriptions.js';
 import type { SessionNotifier } from '../notifier.js';
-import { UserAuth, type CallerIdentity } from './user-auth/user-auth.js';
+import { UserAuth, type CallerIdentity, type UserAuthOptions } from './user-auth/user-auth.js';
 
 /** A per_client upstream session nobody used for this long is closed. */
 const SESSION_IDLE_MS = Number(process.env.MCPGW_CLIENT_SESSION_IDLE_MS ?? 15 * 60_000);
@@ -51,6 +51,7 @@ export class UpstreamSet {
     private readonly metrics: RegistryMetrics,
     private readonly notifier: SessionNotifier,
     private readonly leases?: SessionLeases,
+    userAuthOptions: UserAuthOptions = {},
   ) {
     // A user's session lists the server for the catalog while the shared connection (no credential of its own) cannot.
     this.userAuth = new UserAuth(log, metrics.registry, (contents) => {
@@ -58,7 +59,7 @@ export class UpstreamSet {
       if (!shared || shared.state === 'up') return;
       metrics.catalogTools.set({ server: contents.name }, contents.tools.length);
       this.catalog.put(contents).catch((err: Error) => this.log.warn({ server: contents.name, err: err.message }, 'catalog write failed'));
-    });
+    }, userAuthOptions);
   }
 
   get(name: string): Upstream | undefined {

@@ -9,7 +9,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ServerConfig } from '@mcpgw/common/config';
 import { ErrorCode, upstreamError } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
-import { Upstream, UpstreamCallError, type CatalogContents, type UpstreamEvents } from '../upstream.js';
+import { Upstream, UpstreamCallError, type CallOptions, type CatalogContents, type UpstreamEvents } from '../upstream.js';
 import type { TokenSource } from '../oauth2.js';
 
 export interface UserPoolOptions {
@@ -30,8 +30,32 @@ export const DEFAULT_POOL_OPTIONS: UserPoolOptions = {
 /** What one user brings for one server: a header value (client_header) or a token source (oauth2_user, token_exchange). */
 export type UserCredential = { kind: 'header'; value: string } | { kind: 'tokens'; source: TokenSource; fingerprint: string };
 
+/**
+ * What a user's session does when the upstream answers 401 during a call:
+ * 'retry' once (a refreshed token), or throw the error the client gets
+ * (a URL elicitation to connect again, a refused header).
+ */
+export type OnUnauthorized = () => Promise<'retry'>;
+
+/** One user's upstream session: a 401 during a call goes to its owner's handler instead of surfacing as an outage. */
+export class UserUpstream extends Upstream {
+  onUnauthorized?: OnUnauthorized;
+  /** The user's token source (oauth2_user): a refused refresh counts as a 401. */
+  tokens?: TokenSource & { failed?: unknown };
+
+  override async request(method: string, params: Record<string, unknown> | undefined, opts: CallOptions = {}): Promise<Record<string, unknown>> {
+    try {
+      return await super.request(method, params, opts);
+    } catch (err) {
+      if (!this.onUnauthorized || !(err instanceof UpstreamCallError) || !(/\b401\b/.test(err.error.message) || this.tokens?.failed)) throw err;
+      await this.onUnauthorized();
+      return super.request(method, params, opts);
+    }
+  }
+}
+
 interface Entry {
-  upstream: Upstream;
+  upstream: UserUpstream;
   /** Digest of the credential the session was opened with: another one opens a new session. */
   fingerprint: string;
   idle?: NodeJS.Timeout;
@@ -63,7 +87,7 @@ export class UserSessionPool {
    * connected when returned. A different credential than the session's opens
    * a new session (the old one is closed).
    */
-  async acquire(cfg: ServerConfig, principal: string, credential: UserCredential): Promise<Upstream> {
+  async acquire(cfg: ServerConfig, principal: string, credential: UserCredential, onUnauthorized?: OnUnauthorized): Promise<UserUpstream> {
     const key = `${cfg.name}\0${principal}`;
     const fingerprint = credential.kind === 'header' ? createHash('sha256').update(credential.value).digest('base64url') : credential.fingerprint;
     let entry = this.entries.get(key);
@@ -73,11 +97,12 @@ export class UserSessionPool {
     }
     if (!entry) {
       this.makeRoom();
-      const own: ServerConfig = credential.kind === 'header'
-        // The credential becomes this session's Authorization header: the Upstream's redactor masks it in every error and log.
-        ? { ...cfg, headers: { ...withoutAuthorization(cfg.headers), Authorization: credential.value } }
-        : cfg;
-      const upstream = new Upstream(own, this.log, this.events(cfg), undefined, credential.kind === 'tokens' ? credential.source : undefined);
+      // A shared listing credential (static Authorization header) is never a user's: it is dropped. The user's header
+      // becomes this session's Authorization (the Upstream's redactor masks it in every error and log).
+      const headers = withoutAuthorization(cfg.headers);
+      const own: ServerConfig = { ...cfg, headers: credential.kind === 'header' ? { ...headers, Authorization: credential.value } : headers };
+      const upstream = new UserUpstream(own, this.log, this.events(cfg), undefined, credential.kind === 'tokens' ? credential.source : undefined);
+      if (credential.kind === 'tokens') upstream.tokens = credential.source;
       entry = { upstream, fingerprint };
       upstream.start();
       this.size.inc({ server: cfg.name });
@@ -87,6 +112,7 @@ export class UserSessionPool {
     }
     this.entries.set(key, entry);
     const e = entry;
+    e.upstream.onUnauthorized = onUnauthorized;
     clearTimeout(e.idle);
     e.idle = setTimeout(() => void this.close(key, 'idle'), this.opts.idleMs);
     e.idle.unref();
