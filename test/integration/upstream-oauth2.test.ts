@@ -26,8 +26,6 @@ const listen = async (server: Server) => {
 
 describe('upstream auth_type: oauth2 (client credentials)', () => {
   let edge: EdgeHandle;
-  let registryProc: Proc;
-  let personal: Awaited<ReturnType<typeof startUserUpstream>>;
   const servers: Server[] = [];
   const tokenRequests: { authorization?: string; body: string }[] = [];
   const issued = new Set<string>();
@@ -62,14 +60,7 @@ describe('upstream auth_type: oauth2 (client credentials)', () => {
     });
     servers.push(auth, gate);
     const [authPort, gatePort] = [await listen(auth), await listen(gate)];
-    // The gateway's own listing credential (headers) reads the catalog; each call carries the caller's own.
-    personal = await startUserUpstream(['--tokens', 'catalog-token-9=catalog,alice-upstream-token-1=alice,bob-upstream-token-2=bob']);
     const cfg = writeConfig(`mcp_servers:
-  personal:
-    url: ${personal.url}
-    transport: http
-    auth_type: client_header
-    headers: { Authorization: "Bearer catalog-token-9" }
   secured:
     url: http://127.0.0.1:${gatePort}/mcp
     transport: http
@@ -79,10 +70,8 @@ describe('upstream auth_type: oauth2 (client credentials)', () => {
     client_secret: s3cret
     scopes: [tools.read, tools.call]
 `);
-    const redis = await startRedis();
-    const registry = await startRegistry(cfg, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'oauth2-test:' });
-    registryProc = registry.proc;
-    edge = await startEdge(registry.url, { MCPGW_MASTER_KEY: MASTER, REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'oauth2-test:' });
+    const registry = await startRegistry(cfg);
+    edge = await startEdge(registry.url, { MCPGW_MASTER_KEY: MASTER });
   });
   after(async () => {
     for (const s of servers) s.close();
@@ -113,6 +102,39 @@ describe('upstream auth_type: oauth2 (client credentials)', () => {
     assert.ok(seenByUpstream.every((a) => a.startsWith('Bearer tok-')), 'the upstream only ever saw the gateway\'s own tokens');
     assert.ok(!seenByUpstream.some((a) => a.includes(MASTER)));
   });
+});
+
+// The no-passthrough check for client_header: its own gateway (with Redis), so
+// the client-credentials test above keeps its timing.
+describe('upstream auth_type: client_header (issue 20)', () => {
+  let edge: EdgeHandle;
+  let registryProc: Proc;
+  let personal: Awaited<ReturnType<typeof startUserUpstream>>;
+  let other: Awaited<ReturnType<typeof startUserUpstream>>;
+
+  before(async () => {
+    // The gateway's own listing credential (headers) reads the catalog; each call carries the caller's own.
+    personal = await startUserUpstream(['--tokens', 'catalog-token-9=catalog,alice-upstream-token-1=alice,bob-upstream-token-2=bob']);
+    // Another server with the gateway's shared credential: it must never see a caller's header for 'personal'.
+    other = await startUserUpstream(['--tokens', 'shared-other-token=gateway']);
+    const cfg = writeConfig(`mcp_servers:
+  personal:
+    url: ${personal.url}
+    transport: http
+    auth_type: client_header
+    headers: { Authorization: "Bearer catalog-token-9" }
+  secured:
+    url: ${other.url}
+    transport: http
+    auth_type: bearer_token
+    auth_value: shared-other-token
+`);
+    const redis = await startRedis();
+    const registry = await startRegistry(cfg, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'client-header-test:' });
+    registryProc = registry.proc;
+    edge = await startEdge(registry.url, { MCPGW_MASTER_KEY: MASTER, REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'client-header-test:' });
+  });
+  after(() => stopAll());
 
   test('client_header: each caller\'s x-mcp-<server>-authorization reaches that server only, as its Authorization; never logged; missing or refused is a clear error', async () => {
     // A real MCP client session (the SDK's), with the caller's extra headers on every request.
@@ -120,7 +142,7 @@ describe('upstream auth_type: oauth2 (client credentials)', () => {
       const client = new Client({ name: 'client-header-test', version: '1.0.0' });
       await client.connect(new StreamableHTTPClientTransport(new URL(`${edge.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${MASTER}`, ...headers } } }));
       try {
-        const result = await client.callTool({ name, arguments: name === 'secured__add' ? { a: 2, b: 2 } : {} }) as { content: { text: string }[] };
+        const result = await client.callTool({ name, arguments: {} }) as { content: { text: string }[] };
         return { result };
       } catch (err) {
         if (!(err instanceof McpError)) throw err;
@@ -153,11 +175,16 @@ describe('upstream auth_type: oauth2 (client credentials)', () => {
     assert.ok(!refused.error!.message.includes('stolen-or-expired-token'), 'the refused credential is not echoed');
 
     // The other server's header and the gateway key never reach any upstream.
-    const secured = await call({ 'x-mcp-secured-authorization': 'Bearer not-for-anyone', 'x-mcp-personal-authorization': 'Bearer alice-upstream-token-1' }, 'secured__add');
-    assert.equal(secured.result?.content[0]!.text, '4');
+    await waitFor('secured tools', async () => {
+      const r = await fetch(`${edge.url}/mcp/tools/list`, { headers: { authorization: `Bearer ${MASTER}` } });
+      return ((await r.json()) as { tools: { name: string }[] }).tools.some((t) => t.name === 'secured__whoami') || undefined;
+    });
+    const secured = await call({ 'x-mcp-secured-authorization': 'Bearer not-for-anyone', 'x-mcp-personal-authorization': 'Bearer alice-upstream-token-1' }, 'secured__whoami');
+    assert.equal(secured.result?.content[0]!.text, 'user:gateway', 'a static-credential server acts as the gateway, whatever headers the caller sends');
     const personalSaw = await personal.seen();
     assert.ok(personalSaw.every((a) => /^Bearer (catalog-token-9|alice-upstream-token-1|bob-upstream-token-2|stolen-or-expired-token)$/.test(a)), `personal saw ${JSON.stringify(personalSaw)}`);
-    assert.ok(!seenByUpstream.some((a) => a.includes('upstream-token') || a.includes('not-for-anyone') || a.includes(MASTER)), 'secured saw only its own tokens');
+    const otherSaw = await other.seen();
+    assert.ok(otherSaw.every((a) => a === 'Bearer shared-other-token'), `secured saw ${JSON.stringify(otherSaw)}`);
     // Never logged, by either service.
     const logs = [...registryProc.lines, ...edge.proc.lines].join('\n');
     for (const secret of ['alice-upstream-token-1', 'bob-upstream-token-2', 'stolen-or-expired-token', 'not-for-anyone']) assert.ok(!logs.includes(secret), `a log line holds ${secret}`);

@@ -34,6 +34,7 @@ import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
 import { registerOAuth, type OAuthDeps } from './oauth/routes.js';
 import { registerConnectPages, registerConnections, type ConnectLink } from './oauth/connect.js';
+import { TokenExchanger } from './oauth/token-exchange.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -102,7 +103,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const { metrics } = opts;
   const { streams } = opts;
   const audit = new Audit(opts.log, metrics);
-  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
+  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing,
+    exchanger: new TokenExchanger(opts.gateway.login) });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000, limits: opts.limits,
     sseStreams: new SlotCounter(opts.limits.maxSsePerPrincipal, opts.limits.maxSseStreams), sessionCalls: new SlotCounter(opts.limits.maxCallsPerSession) };

@@ -24,6 +24,7 @@ import type { RegistryLink } from './registry-client.js';
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
 export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers' | 'listPins' | 'decidePin'>;
 import type { SessionRecord, SessionStore } from './sessions/session-store.js';
+import type { TokenExchanger } from './oauth/token-exchange.js';
 
 /** `_meta` key of tools/call where a client may set its own timeout (ms), up to the gateway's cap. */
 export const TIMEOUT_META = 'mcpgw/timeoutMs';
@@ -118,6 +119,8 @@ export interface DispatcherDeps {
   callTimeoutMs: number;
   /** OpenTelemetry, when configured. */
   tracing?: Tracing;
+  /** `auth_type: token_exchange` servers (issue 20): the caller's JWT exchanged at the edge (RFC 8693). */
+  exchanger?: TokenExchanger;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -287,6 +290,18 @@ export class Dispatcher {
     };
   }
 
+  /** token_exchange servers: puts the exchanged token into the call context; a failure is the call's outcome. */
+  private async exchange(ctx: RequestContext, server: string, context: CallContext): Promise<Outcome | undefined> {
+    const params = this.deps.exchanger && this.deps.catalog.tokenExchange(server);
+    if (!params) return undefined;
+    try {
+      context.serverCredential = await this.deps.exchanger!.credential(params, server, ctx.principal, ctx.headers);
+      return undefined;
+    } catch (err) {
+      return fail({ code: ErrorCode.Unauthorized, message: `upstream '${server}': ${(err as Error).message}`, data: { server } });
+    }
+  }
+
   /** 2026-07-28: the request's stream closed, which is its cancellation; reaches the registry running it. */
   cancelModern(ctx: RequestContext, reason: string): void {
     if (!ctx.modern) return;
@@ -330,6 +345,11 @@ export class Dispatcher {
     };
     const deadlineMs = (timeoutMs || this.deps.callTimeoutMs) + 5_000;
     let outcome: Outcome;
+    const exchanged = await this.exchange(ctx, route.server, request.context);
+    if (exchanged) {
+      limited.release();
+      return exchanged;
+    }
     try {
       outcome = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
     } finally {
@@ -360,6 +380,11 @@ export class Dispatcher {
       paramsJson: Buffer.from(JSON.stringify(params)),
       wantProgress: token !== undefined && ctx.notify !== undefined,
     };
+    const exchanged = await this.exchange(ctx, server, request.context);
+    if (exchanged) {
+      limited.release();
+      return exchanged;
+    }
     try {
       return await this.relay(ctx, () => this.deps.registry.forward(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), server, token, request.context);
     } finally {

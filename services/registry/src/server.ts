@@ -97,6 +97,7 @@ export function toServerCatalog(e: CatalogEntry): ServerCatalog {
     serverInfoJson: e.serverInfoJson,
     perClient: e.perClient,
     credentialHeader: e.credentialHeader,
+    tokenExchangeJson: e.tokenExchange,
   };
 }
 

@@ -17,6 +17,7 @@ export interface CatalogEntry {
   toolCount: number;
   perClient: boolean;
   credentialHeader: string;
+  tokenExchange: string;
 }
 
 export interface CatalogChange {
@@ -52,6 +53,7 @@ export function toEntry(c: CatalogContents, stale = false): CatalogEntry {
     toolCount: c.tools.length,
     perClient: c.perClient,
     credentialHeader: c.credentialHeader,
+    tokenExchange: c.tokenExchange,
   };
 }
 

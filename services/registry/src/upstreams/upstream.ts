@@ -53,6 +53,8 @@ export interface CatalogContents {
   perClient: boolean;
   /** `auth_type: client_header`: the request header the edge passes on for this server ('' = none). */
   credentialHeader: string;
+  /** `auth_type: token_exchange`: what the edge needs to exchange the caller's JWT (no secret), as JSON; '' = none. */
+  tokenExchange: string;
 }
 
 export interface CallOptions {
@@ -572,7 +574,9 @@ export class Upstream {
     if (modern) filtered = this.readParamHeaders(filtered);
     const perClient = this.config.session === 'per_client';
     const credentialHeader = this.config.userAuth?.kind === 'client_header' ? this.config.userAuth.header : '';
-    const body = JSON.stringify([filtered, resources, resourceTemplates, prompts, perClient, credentialHeader]);
+    const ua = this.config.userAuth;
+    const tokenExchange = ua?.kind === 'token_exchange' ? JSON.stringify({ token_endpoint: ua.tokenEndpoint, audience: ua.audience ?? '', scopes: ua.scopes }) : '';
+    const body = JSON.stringify([filtered, resources, resourceTemplates, prompts, perClient, credentialHeader, tokenExchange]);
     return {
       name: this.config.name,
       hash: createHash('sha256').update(body).digest('hex'),
@@ -584,6 +588,7 @@ export class Upstream {
       serverInfo,
       perClient,
       credentialHeader,
+      tokenExchange,
     };
   }
 

@@ -113,6 +113,12 @@ export interface ServerCatalog {
    * value the edge passes as CallContext.server_credential for this server.
    */
   credentialHeader: string;
+  /**
+   * Issue 20: `auth_type: token_exchange`: {"token_endpoint","audience","scopes"}
+   * (no secret) so the edge exchanges the caller's JWT (RFC 8693) and passes
+   * only the exchanged token, as CallContext.server_credential. Empty: none.
+   */
+  tokenExchangeJson: string;
 }
 
 export interface CallToolRequest {
@@ -860,6 +866,7 @@ function createBaseServerCatalog(): ServerCatalog {
     serverInfoJson: Buffer.alloc(0),
     perClient: false,
     credentialHeader: "",
+    tokenExchangeJson: "",
   };
 }
 
@@ -897,6 +904,9 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
     }
     if (message.credentialHeader !== "") {
       writer.uint32(1122).string(message.credentialHeader);
+    }
+    if (message.tokenExchangeJson !== "") {
+      writer.uint32(1130).string(message.tokenExchangeJson);
     }
     return writer;
   },
@@ -1000,6 +1010,14 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
             }
 
             message.credentialHeader = reader.string();
+            continue;
+          }
+          case 141: {
+            if (tag !== 1130) {
+              break;
+            }
+
+            message.tokenExchangeJson = reader.string();
             continue;
           }
         }

@@ -80,8 +80,18 @@ export class UserAuth {
       }
       case 'oauth2_user':
         return this.oauthSession(cfg, principal);
-      default:
-        throw new UpstreamCallError(upstreamError(ErrorCode.InternalError, cfg.name, `auth_type ${auth.kind} is not available in this build`));
+      case 'token_exchange': {
+        // The edge exchanged the caller's JWT (RFC 8693) and sent only the result.
+        const value = caller?.credential ?? '';
+        const refused = () => new CredentialRequired(upstreamError(ErrorCode.Unauthorized, cfg.name, 'refused the token exchanged for yours (HTTP 401)'));
+        if (!value) throw new CredentialRequired(upstreamError(ErrorCode.Unauthorized, cfg.name, 'acts on your behalf with an exchanged token, and none came with this call'));
+        try {
+          return await this.pool.acquire(cfg, principal, { kind: 'header', value }, () => Promise.reject(refused()));
+        } catch (err) {
+          if (err instanceof UserSessionError && err.unauthorized) throw refused();
+          throw err;
+        }
+      }
     }
   }
 
