@@ -7,7 +7,10 @@
 // Redis. A user without a token gets the -32042 URL elicitation; after the
 // connect the retried call succeeds; two users see their own identity;
 // refresh happens unnoticed; a revoked grant leads back to the elicitation,
-// never to another user's token; disconnect forgets the tokens.
+// never to another user's token; disconnect forgets the tokens. With the
+// gateway's own sign-in on, a link made for a signed-in user connects only
+// after the browser signed in as that user (phishing defence).
+import { GatewayTokens } from '../../services/edge/src/oauth/tokens.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +25,7 @@ import { startRedis } from '../harness/redis.js';
 
 const MASTER = 'oauth2-user-master-key';
 const TOKEN_KEYS = `k1:${randomBytes(32).toString('base64')}`;
+const STATE_SECRET = 'o2u-test-state-secret-0123456789';
 
 describe('auth_type: oauth2_user: each user\'s own upstream account', () => {
   let edge: EdgeHandle;
@@ -29,13 +33,16 @@ describe('auth_type: oauth2_user: each user\'s own upstream account', () => {
   let as: Awaited<ReturnType<typeof startOidcProvider>>;
   let upstream: Awaited<ReturnType<typeof startUserUpstream>>;
   let redisUrl: string;
+  let gatewayTokens: GatewayTokens;
   const keys: Record<string, string> = {};
 
   before(async () => {
     const port = await freePort();
     const publicUrl = `http://127.0.0.1:${port}/mcp`;
     // The upstream's authorization server: access tokens live 4 s, so calls a few seconds apart need a refresh.
-    as = await startOidcProvider({ accessTtlS: 4 });
+    // It is also the organisation's IdP for the gateway's own sign-in (gw-login).
+    as = await startOidcProvider({ accessTtlS: 4, clients: [`gw-login:gw-login-secret:http://127.0.0.1:${port}/oauth/callback`] });
+    gatewayTokens = new GatewayTokens(STATE_SECRET, `http://127.0.0.1:${port}`, publicUrl);
     upstream = await startUserUpstream(['--issuer', as.issuer]);
     const cfg = writeConfig(`mcp_servers:
   mine:
@@ -43,12 +50,19 @@ describe('auth_type: oauth2_user: each user\'s own upstream account', () => {
     transport: http
     auth_type: oauth2_user
     description: the user-upstream fixture
+gateway:
+  auth:
+    login:
+      issuer: ${as.issuer}
+      client_id: gw-login
+      client_secret: gw-login-secret
+      scopes: [openid, profile]
 `);
     const redis = await startRedis();
     redisUrl = redis.url;
     const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'o2u-test:', MCPGW_PUBLIC_URL: publicUrl };
     registry = await startRegistry(cfg, { ...env, MCPGW_TOKEN_KEYS: TOKEN_KEYS });
-    edge = await startEdge(registry.url, { ...env, PORT: String(port), MCPGW_MASTER_KEY: MASTER });
+    edge = await startEdge(registry.url, { ...env, PORT: String(port), MCPGW_MASTER_KEY: MASTER, MCPGW_CONFIG: cfg, MCPGW_STATE_SECRET: STATE_SECRET });
     for (const name of ['alice', 'bob']) {
       const r = await fetch(`${edge.url}/admin/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
       keys[name] = ((await r.json()) as { key: string }).key;
@@ -131,6 +145,29 @@ describe('auth_type: oauth2_user: each user\'s own upstream account', () => {
     const del = (await (await fetch(`${edge.url}/connections/mine`, { method: 'DELETE', headers: { authorization: `Bearer ${keys.alice}` } })).json()) as { removed: number };
     assert.equal(del.removed, 1);
     assert.equal((await call('alice')).error?.code, -32042);
+  });
+
+  test('a signed-in user\'s connect link works only for a browser signed in as that user', async () => {
+    // carol signed in through the gateway's authorization server (her token minted here with the edges' shared secret).
+    keys.carol = await gatewayTokens.mint({ sub: 'carol', name: 'carol', scopes: [], clientId: 'test', family: 'f' });
+    const r = await call('carol');
+    assert.equal(r.error?.code, -32042);
+    const url = (r.error!.data as { elicitations: Array<{ url: string }> }).elicitations[0]!.url;
+    // Mallory got the link: signing in as mallory does not connect anything to carol.
+    const mallory = new Browser();
+    const back = await signInAt(mallory, as.issuer, url, 'mallory');
+    assert.equal(back.pathname, '/oauth/callback', 'the connect page asked for the gateway sign-in first');
+    const refused = await mallory.request(back.toString());
+    assert.equal(refused.status, 403);
+    assert.match(await refused.text(), /another user/);
+    assert.equal((await call('carol')).error?.code, -32042, 'nothing was connected for carol');
+    // Carol herself: gateway sign-in, then the upstream's authorization (same provider here), then connected.
+    const browser = new Browser();
+    const signedIn = await signInAt(browser, as.issuer, url, 'carol');
+    const connected = await signInAt(browser, as.issuer, signedIn.toString(), 'carol');
+    assert.equal(connected.pathname, '/connect/callback');
+    assert.match((await browser.follow(connected.toString(), () => false)).page!.html, /Connected mine/);
+    assert.equal((await call('carol')).text, 'user:carol');
   });
 
   test('tokens rest sealed: Redis holds no token in clear; the pool is measured; nothing a user presents reaches the upstream', async () => {

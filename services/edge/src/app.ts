@@ -158,7 +158,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (open) => {
     open.addHook('onRequest', hostGuard(opts.hosts));
     registerWellKnown(open, opts.gateway, opts.publicUrl);
-    if (opts.connect && opts.publicUrl) registerConnectPages(open, opts.connect, opts.publicUrl);
+    if (opts.connect && opts.publicUrl) registerConnectPages(open, opts.connect, opts.publicUrl, opts.oauth && { state: opts.oauth.state, login: opts.oauth.login });
     // The console: static files under a strict CSP; the data behind it is the admin API's.
     registerUi(open, {});
   });

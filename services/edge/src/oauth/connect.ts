@@ -5,7 +5,11 @@
 // code the registry exchanges and keeps (sealed). The browser never sees a
 // token; the edge never holds one. Signed-in principals list and remove their
 // connections at /connections.
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { LoginFederation } from './federation.js';
+import type { ConnectSignIn } from './routes.js';
+import type { OAuthState } from './state.js';
 import type { RegistryLink } from '../registry-client.js';
 import { requireAdmin } from '../pipeline/policy.js';
 
@@ -21,7 +25,15 @@ function page(reply: FastifyReply, status: number, title: string, text: string):
 }
 
 /** The browser pages (no gateway credential: the sealed ticket and state carry who and what). */
-export function registerConnectPages(app: FastifyInstance, link: ConnectLink, publicUrl: string): void {
+/**
+ * `signIn`: with the gateway's own sign-in on, a link made for a signed-in
+ * user (`user:<sub>`) asks the browser to sign in as that user first, so a
+ * link passed to someone else cannot connect their account to its owner
+ * (the URL elicitation spec's phishing defence). Links of keys and external
+ * JWTs have no browser identity to check: the sealed, short-lived ticket is
+ * the proof.
+ */
+export function registerConnectPages(app: FastifyInstance, link: ConnectLink, publicUrl: string, signIn?: { state: OAuthState; login: LoginFederation }): void {
   const callback = `${new URL(publicUrl).origin}/connect/callback`;
   app.get('/connect/callback', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
@@ -33,9 +45,17 @@ export function registerConnectPages(app: FastifyInstance, link: ConnectLink, pu
   app.get('/connect/:server', async (req, reply) => {
     const ticket = (req.query as Record<string, string | undefined>).ticket;
     if (!ticket || ticket.length > 4096) return page(reply, 400, 'Invalid link', 'This connect link has no ticket; retry the call in your MCP client for a new one.');
-    const r = await link.connectStart({ ticket, redirectUri: callback, principal: '', server: '' }).catch((err: Error) => ({ error: `the gateway could not start: ${err.message}`, authorizationUrl: '', server: '' }));
+    const r = await link.connectStart({ ticket, redirectUri: callback, principal: '', server: '' }).catch((err: Error) => ({ error: `the gateway could not start: ${err.message}`, authorizationUrl: '', server: '', principal: '' }));
     if (r.error) return page(reply, 400, 'Cannot connect', r.error);
     if (r.server !== (req.params as { server: string }).server) return page(reply, 400, 'Invalid link', 'This link is for another server.');
+    if (signIn && r.principal.startsWith('user:')) {
+      const id = randomBytes(24).toString('base64url');
+      const start = await signIn.login.start(id).catch(() => undefined);
+      if (!start) return page(reply, 502, 'Cannot connect', 'The sign-in provider cannot be reached.');
+      const pending: ConnectSignIn = { principal: r.principal, next: r.authorizationUrl, login: { verifier: start.verifier, nonce: start.nonce } };
+      await signIn.state.put('connect', id, pending, 600);
+      return reply.redirect(start.url, 302);
+    }
     return reply.redirect(r.authorizationUrl, 302);
   });
 }

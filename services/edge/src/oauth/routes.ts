@@ -141,6 +141,9 @@ export function registerOAuth(app: FastifyInstance, deps: OAuthDeps): void {
   app.get('/oauth/callback', async (req, reply) => {
     const q = req.query as Record<string, string | undefined>;
     const id = q.state ?? '';
+    // A sign-in the connect page asked for (connect.ts): the person must be the user the connect link is for.
+    const connecting = id.length <= 64 ? await state.take<ConnectSignIn>('connect', id) : undefined;
+    if (connecting) return finishConnectSignIn(reply, login, connecting, q);
     const pending = id.length <= 64 ? await state.get<Pending>('pending', id) : undefined;
     if (!pending || pending.user) return page(reply, 400, 'Sign-in expired', 'This sign-in is unknown or already used; start again from your MCP client.');
     if (q.error || !q.code) {
@@ -255,6 +258,26 @@ export function registerOAuth(app: FastifyInstance, deps: OAuthDeps): void {
     for (const route of view?.tools.values() ?? []) servers.set(route.server, (servers.get(route.server) ?? 0) + 1);
     return { servers, admin: principal.admin, team: principal.team };
   }
+}
+
+/** The connect page's sign-in (connect.ts): who the link is for, where to go once that is who signed in. */
+export interface ConnectSignIn {
+  principal: string;
+  next: string;
+  login: { verifier: string; nonce: string };
+}
+
+async function finishConnectSignIn(reply: FastifyReply, login: LoginFederation, c: ConnectSignIn, q: Record<string, string | undefined>): Promise<FastifyReply> {
+  if (q.error || !q.code) return page(reply, 400, 'Not connected', 'Sign-in was not completed.');
+  let user: SignedInUser;
+  try {
+    user = await login.finish(q.code, c.login);
+  } catch (err) {
+    return page(reply, 502, 'Sign-in failed', (err as Error).message);
+  }
+  // URL elicitation's phishing defence: a link sent to someone else must not connect their account to its owner.
+  if (`user:${user.sub}` !== c.principal) return page(reply, 403, 'Not connected', 'This connect link was made for another user. Open the link your own MCP client showed you.');
+  return reply.redirect(c.next, 302);
 }
 
 function consentPage(reply: FastifyReply, p: { id: string; csrf: string; user: SignedInUser; client?: OAuthClient; redirectUri: string; reach: { servers: Map<string, number>; admin: boolean; team?: string } }): FastifyReply {

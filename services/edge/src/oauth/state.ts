@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
-export type StateKind = 'client' | 'pending' | 'code' | 'rt' | 'rtused' | 'family';
+export type StateKind = 'client' | 'pending' | 'code' | 'rt' | 'rtused' | 'family' | 'connect';
 
 export interface OAuthState {
   put(kind: StateKind, id: string, value: unknown, ttlS: number): Promise<void>;
