@@ -63,7 +63,7 @@ gateway:
     const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'o2u-test:', MCPGW_PUBLIC_URL: publicUrl };
     registry = await startRegistry(cfg, { ...env, MCPGW_TOKEN_KEYS: TOKEN_KEYS });
     edge = await startEdge(registry.url, { ...env, PORT: String(port), MCPGW_MASTER_KEY: MASTER, MCPGW_CONFIG: cfg, MCPGW_STATE_SECRET: STATE_SECRET });
-    for (const name of ['alice', 'bob']) {
+    for (const name of ['alice', 'bob', 'dave']) {
       const r = await fetch(`${edge.url}/admin/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
       keys[name] = ((await r.json()) as { key: string }).key;
     }
@@ -119,6 +119,25 @@ gateway:
     const seen = await upstream.seen();
     const subs = new Set(seen.filter((a) => a.startsWith('Bearer ')).map((a) => decodeJwt(a.slice(7)).sub));
     assert.deepEqual([...subs].sort(), ['alice', 'bob']);
+  });
+
+  test('2026-07-28: the same ask is an InputRequiredResult with a URL-mode elicitation (no -32042 on the modern wire)', async () => {
+    const modern = async (caps: Record<string, unknown>) => {
+      const r = await fetch(`${edge.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.dave}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'mine__whoami' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'mine__whoami', arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': caps } } }),
+      });
+      return (await r.json()) as { result?: { resultType: string; inputRequests: Record<string, { method: string; params: { mode: string; url: string } }> }; error?: { code: number } };
+    };
+    const asked = await modern({ elicitation: { url: {} } });
+    assert.equal(asked.result?.resultType, 'input_required', JSON.stringify(asked));
+    const req = Object.values(asked.result!.inputRequests)[0]!;
+    assert.equal(req.method, 'elicitation/create');
+    assert.equal(req.params.mode, 'url');
+    assert.match(req.params.url, /\/connect\/mine\?ticket=/);
+    const without = await modern({});
+    assert.equal(without.error?.code, -32021, 'without the URL elicitation capability: MissingRequiredClientCapability');
   });
 
   test('refresh happens without the user noticing', async () => {
