@@ -164,6 +164,14 @@ gateway:
     const del = (await (await fetch(`${edge.url}/connections/mine`, { method: 'DELETE', headers: { authorization: `Bearer ${keys.alice}` } })).json()) as { removed: number };
     assert.equal(del.removed, 1);
     assert.equal((await call('alice')).error?.code, -32042);
+    // Revoking a key drops its upstream tokens too.
+    const link = (await (await fetch(`${edge.url}/connections/mine`, { method: 'POST', headers: { authorization: `Bearer ${keys.dave}` } })).json()) as { url: string };
+    assert.match(await connect(link.url, 'dave'), /Connected mine/);
+    const daveId = ((await (await fetch(`${edge.url}/admin/api/keys`, { headers: { authorization: `Bearer ${MASTER}` } })).json()) as { keys: { id: string; name: string }[] }).keys.find((k) => k.name === 'dave')!.id;
+    const connections = async () => ((await (await fetch(`${edge.url}/admin/api/connections?principal=key:${daveId}`, { headers: { authorization: `Bearer ${MASTER}` } })).json()) as { connections: unknown[] }).connections.length;
+    assert.equal(await connections(), 1);
+    await fetch(`${edge.url}/admin/api/keys/${daveId}`, { method: 'DELETE', headers: { authorization: `Bearer ${MASTER}` } });
+    await waitFor('dave\'s tokens dropped with his key', async () => (await connections()) === 0 || undefined);
   });
 
   test('a signed-in user\'s connect link works only for a browser signed in as that user', async () => {

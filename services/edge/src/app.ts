@@ -180,7 +180,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     mcp.addHook('onRequest', hostGuard(opts.hosts));
     mcp.addHook('onRequest', corsHook(opts.hosts));
     mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {},
+      onKeyRevoked: opts.connect && ((principal) => void opts.connect!.disconnect({ principal, server: '' }).catch((err: Error) => opts.log.warn({ principal, err: err.message }, 'dropping the revoked key\'s upstream tokens failed'))) });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
     const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });

@@ -25,6 +25,8 @@ export interface AdminDeps {
   gateway: GatewayConfig;
   /** The edge's effective settings, secrets already redacted. */
   settings: Record<string, unknown>;
+  /** A revoked key's own upstream tokens go too (issue 20). */
+  onKeyRevoked?: (principalId: string) => void;
 }
 
 const PIN_STATE: Record<number, string> = {
@@ -109,6 +111,7 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
       if (deps.keys.isDeclared(id)) return apiError(reply, 409, `key '${id}' is declared in the config (gateway.keys); remove it there`);
       if (!(await deps.keys.revoke(id))) return apiError(reply, 404, `unknown key '${id}'`);
       deps.audit.admin(req.principal, 'key_revoked', { id });
+      deps.onKeyRevoked?.(`key:${id}`);
       return { id, revoked: true };
     });
 
