@@ -114,7 +114,7 @@ export function catalogOf(servers: FakeServer[]): CatalogView {
   catalog.apply({
     version: 1, snapshot: true, removedServers: [],
     servers: servers.map((s): ServerCatalog => ({
-      name: s.name, hash: s.name, stale: false, description: '', perClient: false, serverInfoJson: Buffer.alloc(0),
+      name: s.name, hash: s.name, stale: false, description: '', perClient: false, credentialHeader: '', tokenExchangeJson: '', serverInfoJson: Buffer.alloc(0),
       toolsJson: json(s.tools.map((name) => ({ name, description: `${name} of ${s.name}`, inputSchema: s.schemas?.[name] ?? { type: 'object' } }))),
       promptsJson: json((s.prompts ?? []).map((name) => ({ name }))),
       resourcesJson: json((s.resources ?? []).map((uri) => ({ uri, name: uri }))),

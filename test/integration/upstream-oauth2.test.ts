@@ -2,12 +2,21 @@
 // credentials) and an upstream that accepts only its tokens. The registry
 // fetches a token, reuses it, refreshes it before expiry with one request in
 // flight, and the client's own credential never reaches the upstream.
+// auth_type: client_header beside it (issue 20): each caller's
+// x-mcp-<server>-authorization reaches that server alone, as its
+// Authorization, and appears in no log; nothing a caller presents to the
+// gateway reaches any upstream.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startDemoHttp, startEdge, startRegistry, type EdgeHandle } from '../harness/gateway.js';
-import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
+import { stopAll, waitFor, writeConfig, type Proc } from '../harness/processes.js';
+import { startUserUpstream } from '../harness/oidc.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { startRedis } from '../harness/redis.js';
 
 const MASTER = 'oauth2-test-master';
 const listen = async (server: Server) => {
@@ -92,5 +101,92 @@ describe('upstream auth_type: oauth2 (client credentials)', () => {
     assert.ok(tokenRequests.length > before, 'a new token was fetched before the old one expired');
     assert.ok(seenByUpstream.every((a) => a.startsWith('Bearer tok-')), 'the upstream only ever saw the gateway\'s own tokens');
     assert.ok(!seenByUpstream.some((a) => a.includes(MASTER)));
+  });
+});
+
+// The no-passthrough check for client_header: its own gateway (with Redis), so
+// the client-credentials test above keeps its timing.
+describe('upstream auth_type: client_header (issue 20)', () => {
+  let edge: EdgeHandle;
+  let registryProc: Proc;
+  let personal: Awaited<ReturnType<typeof startUserUpstream>>;
+  let other: Awaited<ReturnType<typeof startUserUpstream>>;
+
+  before(async () => {
+    // The gateway's own listing credential (headers) reads the catalog; each call carries the caller's own.
+    personal = await startUserUpstream(['--tokens', 'catalog-token-9=catalog,alice-upstream-token-1=alice,bob-upstream-token-2=bob']);
+    // Another server with the gateway's shared credential: it must never see a caller's header for 'personal'.
+    other = await startUserUpstream(['--tokens', 'shared-other-token=gateway']);
+    const cfg = writeConfig(`mcp_servers:
+  personal:
+    url: ${personal.url}
+    transport: http
+    auth_type: client_header
+    headers: { Authorization: "Bearer catalog-token-9" }
+  secured:
+    url: ${other.url}
+    transport: http
+    auth_type: bearer_token
+    auth_value: shared-other-token
+`);
+    const redis = await startRedis();
+    const registry = await startRegistry(cfg, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'client-header-test:' });
+    registryProc = registry.proc;
+    edge = await startEdge(registry.url, { MCPGW_MASTER_KEY: MASTER, REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'client-header-test:' });
+  });
+  after(() => stopAll());
+
+  test('client_header: each caller\'s x-mcp-<server>-authorization reaches that server only, as its Authorization; never logged; missing or refused is a clear error', async () => {
+    // A real MCP client session (the SDK's), with the caller's extra headers on every request.
+    const call = async (headers: Record<string, string>, name = 'personal__whoami') => {
+      const client = new Client({ name: 'client-header-test', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${edge.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${MASTER}`, ...headers } } }));
+      try {
+        const result = await client.callTool({ name, arguments: {} }) as { content: { text: string }[] };
+        return { result };
+      } catch (err) {
+        if (!(err instanceof McpError)) throw err;
+        return { error: { code: err.code, message: err.message, data: err.data as Record<string, unknown> | undefined } };
+      } finally {
+        await client.close();
+      }
+    };
+    await waitFor('personal tools', async () => {
+      const r = await fetch(`${edge.url}/mcp/tools/list`, { headers: { authorization: `Bearer ${MASTER}` } });
+      return ((await r.json()) as { tools: { name: string }[] }).tools.some((t) => t.name === 'personal__whoami') || undefined;
+    });
+    const alice = await call({ 'x-mcp-personal-authorization': 'Bearer alice-upstream-token-1', 'x-mcp-secured-authorization': 'Bearer not-for-anyone' });
+    assert.equal(alice.result?.content[0]!.text, "user:alice", JSON.stringify(alice));
+    const bob = await call({ 'x-mcp-personal-authorization': 'Bearer bob-upstream-token-2' });
+    assert.equal(bob.result?.content[0]!.text, 'user:bob', 'the same principal with another header gets a session with that credential, not the earlier one');
+    const again = await call({ 'x-mcp-personal-authorization': 'Bearer alice-upstream-token-1' });
+    assert.equal(again.result?.content[0]!.text, 'user:alice');
+    // The catalog's own credential is never used for a user's call.
+    const calls = (await personal.seen()).filter((a) => a === 'Bearer catalog-token-9').length;
+    await call({ 'x-mcp-personal-authorization': 'Bearer bob-upstream-token-2' });
+    assert.equal((await personal.seen()).filter((a) => a === 'Bearer catalog-token-9').length, calls);
+
+    const missing = await call({});
+    assert.equal(missing.error?.code, -32016);
+    assert.match(missing.error!.message, /x-mcp-personal-authorization/);
+    const refused = await call({ 'x-mcp-personal-authorization': 'Bearer stolen-or-expired-token' });
+    assert.equal(refused.error?.code, -32016);
+    assert.match(refused.error!.message, /refused/);
+    assert.ok(!refused.error!.message.includes('stolen-or-expired-token'), 'the refused credential is not echoed');
+
+    // The other server's header and the gateway key never reach any upstream.
+    await waitFor('secured tools', async () => {
+      const r = await fetch(`${edge.url}/mcp/tools/list`, { headers: { authorization: `Bearer ${MASTER}` } });
+      return ((await r.json()) as { tools: { name: string }[] }).tools.some((t) => t.name === 'secured__whoami') || undefined;
+    });
+    const secured = await call({ 'x-mcp-secured-authorization': 'Bearer not-for-anyone', 'x-mcp-personal-authorization': 'Bearer alice-upstream-token-1' }, 'secured__whoami');
+    assert.equal(secured.result?.content[0]!.text, 'user:gateway', 'a static-credential server acts as the gateway, whatever headers the caller sends');
+    const personalSaw = await personal.seen();
+    assert.ok(personalSaw.every((a) => /^Bearer (catalog-token-9|alice-upstream-token-1|bob-upstream-token-2|stolen-or-expired-token)$/.test(a)), `personal saw ${JSON.stringify(personalSaw)}`);
+    const otherSaw = await other.seen();
+    assert.ok(otherSaw.every((a) => a === 'Bearer shared-other-token'), `secured saw ${JSON.stringify(otherSaw)}`);
+    // Never logged, by either service.
+    const logs = [...registryProc.lines, ...edge.proc.lines].join('\n');
+    for (const secret of ['alice-upstream-token-1', 'bob-upstream-token-2', 'stolen-or-expired-token', 'not-for-anyone']) assert.ok(!logs.includes(secret), `a log line holds ${secret}`);
   });
 });

@@ -218,7 +218,7 @@ test('list_changed is announced only to principals who can see the change', asyn
   catalog.onChange((c) => seen.push(c.changedFor(dbOnly), c.changedFor(Access.ALL)));
   const json = (v: unknown) => Buffer.from(JSON.stringify(v));
   const server = (name: string, tools: string[]) => ({
-    name, hash: tools.join(), stale: false, description: '', perClient: false, serverInfoJson: Buffer.alloc(0), promptsJson: json([]), resourcesJson: json([]), resourceTemplatesJson: json([]),
+    name, hash: tools.join(), stale: false, description: '', perClient: false, credentialHeader: '', tokenExchangeJson: '', serverInfoJson: Buffer.alloc(0), promptsJson: json([]), resourcesJson: json([]), resourceTemplatesJson: json([]),
     toolsJson: json(tools.map((t) => ({ name: t, inputSchema: { type: 'object' } }))),
   });
   catalog.apply({ version: 2, snapshot: false, removedServers: [], servers: [server('secret', ['launch', 'exfiltrate'])] });

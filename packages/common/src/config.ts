@@ -32,6 +32,29 @@ export interface ServerConfig {
   oauth2?: OAuth2Config;
   /** `protocol`: `auto` (default, also when absent) probes `server/discover` on Streamable HTTP and falls back to `initialize`; `2025` skips the probe; `2026` speaks only 2026-07-28. */
   protocol?: UpstreamProtocol;
+  /** Per-user credentials (`auth_type` client_header, oauth2_user, token_exchange): upstream sessions per (server, user). */
+  userAuth?: UserAuthConfig;
+}
+
+/** How a server gets each user's own credential (docs/delegated-identity.md). */
+export type UserAuthConfig =
+  /** The caller's `x-mcp-<server>-authorization` header (lowercase name here), sent as this server's Authorization only. */
+  | { kind: 'client_header'; header: string }
+  /** Authorization code with PKCE per user; the authorization server is discovered from the upstream's 401 when absent. */
+  | { kind: 'oauth2_user'; clientId?: string; clientSecret?: string; scopes: string[]; authorizationServer?: string }
+  /** RFC 8693: the caller's own JWT exchanged at `tokenEndpoint` for one with `audience`. */
+  | { kind: 'token_exchange'; tokenEndpoint: string; audience?: string; clientId?: string; clientSecret?: string; scopes: string[] };
+
+/** `gateway.auth.login`: the organisation's OIDC provider that signs users in to the gateway's own authorization server. */
+export interface LoginConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  /** Claim of the IdP's ID token naming the user's team (default `team`; a list: the first known team). */
+  teamClaim: string;
+  /** Claim of the ID token with scopes (`mcpgw:admin`, `server:<glob>`, `tool:<glob>`), default `scope`. */
+  scopeClaim: string;
 }
 
 export interface OAuth2Config {
@@ -98,6 +121,8 @@ export interface GatewayConfig {
   resource?: string;
   /** Authorization servers named in the protected-resource metadata; default: the JWT issuers. */
   authorizationServers?: string[];
+  /** Sign-in through the gateway's own authorization server, federated to this OIDC provider. */
+  login?: LoginConfig;
   /** Per-tool limits by tool glob (exposed names). */
   toolLimits: { pattern: string; limits: Limits }[];
   /** Tool pinning: what a changed tool definition does (default warn). */
@@ -146,7 +171,10 @@ export const serverSchema = z.object({
   cwd: z.string().optional().describe('stdio: working directory of the process'),
   url: z.url().optional().describe('HTTP or SSE: the upstream\'s URL; a url ending in /sse is legacy SSE, any other Streamable HTTP'),
   transport: z.enum(['stdio', 'sse', 'http', 'streamable_http', 'streamable-http']).optional().describe('Explicit transport; default: stdio with command, else inferred from url'),
-  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2']).optional().describe('How the registry authenticates to the upstream: api_key sends X-API-Key, bearer_token and oauth2 Authorization: Bearer, basic and authorization the value as is'),
+  auth_type: z.enum(['none', 'api_key', 'bearer_token', 'basic', 'authorization', 'oauth2', 'client_header', 'oauth2_user', 'token_exchange']).optional().describe('How the registry authenticates to the upstream: api_key sends X-API-Key, bearer_token and oauth2 Authorization: Bearer, basic and authorization the value as is; per user: client_header (the caller\'s x-mcp-<server>-authorization), oauth2_user (each user\'s own authorization code grant), token_exchange (RFC 8693)'),
+  client_header: z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'an HTTP header name').optional().describe('auth_type client_header: the caller\'s header carrying this server\'s credential (default x-mcp-<server>-authorization)'),
+  authorization_server: z.url().optional().describe('auth_type oauth2_user: the upstream\'s authorization server (discovered from its 401 when absent)'),
+  token_endpoint: z.url().optional().describe('auth_type token_exchange: the RFC 8693 token endpoint'),
   auth_value: z.string().optional().describe('The credential of auth_type (usually os.environ/NAME)'),
   // auth_type: oauth2 (client credentials), LiteLLM's keys.
   token_url: z.url().optional().describe('auth_type oauth2: the token endpoint (client credentials, client_secret_basic)'),
@@ -207,6 +235,14 @@ export const gatewaySchema = z.object({
     })).optional().describe('Identity providers whose JWTs the edge accepts'),
     resource: z.url().optional().describe('The gateway\'s public MCP URL (RFC 9728 resource); same as MCPGW_PUBLIC_URL'),
     authorization_servers: z.array(z.url()).optional().describe('Authorization servers listed in the RFC 9728 metadata'),
+    login: z.strictObject({
+      issuer: z.url().describe('The organisation\'s OIDC issuer'),
+      client_id: z.string().min(1).describe('The gateway\'s client id at the IdP'),
+      client_secret: z.string().min(1).describe('The gateway\'s client secret at the IdP (usually os.environ/NAME)'),
+      scopes: z.array(z.string().min(1)).optional().describe('Scopes requested at the IdP (default openid profile email)'),
+      team_claim: z.string().min(1).optional().describe('ID token claim naming the user\'s team (default team)'),
+      scope_claim: z.string().min(1).optional().describe('ID token claim with mcpgw scopes (default scope)'),
+    }).optional().describe('Sign-in: the gateway becomes an OAuth 2.1 authorization server for MCP clients, federated to this OIDC provider'),
   }).optional().describe('Tokens from identity providers, and the RFC 9728 metadata'),
   tool_limits: z.record(z.string().min(1), z.strictObject(limitsShape)).optional().describe('Limits per tool glob (exposed names), for every caller together'),
   pinning: z.enum(['off', 'warn', 'hold']).optional().describe('Tool pinning: warn (default) flags changed tools, hold withholds them until approved, off records nothing'),
@@ -330,6 +366,10 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
       }),
       resource: g.auth?.resource,
       authorizationServers: g.auth?.authorization_servers,
+      login: g.auth?.login && {
+        issuer: g.auth.login.issuer, clientId: g.auth.login.client_id, clientSecret: g.auth.login.client_secret,
+        scopes: g.auth.login.scopes ?? ['openid', 'profile', 'email'], teamClaim: g.auth.login.team_claim ?? 'team', scopeClaim: g.auth.login.scope_claim ?? 'scope',
+      },
       toolLimits: Object.entries(g.tool_limits ?? {}).map(([pattern, l]) => ({ pattern, limits: { rpm: l.rpm, maxConcurrency: l.max_concurrency } })),
       pinning: g.pinning ?? 'warn',
       holdNew: g.hold_new ?? false,
@@ -385,6 +425,10 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
   if (s.auth_type === 'oauth2') {
     if (transport === 'stdio') fail('auth_type', 'auth_type oauth2 is for sse/http upstreams');
     for (const key of ['token_url', 'client_id', 'client_secret'] as const) if (!s[key]) fail(key, `auth_type oauth2 needs \`${key}\``);
+  } else if (s.auth_type === 'client_header' || s.auth_type === 'oauth2_user' || s.auth_type === 'token_exchange') {
+    if (transport === 'stdio') fail('auth_type', `auth_type ${s.auth_type} is for sse/http upstreams (a stdio process has no per-request credential)`);
+    if (s.session === 'per_client') fail('session', `auth_type ${s.auth_type} keeps upstream sessions per user; session per_client is not supported with it`);
+    if (s.auth_type === 'token_exchange' && !s.token_endpoint) fail('token_endpoint', 'auth_type token_exchange needs `token_endpoint`');
   } else if (s.auth_type && s.auth_type !== 'none' && !s.auth_value) fail('auth_value', `auth_type ${s.auth_type} needs \`auth_value\``);
   if (auth) headers[auth[0]] = auth[1];
   const url = s.url ? withoutUserinfo(s.url, headers) : undefined;
@@ -406,8 +450,18 @@ function toServerConfig(name: string, s: RawServer, fail: (key: string, msg: str
     maxSessions: s.max_sessions ?? (transport === 'stdio' ? 32 : 256),
     description: s.description,
     protocol: s.protocol ?? 'auto',
+    userAuth: userAuthOf(name, s),
     oauth2: s.auth_type === 'oauth2' ? { tokenUrl: s.token_url!, clientId: s.client_id!, clientSecret: s.client_secret!, scopes: s.scopes ?? [], audience: s.audience } : undefined,
   };
+}
+
+function userAuthOf(name: string, s: RawServer): UserAuthConfig | undefined {
+  switch (s.auth_type) {
+    case 'client_header': return { kind: 'client_header', header: (s.client_header ?? `x-mcp-${name}-authorization`).toLowerCase() };
+    case 'oauth2_user': return { kind: 'oauth2_user', clientId: s.client_id, clientSecret: s.client_secret, scopes: s.scopes ?? [], authorizationServer: s.authorization_server };
+    case 'token_exchange': return { kind: 'token_exchange', tokenEndpoint: s.token_endpoint!, audience: s.audience, clientId: s.client_id, clientSecret: s.client_secret, scopes: s.scopes ?? [] };
+    default: return undefined;
+  }
 }
 
 /**
@@ -436,7 +490,7 @@ function inferTransport(s: RawServer): Transport {
 }
 
 function authHeader(type: RawServer['auth_type'], value: string | undefined): [string, string] | undefined {
-  if (!value || !type || type === 'none' || type === 'oauth2') return undefined;
+  if (!value || !type || type === 'none' || type === 'oauth2' || type === 'client_header' || type === 'oauth2_user' || type === 'token_exchange') return undefined;
   switch (type) {
     case 'bearer_token': return ['Authorization', `Bearer ${value}`];
     case 'api_key': return ['X-API-Key', value];

@@ -32,6 +32,9 @@ import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
 import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
+import { registerOAuth, type OAuthDeps } from './oauth/routes.js';
+import { registerConnectPages, registerConnections, type ConnectLink } from './oauth/connect.js';
+import { TokenExchanger } from './oauth/token-exchange.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -68,6 +71,10 @@ export interface EdgeOptions {
   mrtrHoldMs?: number;
   /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
   llm?: { providers: Providers; maxSteps: number };
+  /** `gateway.auth.login`: the gateway's own authorization server (issue 20); absent: not served. */
+  oauth?: Pick<OAuthDeps, 'state' | 'tokens' | 'login' | 'clients'>;
+  /** Users' own upstream accounts (oauth2_user): the /connect pages and /connections (issue 20). */
+  connect?: ConnectLink;
 }
 
 const MCP_PREFIXES = ['/mcp', '/mcp/', '/servers/:name/mcp'];
@@ -96,7 +103,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const { metrics } = opts;
   const { streams } = opts;
   const audit = new Audit(opts.log, metrics);
-  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
+  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing,
+    exchanger: new TokenExchanger(opts.gateway.login) });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000, limits: opts.limits,
     sseStreams: new SlotCounter(opts.limits.maxSsePerPrincipal, opts.limits.maxSseStreams), sessionCalls: new SlotCounter(opts.limits.maxCallsPerSession) };
@@ -155,9 +163,21 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.register(async (open) => {
     open.addHook('onRequest', hostGuard(opts.hosts));
     registerWellKnown(open, opts.gateway, opts.publicUrl);
+    if (opts.connect && opts.publicUrl) registerConnectPages(open, opts.connect, opts.publicUrl, opts.oauth && { state: opts.oauth.state, login: opts.oauth.login });
     // The console: static files under a strict CSP; the data behind it is the admin API's.
     registerUi(open, {});
   });
+
+  // The authorization server: Host checked; any Origin (browser-based MCP clients call the token
+  // endpoint cross-origin; the consent form is protected by its own CSRF token and cookie).
+  if (opts.oauth) {
+    const oauth = opts.oauth;
+    app.register(async (as) => {
+      as.addHook('onRequest', hostGuard({ allowedHosts: opts.hosts.allowedHosts, allowedOrigins: ['*'] }));
+      as.addHook('onRequest', corsHook({ allowedHosts: opts.hosts.allowedHosts, allowedOrigins: ['*'] }));
+      registerOAuth(as, { ...oauth, catalog: opts.catalog, gateway: opts.gateway, audit, log: opts.log });
+    });
+  }
 
   // Every client route: Host/Origin, then authenticate (the policy chain's request-level steps).
   // CORS preflights of allowed origins are answered before authentication (browsers send no credential on them).
@@ -167,7 +187,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     const authenticate = authenticateHooks(opts.authenticator, audit, opts.publicUrl);
     mcp.addHook('onRequest', authenticate.onRequest);
     mcp.addHook('preValidation', authenticate.preValidation);
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {},
+      onKeyRevoked: opts.connect && ((principal) => void opts.connect!.disconnect({ principal, server: '' }).catch((err: Error) => opts.log.warn({ principal, err: err.message }, 'dropping the revoked key\'s upstream tokens failed'))) });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
     const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
@@ -177,6 +198,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
       post: ['/mcp/message', '/message', '/servers/:name/message', '/servers/:name/mcp/message'],
     }, streamGet, modern);
     registerRest(mcp, deps, ['/mcp', '/mcp-rest']);
+    if (opts.connect) registerConnections(mcp, opts.connect);
     if (opts.llm) registerLlm(mcp, { ...opts.llm, dispatcher, catalog: opts.catalog, limiter: opts.limiter, metrics, log: opts.log });
   });
 

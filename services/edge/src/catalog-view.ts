@@ -139,6 +139,16 @@ export class CatalogView {
     return this.servers.get(name)?.perClient ?? false;
   }
 
+  /** `auth_type: client_header` servers: the request header holding the caller's credential for this server ('' = none). */
+  credentialHeader(name: string): string {
+    return this.servers.get(name)?.credentialHeader ?? '';
+  }
+
+  /** `auth_type: token_exchange` servers: the RFC 8693 parameters (JSON, no secret); '' = not such a server. */
+  tokenExchange(name: string): string {
+    return this.servers.get(name)?.tokenExchangeJson ?? '';
+  }
+
   /**
    * The aggregate view, or one server's unprefixed view, as `access` may see
    * it: filtered once per (catalog version, scope set), then served from the

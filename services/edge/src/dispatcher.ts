@@ -4,6 +4,7 @@
 // step and go to the registry as one gRPC stream each; denials and calls are
 // audited. Transports serialize the outcome for their wire.
 import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, requestText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
@@ -23,6 +24,7 @@ import type { RegistryLink } from './registry-client.js';
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
 export type RegistryCalls = Pick<RegistryLink, 'callTool' | 'forward' | 'respond' | 'cancel' | 'endSession' | 'listServers' | 'listPins' | 'decidePin'>;
 import type { SessionRecord, SessionStore } from './sessions/session-store.js';
+import type { TokenExchanger } from './oauth/token-exchange.js';
 
 /** `_meta` key of tools/call where a client may set its own timeout (ms), up to the gateway's cap. */
 export const TIMEOUT_META = 'mcpgw/timeoutMs';
@@ -56,6 +58,11 @@ export interface RequestContext {
   timeoutMs?: number;
   /** 2026-07-28 requests: what `_meta` declared, and how the call is known to the registry. */
   modern?: ModernCall;
+  /**
+   * The HTTP request's headers: a `client_header` server's own credential
+   * (`x-mcp-<server>-authorization`) is read from them for that server's calls only.
+   */
+  headers?: IncomingHttpHeaders;
 }
 
 /** A server-to-client request of an upstream during a call (sampling, elicitation, roots). */
@@ -112,9 +119,23 @@ export interface DispatcherDeps {
   callTimeoutMs: number;
   /** OpenTelemetry, when configured. */
   tracing?: Tracing;
+  /** `auth_type: token_exchange` servers (issue 20): the caller's JWT exchanged at the edge (RFC 8693). */
+  exchanger?: TokenExchanger;
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The caller's credential for one `client_header` server: the value of the
+ * header that server names, for that server's calls only; never the caller's
+ * gateway credential (that header is `authorization` or `x-api-key`, refused as a name).
+ */
+function serverCredential(catalog: CatalogView, server: string, headers: IncomingHttpHeaders | undefined): string {
+  const name = headers && catalog.credentialHeader(server);
+  if (!name || name === 'authorization' || name === 'x-api-key') return '';
+  const value = headers[name];
+  return typeof value === 'string' ? value : '';
+}
 
 export function progressTokenOf(msg: { params?: Record<string, unknown> }): string | number | undefined {
   const meta = msg.params?._meta as Record<string, unknown> | undefined;
@@ -265,7 +286,20 @@ export class Dispatcher {
       traceparent, timeoutMs, protocolVersion: m ? m.protocolVersion : session.v,
       progressToken: token === undefined ? '' : JSON.stringify(token), storeEvents: ctx.resumable ?? false,
       clientCapabilitiesJson: withCapabilities ? Buffer.from(JSON.stringify(cc)) : EMPTY,
+      serverCredential: server !== undefined ? serverCredential(this.deps.catalog, server, ctx.headers) : '',
     };
+  }
+
+  /** token_exchange servers: puts the exchanged token into the call context; a failure is the call's outcome. */
+  private async exchange(ctx: RequestContext, server: string, context: CallContext): Promise<Outcome | undefined> {
+    const params = this.deps.exchanger && this.deps.catalog.tokenExchange(server);
+    if (!params) return undefined;
+    try {
+      context.serverCredential = await this.deps.exchanger!.credential(params, server, ctx.principal, ctx.headers);
+      return undefined;
+    } catch (err) {
+      return fail({ code: ErrorCode.Unauthorized, message: `upstream '${server}': ${(err as Error).message}`, data: { server } });
+    }
   }
 
   /** 2026-07-28: the request's stream closed, which is its cancellation; reaches the registry running it. */
@@ -311,6 +345,11 @@ export class Dispatcher {
     };
     const deadlineMs = (timeoutMs || this.deps.callTimeoutMs) + 5_000;
     let outcome: Outcome;
+    const exchanged = await this.exchange(ctx, route.server, request.context);
+    if (exchanged) {
+      limited.release();
+      return exchanged;
+    }
     try {
       outcome = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
     } finally {
@@ -341,6 +380,11 @@ export class Dispatcher {
       paramsJson: Buffer.from(JSON.stringify(params)),
       wantProgress: token !== undefined && ctx.notify !== undefined,
     };
+    const exchanged = await this.exchange(ctx, server, request.context);
+    if (exchanged) {
+      limited.release();
+      return exchanged;
+    }
     try {
       return await this.relay(ctx, () => this.deps.registry.forward(request, { deadlineMs: this.deps.callTimeoutMs + 5_000, traceparent: ctx.traceparent }), server, token, request.context);
     } finally {

@@ -20,6 +20,7 @@ import { RegistryLink, registryLinkOptions } from './registry-client.js';
 import { MemorySessionStore, RedisSessionStore, type SessionStore } from './sessions/session-store.js';
 import { loadEdgeSettings, redactSettings, type EdgeSettings } from './settings.js';
 import { setSseBufferLimit, type StreamTarget } from './transports/sse-writer.js';
+import { createOAuth } from './oauth/create.js';
 import { LocalStreamBus, RedisStreamBus, type StreamBus } from './transports/stream-bus.js';
 
 const log = createLogger('edge');
@@ -61,7 +62,9 @@ if (settings.redisUrl) {
 }
 
 const keys = new KeyStore(keyBackend, gateway.keys, settings.keyCacheMs);
-const authenticator = new Authenticator({ masterKey: settings.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0 });
+// gateway.auth.login: the gateway signs users in itself (issue 20); its tokens verify on every edge with MCPGW_STATE_SECRET.
+const oauth = gateway.login ? createOAuth(gateway.login, gateway.teams, settings.publicUrl!, settings.stateSecret, redis, settings.redisPrefix, settings.oauthDevHttpClientIds) : undefined;
+const authenticator = new Authenticator({ masterKey: settings.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0, gatewayTokens: oauth?.tokens });
 const loopbackOnly = ['127.0.0.1', 'localhost', '::1'].includes(host);
 if (!authenticator.required && !loopbackOnly) {
   log.warn({ host }, 'NO AUTHENTICATION: MCPGW_MASTER_KEY is unset and the edge listens beyond loopback; anyone who reaches it can call every tool');
@@ -99,6 +102,8 @@ const app = buildApp({
   callTimeoutMs: settings.callTimeoutMs,
   stateSecret: settings.stateSecret,
   mrtrHoldMs: settings.mrtrHoldMs,
+  oauth,
+  connect: registry,
   llm: { providers, maxSteps: settings.llm.maxSteps },
 });
 // model_list reloads here as it does on the registry; the rest of the gateway block needs a (rolling) restart.

@@ -34,6 +34,13 @@ import {
   type ListServersResponse,
   type ListPinsResponse,
   type DecidePinRequest,
+  type ConnectFinishRequest,
+  type ConnectFinishResponse,
+  type ConnectStartRequest,
+  type ConnectStartResponse,
+  type DisconnectRequest,
+  type DisconnectResponse,
+  type ListConnectionsResponse,
   type DecidePinResponse,
   type RespondRequest,
   type SessionNotification,
@@ -290,6 +297,23 @@ export class RegistryLink {
 
   decidePin(req: DecidePinRequest): Promise<DecidePinResponse> {
     return this.unary<DecidePinResponse>((c, md, opts, done) => c.decidePin(req, md, opts, done));
+  }
+
+  // Issue 20: users' own upstream accounts (the edge's /connect pages and /connections).
+  connectStart(req: ConnectStartRequest): Promise<ConnectStartResponse> {
+    return this.unary<ConnectStartResponse>((c, md, opts, done) => c.connectStart(req, md, opts, done));
+  }
+
+  connectFinish(req: ConnectFinishRequest): Promise<ConnectFinishResponse> {
+    return this.unary<ConnectFinishResponse>((c, md, opts, done) => c.connectFinish(req, md, opts, done));
+  }
+
+  listConnections(principal: string): Promise<ListConnectionsResponse> {
+    return this.unary<ListConnectionsResponse>((c, md, opts, done) => c.listConnections({ principal }, md, opts, done));
+  }
+
+  disconnect(req: DisconnectRequest): Promise<DisconnectResponse> {
+    return this.unary<DisconnectResponse>((c, md, opts, done) => c.disconnect(req, md, opts, done));
   }
 
   /**

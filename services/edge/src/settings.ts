@@ -47,6 +47,7 @@ export const envSchema = z.object({
   MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000).describe('A model provider that sends no headers (or, streaming, no chunk) for this long is 504 provider_timeout'),
   MCPGW_LLM_MAX_STEPS: int(1).default(8).describe('Model calls per request when the gateway runs MCP tools'),
   MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64).describe('Pooled connections per model provider origin'),
+  MCPGW_OAUTH_DEV_HTTP_CLIENT_IDS: z.enum(['0', '1']).default('0').describe('Development only: 1 accepts OAuth client ID metadata documents on plain-http loopback URLs'),
 });
 
 export interface EdgeSettings {
@@ -78,6 +79,8 @@ export interface EdgeSettings {
    * balancer must share it (a retry may reach any of them).
    */
   stateSecret: string;
+  /** Accept client ID metadata documents on plain-http loopback URLs (development). */
+  oauthDevHttpClientIds: boolean;
   /** Lifetime of an MRTR requestState and of the upstream call held for it. */
   mrtrHoldMs: number;
   /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
@@ -131,6 +134,9 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
   const e = parsed.data;
   const config = e.MCPGW_CONFIG ? loadConfigFile(e.MCPGW_CONFIG, env, { gatewayOnly: true }) : undefined;
   const gateway = config?.gateway ?? EMPTY_GATEWAY;
+  if (gateway.login && !(e.MCPGW_PUBLIC_URL ?? gateway.resource)) {
+    throw new ConfigError('gateway.auth.login needs the gateway\'s public URL (MCPGW_PUBLIC_URL or gateway.auth.resource): it is the issuer of its tokens and their audience');
+  }
   return {
     host: e.HOST,
     port: e.PORT,
@@ -156,6 +162,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     gateway,
     stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
     stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
+    oauthDevHttpClientIds: e.MCPGW_OAUTH_DEV_HTTP_CLIENT_IDS === '1',
     mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
     models: config?.models ?? [],
     llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },

@@ -22,6 +22,7 @@ import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from '@mcpgw/common/config-watch';
 import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { registrySettings } from './settings.js';
+import { userAuthOptions } from './upstreams/user-auth/setup.js';
 
 const log = createLogger('registry');
 const env = process.env;
@@ -69,7 +70,14 @@ const instanceId = `${hostname()}-${randomBytes(4).toString('hex')}`;
 const leases = redisClients.length > 0 ? new RedisSessionLeases(redisClients[0]!, prefix, instanceId) : undefined;
 const localNotifier = redisClients.length > 0 ? undefined : new LocalNotifier();
 const notifier = localNotifier ?? new RedisNotifier(redisClients[0]!, prefix);
-const upstreams = new UpstreamSet(catalog, log, metrics, notifier, leases);
+let userAuth;
+try {
+  userAuth = userAuthOptions(env, config, redisClients[0], prefix);
+} catch (err) {
+  console.error(`mcpgw registry: config error: ${(err as Error).message}`);
+  process.exit(2);
+}
+const upstreams = new UpstreamSet(catalog, log, metrics, notifier, leases, userAuth);
 // Servers the shared catalog still lists but this config no longer has.
 const configured = new Set(config.servers.map((s) => s.name));
 for (const e of catalog.entries()) {

@@ -1,6 +1,7 @@
 // The registry's gRPC service: catalog reads and watches, and calls routed to
 // one upstream. MCP payloads stay JSON bytes; upstream failures are results
 // (CallResult.error_json), gRPC status is left for transport failures.
+import { connectService } from './upstreams/user-auth/connect-service.js';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import {
   Metadata, Server, ServerCredentials, ServerInterceptingCall, credentials, status,
@@ -95,6 +96,8 @@ export function toServerCatalog(e: CatalogEntry): ServerCatalog {
     description: e.description,
     serverInfoJson: e.serverInfoJson,
     perClient: e.perClient,
+    credentialHeader: e.credentialHeader,
+    tokenExchangeJson: e.tokenExchange,
   };
 }
 
@@ -206,7 +209,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     let params: Record<string, unknown>;
     try {
       params = buildParams();
-      target = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'));
+      target = await upstreams.forSession(server, ctx?.sessionId ?? '', () => parseObject(ctx?.clientCapabilitiesJson ?? EMPTY, 'client capabilities'),
+        { principal: ctx?.principal ?? '', credential: ctx?.serverCredential ?? '' });
     } catch (err) {
       inFlight--;
       return fail(err instanceof UpstreamCallError ? err.error : { code: ErrorCode.InvalidParams, message: redact((err as Error).message), data: { server } });
@@ -316,6 +320,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     draining: () => deps.draining === true,
   });
   const service: RegistryServer = {
+    // Issue 20: connecting users' own upstream accounts.
+    ...connectService(upstreams),
     calls: mux.handler,
 
     listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {

@@ -26,6 +26,8 @@ export interface AdminDeps {
   gateway: GatewayConfig;
   /** The edge's effective settings, secrets already redacted. */
   settings: Record<string, unknown>;
+  /** A revoked key's own upstream tokens go too (issue 20). */
+  onKeyRevoked?: (principalId: string) => void;
 }
 
 const PIN_STATE: Record<number, string> = {
@@ -132,6 +134,7 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
       if (ownTeam !== undefined && !(await deps.keys.list()).some((k) => k.id === id && k.team === ownTeam)) return apiError(reply, 404, `unknown key '${id}'`);
       if (!(await deps.keys.revoke(id))) return apiError(reply, 404, `unknown key '${id}'`);
       deps.audit.admin(req.principal, 'key_revoked', { id });
+      deps.onKeyRevoked?.(`key:${id}`);
       return { id, revoked: true };
     });
 

@@ -300,7 +300,7 @@ export class Mrtr {
   private contextOf(principal: string, call: HeldCallLocator): CallContext {
     return {
       principal, sessionId: call.session, requestId: JSON.stringify(call.callId), traceparent: '', timeoutMs: 0, protocolVersion: '2026-07-28',
-      progressToken: '', storeEvents: false, clientCapabilitiesJson: Buffer.alloc(0),
+      progressToken: '', storeEvents: false, clientCapabilitiesJson: Buffer.alloc(0), serverCredential: '',
     };
   }
 

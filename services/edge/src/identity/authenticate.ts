@@ -1,12 +1,15 @@
 // The first step of the policy chain: the request's credential becomes one
 // principal, or a typed failure that the transport answers as 401.
 import { hash, timingSafeEqual } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TeamConfig } from '@mcpgw/common/config';
 import { Access, type ScopeLayer } from './access.js';
 import { claimList, type JwtVerifier } from './jwt.js';
 import { KEY_PREFIX, type KeyRecord, type KeyStore } from './keys.js';
 import { ANONYMOUS, MASTER, type LimitRule, type Principal } from './principal.js';
+import type { GatewayTokens } from '../oauth/tokens.js';
+import { userPrincipal } from '../oauth/principal.js';
 
 /** Bounded reasons: the `reason` label of mcpgw_auth_failures_total. */
 export type AuthFailureReason = 'missing' | 'query_string' | 'unknown_key' | 'expired_key' | 'key_store_unavailable'
@@ -27,6 +30,8 @@ export interface AuthenticatorOptions {
   teams: TeamConfig[];
   /** Keys are declared in the config: auth is required even without a master key. */
   keysEnabled: boolean;
+  /** `gateway.auth.login`: access tokens the gateway's own authorization server issued (oauth/). */
+  gatewayTokens?: GatewayTokens;
 }
 
 export class Authenticator {
@@ -42,7 +47,7 @@ export class Authenticator {
 
   /** With no master key, no keys and no issuers, every request is the anonymous principal (the embedded default). */
   get required(): boolean {
-    return this.masterDigest !== undefined || this.opts.jwt.enabled || this.opts.keysEnabled;
+    return this.masterDigest !== undefined || this.opts.jwt.enabled || this.opts.keysEnabled || this.opts.gatewayTokens !== undefined;
   }
 
   async authenticate(headers: IncomingHttpHeaders, query: Record<string, unknown> | undefined): Promise<AuthOutcome> {
@@ -54,6 +59,7 @@ export class Authenticator {
     if (!token) return { ok: false, reason: 'missing', message: 'send a credential as "Authorization: Bearer <key or token>" or "X-API-Key: <key>"', tokenPresented: false };
     if (this.masterDigest && timingSafeEqual(digest(token), this.masterDigest)) return { ok: true, principal: MASTER };
     if (token.startsWith(KEY_PREFIX)) return this.fromKey(token);
+    if (this.opts.gatewayTokens && token.split('.').length === 3 && this.issuedHere(token)) return this.fromGatewayToken(token);
     if (this.opts.jwt.enabled && token.split('.').length === 3) return this.fromJwt(token);
     return { ok: false, reason: 'unknown_key', message: 'the key is not valid (unknown or revoked)', tokenPresented: true };
   }
@@ -75,6 +81,22 @@ export class Authenticator {
       this.principals.set(rec, principal);
     }
     return { ok: true, principal };
+  }
+
+  private issuedHere(token: string): boolean {
+    try {
+      return this.opts.gatewayTokens!.issued(decodeJwt(token));
+    } catch {
+      return false;
+    }
+  }
+
+  /** A user signed in through the gateway's own authorization server. */
+  private async fromGatewayToken(token: string): Promise<AuthOutcome> {
+    const v = await this.opts.gatewayTokens!.verify(token);
+    if (!v.ok) return { ok: false, reason: v.reason, message: v.message, tokenPresented: true };
+    if (v.claims.team && !this.teams.has(v.claims.team)) return { ok: false, reason: 'invalid_claims', message: `the token names team '${v.claims.team}', which this gateway does not know`, tokenPresented: true };
+    return { ok: true, principal: userPrincipal(v.claims, this.teams) };
   }
 
   private async fromJwt(token: string): Promise<AuthOutcome> {
@@ -114,11 +136,11 @@ export function credentialOf(headers: IncomingHttpHeaders): string | undefined {
   return typeof apiKey === 'string' && apiKey !== '' ? apiKey : undefined;
 }
 
-function layersOf(team: TeamConfig | undefined, own: ScopeLayer): ScopeLayer[] {
+export function layersOf(team: TeamConfig | undefined, own: ScopeLayer): ScopeLayer[] {
   return [...(team ? [{ servers: team.servers, tools: team.tools }] : []), own];
 }
 
-function limitsOf(team: TeamConfig | undefined, own: LimitRule): LimitRule[] {
+export function limitsOf(team: TeamConfig | undefined, own: LimitRule): LimitRule[] {
   const rules: LimitRule[] = [];
   if (own.rpm || own.maxConcurrency) rules.push(own);
   if (team && (team.rpm || team.maxConcurrency)) rules.push({ bucket: `team:${team.name}`, rpm: team.rpm, maxConcurrency: team.maxConcurrency });

@@ -2,7 +2,7 @@
 import type { Limits } from '@mcpgw/common/config';
 import { Access } from './access.js';
 
-export type PrincipalKind = 'anonymous' | 'master' | 'key' | 'jwt';
+export type PrincipalKind = 'anonymous' | 'master' | 'key' | 'jwt' | 'user';
 
 /** A limit and the bucket it counts in (`key:<id>`, `team:<name>`), shared across edges. */
 export interface LimitRule extends Limits {

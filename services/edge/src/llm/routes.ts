@@ -132,7 +132,7 @@ async function handle(deps: LlmDeps, req: FastifyRequest, reply: FastifyReply, e
       else reply.type(up.contentType || 'application/json');
       return reply.send(up.body);
     }
-    const ctx: RequestContext = { principal: req.principal, era: 'legacy', signal: abort.signal, traceparent: traceparentOf(req) };
+    const ctx: RequestContext = { principal: req.principal, era: 'legacy', signal: abort.signal, traceparent: traceparentOf(req), headers: req.headers };
     const loopDeps: LoopDeps & { providers: Providers } = { ...deps, chargeModelCall };
     let events: string[] = [];
     let json: Record<string, unknown>;

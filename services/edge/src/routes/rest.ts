@@ -51,7 +51,7 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
     const onClose = () => { if (!reply.raw.writableFinished) abort.abort(); };
     reply.raw.on('close', onClose);
     const outcome = await deps.dispatcher.callTool({
-      principal: req.principal, era: 'legacy', server, signal: abort.signal, traceparent: traceparentOf(req),
+      principal: req.principal, era: 'legacy', server, signal: abort.signal, traceparent: traceparentOf(req), headers: req.headers,
       timeoutMs: typeof body.timeout_ms === 'number' ? body.timeout_ms : undefined,
     }, `rest-${req.id}`, body.name, body.arguments ?? {});
     reply.raw.off('close', onClose);

@@ -4,7 +4,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '@mcpgw/common/config';
 
 export function registerWellKnown(app: FastifyInstance, gateway: GatewayConfig, publicUrl?: string): void {
-  const servers = gateway.authorizationServers ?? gateway.jwt.map((j) => j.issuer);
+  // With sign-in on (gateway.auth.login), the gateway's own authorization server comes first.
+  const own = gateway.login && publicUrl ? [new URL(publicUrl).origin] : [];
+  const servers = gateway.authorizationServers ?? [...own, ...gateway.jwt.map((j) => j.issuer)];
   const metadata = (req: FastifyRequest, path: string) => {
     const origin = publicUrl ? new URL(publicUrl).origin : `${req.protocol}://${req.headers.host ?? 'localhost'}`;
     return {

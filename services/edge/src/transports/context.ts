@@ -89,7 +89,7 @@ export function checkServerRoute(deps: TransportDeps, req: FastifyRequest, reply
 
 /** The typed context of a 2025-era request on a session. */
 export function sessionContext(req: FastifyRequest, session: SessionRecord, server: string | undefined): RequestContext {
-  return { principal: req.principal, era: 'legacy', session, server, traceparent: traceparentOf(req) };
+  return { principal: req.principal, era: 'legacy', session, server, traceparent: traceparentOf(req), headers: req.headers };
 }
 
 export function traceparentOf(req: FastifyRequest): string | undefined {

@@ -5,6 +5,7 @@
 // stream, and a closed response stream cancels its request. The 2025 adapter
 // (streamable-http.ts) classifies each POST once (era/modern.ts classifyEra)
 // and hands modern ones here; nothing here reads or writes a session record.
+import { modernUrlElicitation } from '../oauth/url-elicitation.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, type JsonRpcId } from '@mcpgw/common/jsonrpc';
@@ -173,7 +174,7 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     delete params.inputResponses;
     delete params.requestState;
     const forwarded: JsonRpcRequest = { ...msg, params };
-    const ctx: RequestContext = { principal, era: 'modern', server, traceparent: traceparentOf(req), signal: abort.signal, modern };
+    const ctx: RequestContext = { principal, era: 'modern', server, traceparent: traceparentOf(req), signal: abort.signal, modern, headers: req.headers };
     // Only per_client upstreams can ask the client anything: only their calls are stored for a retry on another edge.
     ctx.resumable = deps.sharedEvents && dispatcher.mayNeedStream(ctx, forwarded);
 
@@ -205,7 +206,8 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
         return reply.code(400).type('application/json').send(outcomeText(msg.id, outcome));
       }
     } else {
-      outcome = await dispatcher.handle(ctx, forwarded);
+      // A per-user server's "connect your account first" (-32042) becomes a URL-mode input request (issue 20).
+      outcome = modernUrlElicitation(await dispatcher.handle(ctx, forwarded), msg.method, era.clientCapabilities);
     }
     answered = true;
     const out = serialize(req, msg, outcome);

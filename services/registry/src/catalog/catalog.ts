@@ -16,6 +16,8 @@ export interface CatalogEntry {
   stale: boolean;
   toolCount: number;
   perClient: boolean;
+  credentialHeader: string;
+  tokenExchange: string;
 }
 
 export interface CatalogChange {
@@ -50,6 +52,8 @@ export function toEntry(c: CatalogContents, stale = false): CatalogEntry {
     stale,
     toolCount: c.tools.length,
     perClient: c.perClient,
+    credentialHeader: c.credentialHeader,
+    tokenExchange: c.tokenExchange,
   };
 }
 

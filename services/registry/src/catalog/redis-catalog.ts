@@ -68,7 +68,7 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     const entry = toEntry(contents);
     const fields = [
       'tools', entry.toolsJson, 'resources', entry.resourcesJson, 'templates', entry.resourceTemplatesJson,
-      'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson, 'perClient', entry.perClient ? '1' : '0',
+      'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson, 'perClient', entry.perClient ? '1' : '0', 'credHeader', entry.credentialHeader, 'tokenExchange', entry.tokenExchange,
     ];
     const v = Number(await this.redis.eval(PUT_SCRIPT, 3, this.keys.server(entry.name), this.keys.version, this.keys.servers,
       entry.hash, entry.name, this.keys.channel, ...fields));
@@ -154,7 +154,7 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     for (const entry of held) {
       const fields = [
         'tools', entry.toolsJson, 'resources', entry.resourcesJson, 'templates', entry.resourceTemplatesJson,
-        'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson, 'perClient', entry.perClient ? '1' : '0',
+        'prompts', entry.promptsJson, 'description', entry.description, 'info', entry.serverInfoJson, 'perClient', entry.perClient ? '1' : '0', 'credHeader', entry.credentialHeader, 'tokenExchange', entry.tokenExchange,
       ];
       await this.redis.eval(PUT_SCRIPT, 3, this.keys.server(entry.name), this.keys.version, this.keys.servers,
         entry.hash, entry.name, this.keys.channel, ...fields);
@@ -177,6 +177,8 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
       stale: true,
       toolCount: (JSON.parse(toolsJson.toString()) as unknown[]).length,
       perClient: h.perClient?.toString() === '1',
+      credentialHeader: h.credHeader?.toString() ?? '',
+      tokenExchange: h.tokenExchange?.toString() ?? '',
     };
   }
 }

@@ -9,7 +9,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { McpError, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { LocalCallFailure } from './call-failure.js';
-import type { ClientCredentials } from './oauth2.js';
+import type { TokenSource } from './oauth2.js';
 
 /** The upstream answered 404 for our session id: it forgot the session. */
 export class SessionExpiredError extends Error {
@@ -74,7 +74,7 @@ export class HttpCaller implements ModernCaller {
   private next = 0;
 
   /** `auth`: the upstream's OAuth token source (`auth_type: oauth2`), asked per call (a cached token costs a resolved promise). */
-  constructor(url: URL, private readonly headers: Record<string, string>, private readonly auth?: ClientCredentials) {
+  constructor(url: URL, private readonly headers: Record<string, string>, private readonly auth?: TokenSource) {
     this.pool = new Pool(url.origin, { connections: CONNECTIONS, keepAliveTimeout: 30_000 });
     this.path = `${url.pathname}${url.search}`;
   }

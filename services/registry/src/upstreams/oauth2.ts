@@ -9,7 +9,14 @@ import type { OAuth2Config } from '@mcpgw/common/config';
 const EARLY_MS = 60_000;
 const DEFAULT_LIFETIME_S = 300;
 
-export class ClientCredentials {
+/** Where an upstream's `Authorization` comes from per request: client credentials, or one user's own tokens (user-auth/). */
+export interface TokenSource {
+  header(): Promise<string>;
+  /** The upstream refused the token (401). */
+  invalidate(): void;
+}
+
+export class ClientCredentials implements TokenSource {
   private token?: { value: string; refreshAt: number };
   private inflight?: Promise<string>;
 
@@ -49,7 +56,7 @@ export class ClientCredentials {
 }
 
 /** A fetch that adds the upstream's OAuth token (for the SDK's HTTP and SSE transports). */
-export function fetchWithToken(inner: (url: string | URL, init?: RequestInit) => Promise<Response>, auth: ClientCredentials) {
+export function fetchWithToken(inner: (url: string | URL, init?: RequestInit) => Promise<Response>, auth: TokenSource) {
   return async (url: string | URL, init?: RequestInit): Promise<Response> => {
     const headers = new Headers(init?.headers);
     headers.set('authorization', await auth.header());

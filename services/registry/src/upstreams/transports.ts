@@ -3,12 +3,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ServerConfig } from '@mcpgw/common/config';
 
-import { fetchWithToken, type ClientCredentials } from './oauth2.js';
+import { fetchWithToken, type TokenSource } from './oauth2.js';
 import { StdioUpstreamTransport } from './stdio.js';
 import { fetchWithTrace } from './trace-context.js';
 
 /** A fresh client transport for one upstream, as its config says; `auth` adds its OAuth token to every request. */
-export function createTransport(cfg: ServerConfig, onStderr: (line: string) => void, auth?: ClientCredentials): Transport {
+export function createTransport(cfg: ServerConfig, onStderr: (line: string) => void, auth?: TokenSource): Transport {
   const traced = auth ? fetchWithToken(fetchWithTrace, auth) : fetchWithTrace;
   const plain = auth ? fetchWithToken(fetch, auth) : fetch;
   switch (cfg.transport) {

@@ -10,6 +10,7 @@ import { Upstream, UpstreamCallError, type UpstreamEvents } from './upstream.js'
 import type { SessionLeases } from './session-leases.js';
 import { Subscriptions } from './subscriptions.js';
 import type { SessionNotifier } from '../notifier.js';
+import { UserAuth, type CallerIdentity, type UserAuthOptions } from './user-auth/user-auth.js';
 
 /** A per_client upstream session nobody used for this long is closed. */
 const SESSION_IDLE_MS = Number(process.env.MCPGW_CLIENT_SESSION_IDLE_MS ?? 15 * 60_000);
@@ -37,6 +38,8 @@ export class UpstreamSet {
   private readonly sessions = new Map<string, ClientSession>();
 
   readonly subscriptions = new Subscriptions();
+  /** Servers with per-user credentials (issue 20): upstream sessions per (server, user). */
+  readonly userAuth: UserAuth;
 
   /**
    * `notifier` reaches client sessions outside calls; `leases`: with several
@@ -48,7 +51,16 @@ export class UpstreamSet {
     private readonly metrics: RegistryMetrics,
     private readonly notifier: SessionNotifier,
     private readonly leases?: SessionLeases,
-  ) {}
+    userAuthOptions: UserAuthOptions = {},
+  ) {
+    // A user's session lists the server for the catalog while the shared connection (no credential of its own) cannot.
+    this.userAuth = new UserAuth(log, metrics.registry, (contents) => {
+      const shared = this.byName.get(contents.name);
+      if (!shared || shared.state === 'up') return;
+      metrics.catalogTools.set({ server: contents.name }, contents.tools.length);
+      this.catalog.put(contents).catch((err: Error) => this.log.warn({ server: contents.name, err: err.message }, 'catalog write failed'));
+    }, userAuthOptions);
+  }
 
   get(name: string): Upstream | undefined {
     return this.byName.get(name);
@@ -62,8 +74,9 @@ export class UpstreamSet {
    * The upstream a client session's request goes to: the shared one, or for
    * `session: per_client` servers that client session's own (started on first use).
    */
-  async forSession(name: string, sessionId: string, clientCapabilities: () => Record<string, unknown>): Promise<Target | undefined> {
+  async forSession(name: string, sessionId: string, clientCapabilities: () => Record<string, unknown>, caller?: CallerIdentity): Promise<Target | undefined> {
     const shared = this.byName.get(name);
+    if (shared?.config.userAuth) return { upstream: await this.userAuth.sessionFor(shared, caller) };
     if (!shared || shared.config.session !== 'per_client') return shared && { upstream: shared };
     if (!sessionId) throw new UpstreamCallError(upstreamError(ErrorCode.InvalidParams, name, 'is per_client: call it within an MCP session (not over REST)'));
     const key = `${name}\0${sessionId}`;
@@ -157,7 +170,7 @@ export class UpstreamSet {
       const upstream = this.byName.get(name)!;
       this.byName.delete(name);
       const ownSessions = [...this.sessions.keys()].filter((k) => k.startsWith(`${name}\0`));
-      await Promise.all([upstream.stop(), ...ownSessions.map((k) => this.closeSession(k))]);
+      await Promise.all([upstream.stop(), ...ownSessions.map((k) => this.closeSession(k)), this.userAuth.dropServers([name])]);
     }));
     for (const name of removed) {
       await this.catalog.remove(name).catch((err: Error) => this.log.warn({ server: name, err: err.message }, 'catalog remove failed'));
@@ -204,7 +217,7 @@ export class UpstreamSet {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.all().map((u) => u.stop()), ...[...this.sessions.keys()].map((k) => this.closeSession(k))]);
+    await Promise.all([...this.all().map((u) => u.stop()), ...[...this.sessions.keys()].map((k) => this.closeSession(k)), this.userAuth.stop()]);
     this.byName.clear();
   }
 }

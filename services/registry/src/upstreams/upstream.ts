@@ -32,7 +32,7 @@ import type { ServerConfig } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
 import { BrokenCircuitError, BulkheadRejectedError, CircuitState, ConsecutiveBreaker, bulkhead, circuitBreaker, handleWhen, type BulkheadPolicy, type CircuitBreakerPolicy } from 'cockatiel';
 import type { ClientPeer } from './client-peer.js';
-import { ClientCredentials } from './oauth2.js';
+import { ClientCredentials, type TokenSource } from './oauth2.js';
 import { createTransport } from './transports.js';
 import { ClientRedactor, configSecrets, describeError, type Redactor } from '@mcpgw/common/redact';
 import { LocalCallFailure, sdkLocalFailure } from './call-failure.js';
@@ -52,6 +52,10 @@ export interface CatalogContents {
   description: string;
   serverInfo: unknown;
   perClient: boolean;
+  /** `auth_type: client_header`: the request header the edge passes on for this server ('' = none). */
+  credentialHeader: string;
+  /** `auth_type: token_exchange`: what the edge needs to exchange the caller's JWT (no secret), as JSON; '' = none. */
+  tokenExchange: string;
 }
 
 export interface CallOptions {
@@ -131,16 +135,16 @@ export class Upstream {
   /** A stdio upstream found modern-only (it refused `initialize`): later connects go modern at once. */
   private stdioModern = false;
 
-  /** `auth_type: oauth2`: one token source per upstream, shared by its SDK transport and the lean caller. */
-  private readonly oauth?: ClientCredentials;
+  /** `auth_type: oauth2`, or one user's own tokens: one token source per upstream, shared by its SDK transport and the lean caller. */
+  private readonly oauth?: TokenSource;
 
   /**
    * `peer`: this is one client session's own upstream session (`per_client`);
    * its server-to-client requests and notifications go to that client. Such an
    * upstream does not feed the catalog (the shared instance does).
    */
-  constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer) {
-    if (config.oauth2) this.oauth = new ClientCredentials(config.oauth2, config.name);
+  constructor(readonly config: ServerConfig, private readonly log: Logger, private readonly events: UpstreamEvents, readonly peer?: ClientPeer, auth?: TokenSource) {
+    this.oauth = auth ?? (config.oauth2 ? new ClientCredentials(config.oauth2, config.name) : undefined);
     this.forClient = new ClientRedactor(configSecrets(config));
     this.redact = (text) => this.forClient.text(text);
     this.breaker = this.newBreaker();
@@ -571,7 +575,10 @@ export class Upstream {
     let filtered = tools.filter((t) => this.isToolAllowed((t as { name?: unknown }).name));
     if (modern) filtered = this.readParamHeaders(filtered);
     const perClient = this.config.session === 'per_client';
-    const body = JSON.stringify([filtered, resources, resourceTemplates, prompts, perClient]);
+    const credentialHeader = this.config.userAuth?.kind === 'client_header' ? this.config.userAuth.header : '';
+    const ua = this.config.userAuth;
+    const tokenExchange = ua?.kind === 'token_exchange' ? JSON.stringify({ token_endpoint: ua.tokenEndpoint, audience: ua.audience ?? '', scopes: ua.scopes }) : '';
+    const body = JSON.stringify([filtered, resources, resourceTemplates, prompts, perClient, credentialHeader, tokenExchange]);
     return {
       name: this.config.name,
       hash: createHash('sha256').update(body).digest('hex'),
@@ -582,6 +589,8 @@ export class Upstream {
       description: this.config.description ?? '',
       serverInfo,
       perClient,
+      credentialHeader,
+      tokenExchange,
     };
   }
 

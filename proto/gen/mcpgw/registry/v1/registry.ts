@@ -53,6 +53,13 @@ export interface CallContext {
    * session declares the same sampling/elicitation/roots support upstream.
    */
   clientCapabilitiesJson: Buffer;
+  /**
+   * Issue 20 (delegated identity), numbers 140-159:
+   * `auth_type: client_header` servers: the caller's credential for THIS call's
+   * server only (the value of its x-mcp-<server>-authorization header), sent
+   * upstream as Authorization. Empty: none. Never the caller's own gateway credential.
+   */
+  serverCredential: string;
 }
 
 export interface ListToolsRequest {
@@ -101,6 +108,17 @@ export interface ServerCatalog {
    * and server-to-client requests and log messages reach the client.
    */
   perClient: boolean;
+  /**
+   * Issue 20: `auth_type: client_header`: the (lowercase) request header whose
+   * value the edge passes as CallContext.server_credential for this server.
+   */
+  credentialHeader: string;
+  /**
+   * Issue 20: `auth_type: token_exchange`: {"token_endpoint","audience","scopes"}
+   * (no secret) so the edge exchanges the caller's JWT (RFC 8693) and passes
+   * only the exchanged token, as CallContext.server_credential. Empty: none.
+   */
+  tokenExchangeJson: string;
 }
 
 export interface CallToolRequest {
@@ -364,6 +382,71 @@ export interface SessionNotification {
   messageJson: Buffer;
 }
 
+export interface ConnectStartRequest {
+  /** The sealed ticket of a URL elicitation (names principal, server, expiry). */
+  ticket: string;
+  /** The edge's /connect/callback URL (the upstream authorization server redirects there). */
+  redirectUri: string;
+  /**
+   * Without a ticket: an authenticated principal asks for a connect link of
+   * `server` ahead of any call (answered in connect_url).
+   */
+  principal: string;
+  server: string;
+}
+
+export interface ConnectStartResponse {
+  /** Where the user's browser goes next (the upstream's authorization endpoint). */
+  authorizationUrl: string;
+  server: string;
+  principal: string;
+  /** Non-empty: the connect cannot start (expired ticket, unknown server, upstream unreachable). */
+  error: string;
+  /** The connect link minted for `principal` and `server` (requests without a ticket). */
+  connectUrl: string;
+}
+
+export interface ConnectFinishRequest {
+  /** The sealed state the authorization server echoed back. */
+  state: string;
+  code: string;
+  /** The authorization server's error, when it answered with one. */
+  error: string;
+  redirectUri: string;
+}
+
+export interface ConnectFinishResponse {
+  server: string;
+  principal: string;
+  error: string;
+  elicitationId: string;
+}
+
+export interface ListConnectionsRequest {
+  principal: string;
+}
+
+export interface ListConnectionsResponse {
+  connections: UserConnection[];
+}
+
+export interface UserConnection {
+  server: string;
+  /** 0 = unknown. */
+  expiresAtMs: number;
+  updatedAtMs: number;
+}
+
+export interface DisconnectRequest {
+  principal: string;
+  /** Empty: every server of the principal. */
+  server: string;
+}
+
+export interface DisconnectResponse {
+  removed: number;
+}
+
 function createBaseCallContext(): CallContext {
   return {
     principal: "",
@@ -375,6 +458,7 @@ function createBaseCallContext(): CallContext {
     progressToken: "",
     storeEvents: false,
     clientCapabilitiesJson: Buffer.alloc(0),
+    serverCredential: "",
   };
 }
 
@@ -406,6 +490,9 @@ export const CallContext: MessageFns<CallContext> = {
     }
     if (message.clientCapabilitiesJson.length !== 0) {
       writer.uint32(74).bytes(message.clientCapabilitiesJson);
+    }
+    if (message.serverCredential !== "") {
+      writer.uint32(1122).string(message.serverCredential);
     }
     return writer;
   },
@@ -493,6 +580,14 @@ export const CallContext: MessageFns<CallContext> = {
             }
 
             message.clientCapabilitiesJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 140: {
+            if (tag !== 1122) {
+              break;
+            }
+
+            message.serverCredential = reader.string();
             continue;
           }
         }
@@ -770,6 +865,8 @@ function createBaseServerCatalog(): ServerCatalog {
     description: "",
     serverInfoJson: Buffer.alloc(0),
     perClient: false,
+    credentialHeader: "",
+    tokenExchangeJson: "",
   };
 }
 
@@ -804,6 +901,12 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
     }
     if (message.perClient !== false) {
       writer.uint32(80).bool(message.perClient);
+    }
+    if (message.credentialHeader !== "") {
+      writer.uint32(1122).string(message.credentialHeader);
+    }
+    if (message.tokenExchangeJson !== "") {
+      writer.uint32(1130).string(message.tokenExchangeJson);
     }
     return writer;
   },
@@ -899,6 +1002,22 @@ export const ServerCatalog: MessageFns<ServerCatalog> = {
             }
 
             message.perClient = reader.bool();
+            continue;
+          }
+          case 140: {
+            if (tag !== 1122) {
+              break;
+            }
+
+            message.credentialHeader = reader.string();
+            continue;
+          }
+          case 141: {
+            if (tag !== 1130) {
+              break;
+            }
+
+            message.tokenExchangeJson = reader.string();
             continue;
           }
         }
@@ -2746,6 +2865,596 @@ export const SessionNotification: MessageFns<SessionNotification> = {
   },
 };
 
+function createBaseConnectStartRequest(): ConnectStartRequest {
+  return { ticket: "", redirectUri: "", principal: "", server: "" };
+}
+
+export const ConnectStartRequest: MessageFns<ConnectStartRequest> = {
+  encode(message: ConnectStartRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ticket !== "") {
+      writer.uint32(10).string(message.ticket);
+    }
+    if (message.redirectUri !== "") {
+      writer.uint32(18).string(message.redirectUri);
+    }
+    if (message.principal !== "") {
+      writer.uint32(26).string(message.principal);
+    }
+    if (message.server !== "") {
+      writer.uint32(34).string(message.server);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectStartRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectStartRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ticket = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.redirectUri = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnectStartResponse(): ConnectStartResponse {
+  return { authorizationUrl: "", server: "", principal: "", error: "", connectUrl: "" };
+}
+
+export const ConnectStartResponse: MessageFns<ConnectStartResponse> = {
+  encode(message: ConnectStartResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.authorizationUrl !== "") {
+      writer.uint32(10).string(message.authorizationUrl);
+    }
+    if (message.server !== "") {
+      writer.uint32(18).string(message.server);
+    }
+    if (message.principal !== "") {
+      writer.uint32(26).string(message.principal);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.connectUrl !== "") {
+      writer.uint32(42).string(message.connectUrl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectStartResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectStartResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authorizationUrl = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.connectUrl = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnectFinishRequest(): ConnectFinishRequest {
+  return { state: "", code: "", error: "", redirectUri: "" };
+}
+
+export const ConnectFinishRequest: MessageFns<ConnectFinishRequest> = {
+  encode(message: ConnectFinishRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
+    if (message.code !== "") {
+      writer.uint32(18).string(message.code);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.redirectUri !== "") {
+      writer.uint32(34).string(message.redirectUri);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectFinishRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectFinishRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.redirectUri = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConnectFinishResponse(): ConnectFinishResponse {
+  return { server: "", principal: "", error: "", elicitationId: "" };
+}
+
+export const ConnectFinishResponse: MessageFns<ConnectFinishResponse> = {
+  encode(message: ConnectFinishResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    if (message.principal !== "") {
+      writer.uint32(18).string(message.principal);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    if (message.elicitationId !== "") {
+      writer.uint32(34).string(message.elicitationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectFinishResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectFinishResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.elicitationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListConnectionsRequest(): ListConnectionsRequest {
+  return { principal: "" };
+}
+
+export const ListConnectionsRequest: MessageFns<ListConnectionsRequest> = {
+  encode(message: ListConnectionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConnectionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConnectionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListConnectionsResponse(): ListConnectionsResponse {
+  return { connections: [] };
+}
+
+export const ListConnectionsResponse: MessageFns<ListConnectionsResponse> = {
+  encode(message: ListConnectionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.connections) {
+      UserConnection.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListConnectionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListConnectionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connections.push(UserConnection.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUserConnection(): UserConnection {
+  return { server: "", expiresAtMs: 0, updatedAtMs: 0 };
+}
+
+export const UserConnection: MessageFns<UserConnection> = {
+  encode(message: UserConnection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    if (message.expiresAtMs !== 0) {
+      writer.uint32(16).int64(message.expiresAtMs);
+    }
+    if (message.updatedAtMs !== 0) {
+      writer.uint32(24).int64(message.updatedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserConnection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserConnection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.expiresAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updatedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseDisconnectRequest(): DisconnectRequest {
+  return { principal: "", server: "" };
+}
+
+export const DisconnectRequest: MessageFns<DisconnectRequest> = {
+  encode(message: DisconnectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    if (message.server !== "") {
+      writer.uint32(18).string(message.server);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseDisconnectResponse(): DisconnectResponse {
+  return { removed: 0 };
+}
+
+export const DisconnectResponse: MessageFns<DisconnectResponse> = {
+  encode(message: DisconnectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.removed !== 0) {
+      writer.uint32(8).uint32(message.removed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.removed = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 export type RegistryService = typeof RegistryService;
 export const RegistryService = {
   /**
@@ -2883,6 +3592,51 @@ export const RegistryService = {
     responseSerialize: (value: DecidePinResponse): Buffer => Buffer.from(DecidePinResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DecidePinResponse => DecidePinResponse.decode(value),
   },
+  /**
+   * Issue 20 (delegated identity): a user connects their own account of an
+   * `auth_type: oauth2_user` server through the edge's /connect pages; the
+   * registry runs the upstream OAuth flow and keeps the tokens (sealed).
+   */
+  connectStart: {
+    path: "/mcpgw.registry.v1.Registry/ConnectStart" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConnectStartRequest): Buffer => Buffer.from(ConnectStartRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectStartRequest => ConnectStartRequest.decode(value),
+    responseSerialize: (value: ConnectStartResponse): Buffer =>
+      Buffer.from(ConnectStartResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConnectStartResponse => ConnectStartResponse.decode(value),
+  },
+  connectFinish: {
+    path: "/mcpgw.registry.v1.Registry/ConnectFinish" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConnectFinishRequest): Buffer => Buffer.from(ConnectFinishRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectFinishRequest => ConnectFinishRequest.decode(value),
+    responseSerialize: (value: ConnectFinishResponse): Buffer =>
+      Buffer.from(ConnectFinishResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConnectFinishResponse => ConnectFinishResponse.decode(value),
+  },
+  listConnections: {
+    path: "/mcpgw.registry.v1.Registry/ListConnections" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListConnectionsRequest): Buffer =>
+      Buffer.from(ListConnectionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListConnectionsRequest => ListConnectionsRequest.decode(value),
+    responseSerialize: (value: ListConnectionsResponse): Buffer =>
+      Buffer.from(ListConnectionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListConnectionsResponse => ListConnectionsResponse.decode(value),
+  },
+  disconnect: {
+    path: "/mcpgw.registry.v1.Registry/Disconnect" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisconnectRequest): Buffer => Buffer.from(DisconnectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisconnectRequest => DisconnectRequest.decode(value),
+    responseSerialize: (value: DisconnectResponse): Buffer => Buffer.from(DisconnectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisconnectResponse => DisconnectResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
@@ -2924,6 +3678,15 @@ export interface RegistryServer extends UntypedServiceImplementation {
   /** Tool pinning: each tool's fingerprint and pending changes; approve or reject a change. */
   listPins: handleUnaryCall<ListPinsRequest, ListPinsResponse>;
   decidePin: handleUnaryCall<DecidePinRequest, DecidePinResponse>;
+  /**
+   * Issue 20 (delegated identity): a user connects their own account of an
+   * `auth_type: oauth2_user` server through the edge's /connect pages; the
+   * registry runs the upstream OAuth flow and keeps the tokens (sealed).
+   */
+  connectStart: handleUnaryCall<ConnectStartRequest, ConnectStartResponse>;
+  connectFinish: handleUnaryCall<ConnectFinishRequest, ConnectFinishResponse>;
+  listConnections: handleUnaryCall<ListConnectionsRequest, ListConnectionsResponse>;
+  disconnect: handleUnaryCall<DisconnectRequest, DisconnectResponse>;
 }
 
 export interface RegistryClient extends Client {
@@ -3087,6 +3850,71 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DecidePinResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Issue 20 (delegated identity): a user connects their own account of an
+   * `auth_type: oauth2_user` server through the edge's /connect pages; the
+   * registry runs the upstream OAuth flow and keeps the tokens (sealed).
+   */
+  connectStart(
+    request: ConnectStartRequest,
+    callback: (error: ServiceError | null, response: ConnectStartResponse) => void,
+  ): ClientUnaryCall;
+  connectStart(
+    request: ConnectStartRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConnectStartResponse) => void,
+  ): ClientUnaryCall;
+  connectStart(
+    request: ConnectStartRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConnectStartResponse) => void,
+  ): ClientUnaryCall;
+  connectFinish(
+    request: ConnectFinishRequest,
+    callback: (error: ServiceError | null, response: ConnectFinishResponse) => void,
+  ): ClientUnaryCall;
+  connectFinish(
+    request: ConnectFinishRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConnectFinishResponse) => void,
+  ): ClientUnaryCall;
+  connectFinish(
+    request: ConnectFinishRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConnectFinishResponse) => void,
+  ): ClientUnaryCall;
+  listConnections(
+    request: ListConnectionsRequest,
+    callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  listConnections(
+    request: ListConnectionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  listConnections(
+    request: ListConnectionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListConnectionsResponse) => void,
+  ): ClientUnaryCall;
+  disconnect(
+    request: DisconnectRequest,
+    callback: (error: ServiceError | null, response: DisconnectResponse) => void,
+  ): ClientUnaryCall;
+  disconnect(
+    request: DisconnectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisconnectResponse) => void,
+  ): ClientUnaryCall;
+  disconnect(
+    request: DisconnectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisconnectResponse) => void,
   ): ClientUnaryCall;
 }
 
