@@ -96,8 +96,9 @@ gateway:
   }
 
   test('each caller\'s JWT is exchanged for a token of the server\'s audience; the upstream answers as that user and never sees the caller\'s JWT', async () => {
-    const alice = await issuer.sign({ sub: 'alice' });
-    const bob = await issuer.sign({ sub: 'bob' });
+    // A token names the servers it may reach: one with neither a team nor a scope reaches none (fail closed).
+    const alice = await issuer.sign({ sub: 'alice', scope: 'server:onbehalf' });
+    const bob = await issuer.sign({ sub: 'bob', scope: 'server:onbehalf' });
     assert.equal((await call(alice)).text, 'user:alice');
     assert.equal((await call(bob)).text, 'user:bob');
     assert.equal((await call(alice)).text, 'user:alice');
