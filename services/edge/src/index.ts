@@ -11,7 +11,8 @@ import { buildApp } from './app.js';
 import { CatalogView } from './catalog-view.js';
 import { Authenticator } from './identity/authenticate.js';
 import { JwtVerifier } from './identity/jwt.js';
-import { KeyStore, MemoryKeyBackend, RedisKeyBackend, type KeyBackend } from './identity/keys.js';
+import { KeyStore, RedisKeyBackend } from './identity/keys.js';
+import { RegistryKeyBackend, type RevokeBus } from './identity/registry-keys.js';
 import { Providers } from './llm/provider.js';
 import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
@@ -43,7 +44,7 @@ let redis: Redis | undefined;
 let sessions: SessionStore;
 let bus: StreamBus;
 let events: EventLog;
-let keyBackend: KeyBackend;
+let revokeBus: RevokeBus | undefined;
 if (settings.redisUrl) {
   const prefix = settings.redisPrefix;
   const [client, sub] = await Promise.all([connectRedis(settings.redisUrl, log, 'edge'), connectRedis(settings.redisUrl, log, 'edge-sub')]);
@@ -51,15 +52,17 @@ if (settings.redisUrl) {
   sessions = new RedisSessionStore(redis, prefix, settings.sessionTtlMs, sub);
   bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
   events = new RedisEventLog(redis, prefix, settings.sessionTtlMs);
-  keyBackend = new RedisKeyBackend(redis, sub, prefix);
+  // Keys live in the registry's store; Redis only carries revokes to every edge.
+  revokeBus = new RedisKeyBackend(redis, sub, prefix);
 } else {
   sessions = new MemorySessionStore(settings.sessionTtlMs);
   bus = new LocalStreamBus(streams);
   events = new MemoryEventLog(settings.sessionTtlMs);
-  keyBackend = new MemoryKeyBackend();
 }
 
-const keys = new KeyStore(keyBackend, gateway.keys, settings.keyCacheMs);
+const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls, settings.registryMux));
+// Admin-created keys are read through the registry (its store), behind KeyStore's cache.
+const keys = new KeyStore(new RegistryKeyBackend(registry, revokeBus), gateway.keys, settings.keyCacheMs);
 const authenticator = new Authenticator({ masterKey: settings.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0 });
 const loopbackOnly = ['127.0.0.1', 'localhost', '::1'].includes(host);
 if (!authenticator.required && !loopbackOnly) {
@@ -67,7 +70,6 @@ if (!authenticator.required && !loopbackOnly) {
 }
 
 const catalog = new CatalogView(gateway.toolSeparator);
-const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls, settings.registryMux));
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 

@@ -22,6 +22,9 @@ import type { UpstreamSet } from './upstreams/upstream-set.js';
 import { catalogHandlers } from './service/catalog.js';
 import { callHandlers } from './service/calls.js';
 import { pinHandlers } from './service/pins.js';
+import { keyHandlers } from './service/keys.js';
+import { recordHandlers } from './service/records.js';
+import type { Store } from './store/index.js';
 import type { Watches } from './service/watches.js';
 
 export { toServerCatalog } from './service/convert.js';
@@ -49,6 +52,10 @@ export interface RegistryDeps {
   peerCredentials?: ChannelCredentials;
   /** Set on SIGTERM: new calls are refused (UNAVAILABLE before acceptance, so edges retry elsewhere). */
   draining?: boolean;
+  /** The system of record: keys, pins and their history, audit, call log, usage. */
+  store: Store;
+  /** How many rows the call log keeps (MCPGW_CALL_LOG_ROWS). */
+  callLogRows?: number;
 }
 
 export interface RegistryImpl {
@@ -72,6 +79,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     ...catalogHandlers(deps, watches),
     ...calls.handlers,
     ...pinHandlers(deps),
+    ...keyHandlers(deps),
+    ...recordHandlers(deps),
   };
   /** Draining: catalog watchers move away, and multiplexed call streams end once their calls are done. */
   const endWatches = () => {

@@ -3,6 +3,7 @@
 // never the key). Keys and teams live here; servers, tools and pins, recent
 // calls, config and live figures are added beside them.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { z } from 'zod';
 import type { GatewayConfig, TeamConfig } from '@mcpgw/common/config';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
@@ -71,12 +72,25 @@ function apiError(reply: FastifyReply, status: number, message: string, data?: R
   return reply.code(status).send({ error: { code, message, ...(data ? { data } : {}) } });
 }
 
+/**
+ * Keys live in the registry's store: when it (or the registry) cannot answer,
+ * a write is refused whole (503, nothing was written) and a read says so.
+ */
+function storeFailure(reply: FastifyReply, err: unknown, what: string): FastifyReply {
+  if ((err as { code?: number }).code === GrpcStatus.UNAVAILABLE) {
+    return reply.code(503).header('retry-after', '5').send({ error: {
+      code: ErrorCode.RegistryUnavailable, message: `the key store is unavailable (the registry or its database): ${what}; retry shortly`, data: { reason: 'store_unavailable' },
+    } });
+  }
+  return reply.code(502).send({ error: fromGrpcError(err, 'registry') });
+}
+
 /** The API's shape of a key: snake_case like the request, never the key itself. */
 export function keyView(r: KeyRecord) {
   return {
     id: r.id, name: r.name, team: r.team ?? null, servers: r.servers ?? null, tools: r.tools ?? null,
     rpm: r.rpm ?? null, max_concurrency: r.maxConcurrency ?? null, expires_at: r.expiresAt ?? null,
-    created_at: r.createdAt || null, admin: r.admin, declared: r.declared ?? false, revoked: r.revokedAt !== undefined, revoked_at: r.revokedAt ?? null,
+    created_at: r.createdAt || null, created_by: r.createdBy ?? null, admin: r.admin, declared: r.declared ?? false, revoked: r.revokedAt !== undefined, revoked_at: r.revokedAt ?? null,
   };
 }
 
@@ -85,7 +99,13 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   app.register(async (admin) => {
     admin.addHook('onRequest', requireAdmin);
 
-    admin.get('/admin/api/keys', async () => ({ keys: (await deps.keys.list()).map(keyView) }));
+    admin.get('/admin/api/keys', async (_req, reply) => {
+      try {
+        return { keys: (await deps.keys.list()).map(keyView) };
+      } catch (err) {
+        return storeFailure(reply, err, 'keys cannot be listed');
+      }
+    });
 
     admin.post('/admin/api/keys', async (req, reply) => {
       const parsed = newKeySchema.safeParse(req.body);
@@ -97,9 +117,16 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
       const b = parsed.data;
       if (b.team !== undefined && !teams.has(b.team)) return apiError(reply, 400, `invalid "team": unknown team '${b.team}' (gateway.teams)`, { field: 'team' });
       if (b.expires_at && Date.parse(b.expires_at) <= Date.now()) return apiError(reply, 400, 'invalid "expires_at": it is in the past', { field: 'expires_at' });
-      const { key, record } = await deps.keys.create({
-        name: b.name, team: b.team, servers: b.servers, tools: b.tools, rpm: b.rpm, maxConcurrency: b.max_concurrency, expiresAt: b.expires_at, admin: b.admin ?? false,
-      });
+      let created: Awaited<ReturnType<KeyStore['create']>>;
+      try {
+        created = await deps.keys.create({
+          name: b.name, team: b.team, servers: b.servers, tools: b.tools, rpm: b.rpm, maxConcurrency: b.max_concurrency, expiresAt: b.expires_at, admin: b.admin ?? false,
+          createdBy: req.principal.id,
+        });
+      } catch (err) {
+        return storeFailure(reply, err, 'no key was created');
+      }
+      const { key, record } = created;
       deps.audit.admin(req.principal, 'key_created', { id: record.id, name: record.name, team: record.team, admin: record.admin });
       return reply.code(201).send({ ...keyView(record), key });
     });
@@ -107,7 +134,13 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     admin.delete('/admin/api/keys/:id', async (req, reply) => {
       const { id } = req.params as { id: string };
       if (deps.keys.isDeclared(id)) return apiError(reply, 409, `key '${id}' is declared in the config (gateway.keys); remove it there`);
-      if (!(await deps.keys.revoke(id))) return apiError(reply, 404, `unknown key '${id}'`);
+      let revoked: boolean;
+      try {
+        revoked = await deps.keys.revoke(id, req.principal.id);
+      } catch (err) {
+        return storeFailure(reply, err, 'the key was not revoked');
+      }
+      if (!revoked) return apiError(reply, 404, `unknown key '${id}'`);
       deps.audit.admin(req.principal, 'key_revoked', { id });
       return { id, revoked: true };
     });

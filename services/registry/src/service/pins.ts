@@ -18,7 +18,7 @@ export function pinHandlers(deps: RegistryDeps): PinHandlers {
 
     decidePin(call, cb) {
       const { server, tool, fingerprint, reject, principal } = call.request;
-      deps.pins.decide(server, tool, fingerprint, reject).then((d) => {
+      deps.pins.decide(server, tool, fingerprint, reject, principal).then((d) => {
         if (d.outcome === 'done') log.info({ audit: reject ? 'pin_rejected' : 'pin_approved', server, tool, fingerprint: d.pin.pending?.fingerprint ?? d.pin.fingerprint, principal }, 'tool pin decided');
         cb(null, d.outcome === 'done'
           ? { outcome: DecidePinResponse_Outcome.OUTCOME_DONE, pin: toToolPin(d.pin) }

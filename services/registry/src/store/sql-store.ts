@@ -61,6 +61,10 @@ const EXPORT_ORDER: Record<TableName, string> = {
   usage_counters: 'day, key_id, team, server, tool', user_credentials: 'principal, server', store_meta: 'name',
 };
 
+function insertAudit(q: Queryable, a: AuditRow): Promise<Row[]> {
+  return q.query('INSERT INTO audit_log (at_ms, principal, action, target, detail) VALUES ($1, $2, $3, $4, $5)', [a.atMs, a.principal, a.action, a.target, JSON.stringify(a.detail)]);
+}
+
 export class SqlStore implements Store {
   readonly info: StoreInfo;
 
@@ -112,19 +116,25 @@ export class SqlStore implements Store {
     return r ? keyOf(r) : undefined;
   }
 
-  async insertKey(k: KeyRow): Promise<boolean> {
-    const rows = await this.db.query(
-      `INSERT INTO keys (sha256, id, name, team, servers, tools, rpm, max_concurrency, expires_at_ms, admin, created_by, created_at_ms, revoked_at_ms, revoked_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id`,
-      [k.sha256, k.id, k.name, k.team ?? null, json(k.servers), json(k.tools), k.rpm ?? null, k.maxConcurrency ?? null, k.expiresAtMs ?? null,
-        k.admin ? 1 : 0, k.createdBy ?? null, k.createdAtMs, k.revokedAtMs ?? null, k.revokedBy ?? null],
-    );
-    return rows.length === 1;
+  async insertKey(k: KeyRow, audit?: AuditRow): Promise<boolean> {
+    return this.db.tx(async (q) => {
+      const rows = await q.query(
+        `INSERT INTO keys (sha256, id, name, team, servers, tools, rpm, max_concurrency, expires_at_ms, admin, created_by, created_at_ms, revoked_at_ms, revoked_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id`,
+        [k.sha256, k.id, k.name, k.team ?? null, json(k.servers), json(k.tools), k.rpm ?? null, k.maxConcurrency ?? null, k.expiresAtMs ?? null,
+          k.admin ? 1 : 0, k.createdBy ?? null, k.createdAtMs, k.revokedAtMs ?? null, k.revokedBy ?? null],
+      );
+      if (rows.length === 1 && audit) await insertAudit(q, audit);
+      return rows.length === 1;
+    });
   }
 
-  async revokeKey(id: string, by: string, atMs: number): Promise<string | undefined> {
-    const [r] = await this.db.query('UPDATE keys SET revoked_at_ms = $2, revoked_by = $3 WHERE id = $1 AND revoked_at_ms IS NULL RETURNING sha256', [id, atMs, by]);
-    return r ? String(r.sha256) : undefined;
+  async revokeKey(id: string, by: string, atMs: number, audit?: AuditRow): Promise<string | undefined> {
+    return this.db.tx(async (q) => {
+      const [r] = await q.query('UPDATE keys SET revoked_at_ms = $2, revoked_by = $3 WHERE id = $1 AND revoked_at_ms IS NULL RETURNING sha256', [id, atMs, by]);
+      if (r && audit) await insertAudit(q, audit);
+      return r ? String(r.sha256) : undefined;
+    });
   }
 
   async listKeys(): Promise<KeyRow[]> {
@@ -162,7 +172,7 @@ export class SqlStore implements Store {
     return (await this.db.query('SELECT DISTINCT server FROM pins ORDER BY server')).map((r) => String(r.server));
   }
 
-  async savePin(p: PinRow, decision?: PinDecisionRow): Promise<void> {
+  async savePin(p: PinRow, decision?: PinDecisionRow, audit?: AuditRow): Promise<void> {
     const write = async (q: Queryable) => {
       await q.query(
         `INSERT INTO pins (${PIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -175,9 +185,10 @@ export class SqlStore implements Store {
         await q.query('INSERT INTO pin_decisions (server, tool, fingerprint, decision, principal, at_ms) VALUES ($1, $2, $3, $4, $5, $6)',
           [decision.server, decision.tool, decision.fingerprint, decision.decision, decision.principal, decision.atMs]);
       }
+      if (audit) await insertAudit(q, audit);
     };
-    // The pin and its history row together or not at all.
-    if (decision) await this.db.tx(write);
+    // The pin, its history row and its audit row together or not at all.
+    if (decision || audit) await this.db.tx(write);
     else await write(this.db);
   }
 
@@ -197,7 +208,7 @@ export class SqlStore implements Store {
   // Audit, calls, usage
 
   async appendAudit(a: AuditRow): Promise<void> {
-    await this.db.query('INSERT INTO audit_log (at_ms, principal, action, target, detail) VALUES ($1, $2, $3, $4, $5)', [a.atMs, a.principal, a.action, a.target, JSON.stringify(a.detail)]);
+    await insertAudit(this.db, a);
   }
 
   async listAudit(limit: number): Promise<AuditRow[]> {
@@ -279,6 +290,11 @@ export class SqlStore implements Store {
 
   async markOnce(name: string, atMs: number): Promise<boolean> {
     return (await this.db.query('INSERT INTO store_meta (name, value, at_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING name', [name, 'done', atMs])).length > 0;
+  }
+
+  async marker(name: string): Promise<number | undefined> {
+    const [r] = await this.db.query('SELECT at_ms FROM store_meta WHERE name = $1', [name]);
+    return r ? Number(r.at_ms) : undefined;
   }
 
   async *exportRows(table: TableName): AsyncIterable<Record<string, unknown>> {

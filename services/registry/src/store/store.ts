@@ -123,10 +123,10 @@ export interface Store {
   close(): Promise<void>;
 
   getKey(sha256: string): Promise<KeyRow | undefined>;
-  /** Inserts a key; false when its sha256 or id exists already (nothing is overwritten). */
-  insertKey(row: KeyRow): Promise<boolean>;
-  /** Marks a key revoked; its sha256 when it was active, else undefined. */
-  revokeKey(id: string, by: string, atMs: number): Promise<string | undefined>;
+  /** Inserts a key (and its audit row, in the same transaction); false when its sha256 or id exists already (nothing is overwritten). */
+  insertKey(row: KeyRow, audit?: AuditRow): Promise<boolean>;
+  /** Marks a key revoked (with its audit row, in one transaction); its sha256 when it was active, else undefined. */
+  revokeKey(id: string, by: string, atMs: number, audit?: AuditRow): Promise<string | undefined>;
   listKeys(): Promise<KeyRow[]>;
 
   putTeam(row: TeamRow): Promise<void>;
@@ -136,8 +136,8 @@ export interface Store {
   loadPins(server: string): Promise<PinRow[]>;
   /** Every pinned server name (for republishing and export). */
   pinnedServers(): Promise<string[]>;
-  /** Writes a pin and, in the same transaction, its history row when given. */
-  savePin(row: PinRow, decision?: PinDecisionRow): Promise<void>;
+  /** Writes a pin and, in the same transaction, its history row and audit row when given. */
+  savePin(row: PinRow, decision?: PinDecisionRow, audit?: AuditRow): Promise<void>;
   /** Inserts a pin only if the tool has none (upgrade copy): false when one exists. */
   insertPinIfAbsent(row: PinRow): Promise<boolean>;
   listPinDecisions(server?: string, tool?: string, limit?: number): Promise<PinDecisionRow[]>;
@@ -161,6 +161,8 @@ export interface Store {
 
   /** A one-time marker (e.g. "Redis records copied in"): true when it was set by this call. */
   markOnce(name: string, atMs: number): Promise<boolean>;
+  /** When a marker was set, if it was. */
+  marker(name: string): Promise<number | undefined>;
   /** Raw rows of one table, for export; and their insertion, for import (conflicts are skipped). */
   exportRows(table: TableName): AsyncIterable<Record<string, unknown>>;
   importRow(table: TableName, row: Record<string, unknown>): Promise<boolean>;
