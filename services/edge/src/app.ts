@@ -32,10 +32,13 @@ import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
 import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
+import { CallShipper, type RecordCalls } from './pipeline/call-log.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
   registry: RegistryCalls;
+  /** The registry's store for the call log, audit and usage views; absent: this edge's own recent calls only. */
+  records?: RecordCalls;
   sessions: SessionStore;
   metrics: EdgeMetrics;
   log: Logger;
@@ -95,7 +98,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.decorateRequest('principal', null as unknown as Principal);
   const { metrics } = opts;
   const { streams } = opts;
-  const audit = new Audit(opts.log, metrics);
+  const audit = new Audit(opts.log, metrics, opts.records ? new CallShipper(opts.records, opts.log, opts.instanceId) : undefined);
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000, limits: opts.limits,
@@ -160,7 +163,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     mcp.addHook('onRequest', hostGuard(opts.hosts));
     mcp.addHook('onRequest', corsHook(opts.hosts));
     mcp.addHook('onRequest', authenticateHook(opts.authenticator, audit, opts.publicUrl));
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, records: opts.records, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
     const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
@@ -177,6 +180,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     for (const s of streams.values()) s.endWithRetry(1_000);
     await opts.events.close();
     await opts.llm?.providers.close();
+    await audit.shipper?.close();
   });
   return app;
 }

@@ -78,6 +78,7 @@ const app = buildApp({
   tracing,
   catalog,
   registry,
+  records: registry,
   sessions,
   metrics,
   log,
