@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, ApiError } from './client.js';
 import { dash, list, ms, table } from './format.js';
+import { runDb } from './db.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -47,6 +48,7 @@ Commands:
   reject <tool>                    reject a tool's pending change
   calls [--tail] [--limit N]       recent calls and denials; --tail keeps polling for new ones
   config                           the effective config, secrets redacted (JSON)
+  db status|migrate|export|import  the store itself (no gateway needed): see \`mcpgw db --help\`
 
 Options:
   --url URL     the gateway (default $MCPGW_URL or http://localhost:4000)
@@ -227,6 +229,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   // (so `--key K servers` is not read as command 'K'); the strict pass follows.
   const all: Options = Object.assign({}, GLOBAL, ...Object.values(COMMANDS).map((c) => c.options));
   const words = parseArgs({ args: argv, options: all, allowPositionals: true, strict: false }).positionals;
+  if (words[0] === 'db') return runDb(argv.filter((a, i) => i !== argv.indexOf('db')), io);
   const name = words[0] === 'keys' ? `keys ${words[1] ?? ''}` : words[0] ?? '';
   const cmd = COMMANDS[name];
   if (!cmd) {
