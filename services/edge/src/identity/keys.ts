@@ -150,7 +150,12 @@ export class KeyStore {
     try {
       rec = await this.backend.get(sha);
     } catch {
-      if (cached?.rec) return { found: cached.rec };
+      if (cached?.rec) {
+        // The store (or registry) is down: the last known record serves, rechecked after a short grace
+        // rather than on every request. A revoke still drops it at once (pub/sub).
+        cached.until = now + NEGATIVE_TTL_MS;
+        return { found: cached.rec };
+      }
       return { unavailable: true };
     }
     // Unknown keys are cached briefly too: a new key cannot have been presented before it existed.
