@@ -65,6 +65,7 @@ function writeSuiteConfig(): string {
     '    transport: http',
     'gateway:',
     '  pinning: hold',
+    '  hold_new: true',
     '',
   ].join('\n'));
 }
@@ -240,16 +241,19 @@ async function main(): Promise<void> {
     const t = Date.now();
     const extra: string[] = [];
     if (approval !== 200) extra.push(`approval during FLUSHALL answered ${approval}`);
-    const recoveryMs = await timeUntil('the catalog back in Redis', async () => Boolean(await client.get('faults:{catalog}:version')), 30_000, 50);
+    // Recovery: the approval effective on both edges (the catalog re-published from the store's pins).
+    const recoveryMs = await timeUntil('the approved rp__weather served on both edges', async () => {
+      for (const e of edges) if (!(await listToolNames(e.url, ADMIN)).includes('rp__weather')) return false;
+      return true;
+    }, 30_000, 50).catch(() => { extra.push('the approved rp__weather was not served on both edges within 30 s'); return undefined; });
     client.disconnect();
     await sleep(Math.max(0, KEY_CACHE_MS * 2 - (Date.now() - t)));
     const pin = await pinState('rp__weather');
     if (pin !== 'trusted') extra.push(`the approval did not stand: rp__weather is '${pin}'`);
-    for (const e of edges) if (!(await listToolNames(e.url, ADMIN)).includes('rp__weather')) extra.push(`${e.url} does not serve the approved rp__weather`);
     const auditAfter = await auditCount();
     if (auditAfter < auditBefore + 1) extra.push(`audit log lost entries: ${auditBefore} before, ${auditAfter} after`);
     account('Redis FLUSHALL under load, an approval in flight (virtual keys, a held tool)', await run.stop(), {
-      recoveryMs, extra, note: `keys used ${((Date.now() - t) / KEY_CACHE_MS).toFixed(0)}× their cache TTL after the flush; approval stands; audit ${auditBefore} → ${auditAfter}; recovery = catalog re-published`,
+      recoveryMs, extra, note: `keys used ${((Date.now() - t) / KEY_CACHE_MS).toFixed(0)}× their cache TTL after the flush; approval stands; audit ${auditBefore} → ${auditAfter}; recovery = the approved tool served on both edges`,
     });
   }
 

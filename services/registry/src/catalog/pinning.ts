@@ -100,7 +100,21 @@ export class PinningCatalog implements CatalogStore {
   /** Pins per server, as last evaluated. */
   private readonly pins = new Map<string, Map<string, PinRecord>>();
 
-  constructor(private readonly inner: CatalogStore, private readonly opts: PinningOptions) {}
+  constructor(private readonly inner: CatalogStore, private readonly opts: PinningOptions) {
+    // After Redis lost the catalog, this replica's mirror went back in as it was; a decision taken
+    // meanwhile (an approval racing the flush) lives in the store: publish from the store's pins again.
+    inner.onRepublish?.(() => void this.republishFromPins());
+  }
+
+  private async republishFromPins(): Promise<void> {
+    for (const contents of [...this.reported.values()]) {
+      try {
+        await this.inner.put(await this.evaluate(contents));
+      } catch (err) {
+        this.opts.log.warn({ server: contents.name, err: (err as Error).message }, 're-publishing after a catalog loss failed; the next refresh retries');
+      }
+    }
+  }
 
   get version(): number { return this.inner.version; }
   get mode(): PinningMode { return this.opts.mode; }
