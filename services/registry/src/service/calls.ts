@@ -76,9 +76,13 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
     if (!client) owners.set(address, (client = new RegistryClient(address, deps.peerCredentials ?? credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
     const deadline = call.getDeadline();
     const options = deadline instanceof Date || typeof deadline === 'number' ? { deadline } : {};
+    // The owner checks the link token like any caller: a call that came over the multiplexed stream
+    // has no per-call metadata of its own, so this replica presents the token itself.
+    const md = call.metadata.clone();
+    if (deps.token) md.set('authorization', `Bearer ${deps.token}`);
     const stream = rpc === 'callTool'
-      ? client.callTool(call.request as CallToolRequest, call.metadata, options)
-      : client.forward(call.request as ForwardRequest, call.metadata, options);
+      ? client.callTool(call.request as CallToolRequest, md, options)
+      : client.forward(call.request as ForwardRequest, md, options);
     stream.on('data', (ev: CallEvent) => call.write(ev));
     stream.on('end', () => call.end());
     stream.on('error', (err: ServiceError) => {
