@@ -101,6 +101,22 @@ describe('system of record: two registries on one Postgres, two edges, Redis', (
     assert.ok(audit.some((e) => e.action === 'key_created') && audit.some((e) => e.action === 'key_revoked'));
   });
 
+  test('the call log and usage counters are the whole gateway\'s: calls made through edge A show on edge B, per key', async () => {
+    const created = (await admin(a, 'POST', '/keys', { name: 'counted' })).json as { key: string; id: string };
+    for (let i = 0; i < 3; i++) assert.equal((await call(a, 'rp__weather', bearer(created.key), { city: `c${i}` })).status, 200);
+    const seen = await waitFor('edge A\'s calls in the call log read through edge B', async () => {
+      const calls = (await admin(b, 'GET', '/calls?limit=200')).json.calls as { tool: string; key_id: string | null; edge: string }[];
+      const mine = calls.filter((c) => c.key_id === created.id);
+      return mine.length === 3 ? mine : undefined;
+    }, 10_000);
+    assert.ok(seen.every((c) => c.tool === 'weather' && c.edge), JSON.stringify(seen));
+    const usage = (await admin(b, 'GET', '/usage')).json.usage as { key_id: string | null; server: string; tool: string; calls: number }[];
+    assert.equal(usage.find((u) => u.key_id === created.id && u.server === 'rp' && u.tool === 'weather')?.calls, 3, JSON.stringify(usage));
+    const stats = (await admin(b, 'GET', '/stats')).json as { source: string; servers: { name: string; calls: number }[] };
+    assert.equal(stats.source, 'store');
+    assert.ok((stats.servers.find((x) => x.name === 'rp')?.calls ?? 0) >= 3);
+  });
+
   test('Redis FLUSHALL: keys keep working after the key cache TTL, the rejected tool is never served', async () => {
     const key = (await admin(a, 'POST', '/keys', { name: 'survivor' })).json.key as string;
     assert.equal((await call(b, 'rp__weather', bearer(key), { city: 'Oslo' })).status, 200);
