@@ -106,17 +106,17 @@ def one(kind, suffix):
 EXPECT = {
     "default-values": dict(present={"HorizontalPodAutoscaler", "StatefulSet", "Secret", "NetworkPolicy"},
                     absent={"Ingress", "HTTPRoute", "ServiceMonitor"},
-                    servers={"demo", "everything"}, master_key=True, redis="bundled"),
+                    servers={"demo", "everything"}, master_key=True, redis="bundled", database="bundled"),
     "external-redis-values": dict(present={"ServiceMonitor", "NetworkPolicy", "HorizontalPodAutoscaler"},
                     absent={"StatefulSet", "Secret", "Ingress", "HTTPRoute"},
-                    servers={"github", "everything"}, master_key=True, redis="secret"),
+                    servers={"github", "everything"}, master_key=True, redis="secret", database="secret"),
     "ingress-tls-values": dict(present={"Ingress", "Secret", "StatefulSet", "HorizontalPodAutoscaler"},
                     absent={"HTTPRoute"},
-                    servers={"demo", "everything", "fetch"}, master_key=True, redis="bundled",
+                    servers={"demo", "everything", "fetch"}, master_key=True, redis="bundled", database="bundled",
                     hosts={"mcp.example.com"}),
     "httproute-no-hpa-values": dict(present={"HTTPRoute", "StatefulSet", "Secret"},
                     absent={"HorizontalPodAutoscaler", "Ingress"},
-                    servers={"demo", "everything"}, master_key=False, redis="bundled",
+                    servers={"demo", "everything"}, master_key=False, redis="bundled", database="url",
                     hosts={"mcp.internal.example"}, edge_replicas=3),
 }
 if vset not in EXPECT:
@@ -217,7 +217,27 @@ if registry:
     if "POD_IP" in names and "GRPC_HOST" in names and names.index("POD_IP") > names.index("GRPC_HOST"):
         err("registry: POD_IP must come before GRPC_HOST for $(POD_IP) to expand")
 for s in of("Secret"):
+    if s["metadata"]["name"].endswith("-postgresql"): continue
     if not any(k.endswith("REGISTRY_TOKEN") for k in s.get("data", {})): err(f'Secret/{s["metadata"]["name"]}: no registry token')
+
+# The store (issue 19): only the registry gets DATABASE_URL, from where the value set says.
+if registry:
+    db = env(registry["spec"]["template"]["spec"]["containers"][0]).get("DATABASE_URL", {})
+    ref = db.get("valueFrom", {}).get("secretKeyRef", {})
+    if exp["database"] == "bundled" and not ref.get("name", "").endswith("-postgresql"): err(f"registry: DATABASE_URL not from the bundled Postgres Secret: {db}")
+    if exp["database"] == "secret" and (not ref or ref.get("name", "").endswith("-postgresql")): err(f"registry: DATABASE_URL not from the user's Secret: {db}")
+    if exp["database"] == "url" and not db.get("value", "").startswith("postgres://"): err(f"registry: DATABASE_URL not the given URL: {db}")
+if edge and "DATABASE_URL" in env(edge["spec"]["template"]["spec"]["containers"][0]): err("edge: has DATABASE_URL (edges never connect to the store)")
+pg = [w for w in of("StatefulSet") if w["metadata"]["name"].endswith("-postgresql")]
+if (exp["database"] == "bundled") != bool(pg): err(f'bundled Postgres StatefulSet rendered: {bool(pg)}, expected: {exp["database"] == "bundled"}')
+for w in pg:
+    if w["spec"].get("replicas") != 1: err("postgresql: not a single replica")
+    if not w["spec"].get("volumeClaimTemplates"): err("postgresql: no PersistentVolumeClaim")
+    npg = [n for n in of("NetworkPolicy") if n["metadata"]["name"].endswith("-postgresql")]
+    if not npg: err("postgresql: no NetworkPolicy")
+    for n in npg:
+        peers = [f.get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/component") for r in n["spec"]["ingress"] for f in r.get("from", [])]
+        if peers != ["registry"]: err(f"postgresql NetworkPolicy admits {peers}, expected only the registry")
 for np in of("NetworkPolicy"):
     if np["metadata"]["name"].endswith(("-edge", "-registry")) and "Egress" not in np["spec"].get("policyTypes", []):
         err(f'NetworkPolicy/{np["metadata"]["name"]}: no egress rules')
@@ -283,7 +303,7 @@ notes_render() { # EXPECTED_TEXT [helm args...]
   "$HELM" install mcpgw "$CHART" --namespace mcp --dry-run=client "$@" > "$OUT/notes" || return 1
   grep -qF "$want" "$OUT/notes" || { cat "$OUT/notes"; echo "NOTES lack: $want"; return 1; }
 }
-check "NOTES.txt renders (default)" notes_render "kubectl -n mcp port-forward"
+check "NOTES.txt renders (default)" notes_render "kubectl -n mcp port-forward" --set postgresql.enabled=true
 check "NOTES.txt renders (ingress-tls-values)" notes_render "https://mcp.example.com/mcp" \
   -f "$CHART/ci/ingress-tls-values.yaml"
 
@@ -296,6 +316,13 @@ expect_rejected() {
   fi
   grep -q "schema" "$OUT/err" || { cat "$OUT/err"; echo "rejected, but not by the schema"; return 1; }
 }
+# Without a store the chart refuses to render, saying what to set (issue 19).
+expect_store_required() {
+  if "$HELM" template mcpgw "$CHART" "$@" >/dev/null 2>"$OUT/err"; then echo "rendered without a store: $*"; return 1; fi
+  grep -q "needs a store" "$OUT/err" || { cat "$OUT/err"; echo "failed, but not with the store message"; return 1; }
+}
+check "chart requires a store (externalDatabase or postgresql.enabled)" expect_store_required
+check "schema rejects a DATABASE_URL that is not postgres://" expect_rejected --set externalDatabase.url=mysql://x/y
 check "schema rejects a typo (edge.replicaCoutn=2)" expect_rejected --set edge.replicaCoutn=2
 check "schema rejects an unknown top-level key (ingres.enabled)" expect_rejected --set ingres.enabled=true
 check "schema rejects a wrong type (registry.grpcPort=abc)" expect_rejected --set registry.grpcPort=abc

@@ -60,8 +60,10 @@ export function writeConfig(servers: Record<string, string>, maxConcurrency: num
 
 /** `root`: the checkout whose build runs (another one for the before/after comparison). */
 export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = [], root = ROOT, name = 'registry'): Promise<RegistryHandle> {
+  // An embedded store of its own per registry (runs never share pins or keys) unless the caller names one.
+  const store = env.DATABASE_URL || env.MCPGW_DATA_DIR ? {} : { MCPGW_DATA_DIR: mkdtempSync(join(tmpdir(), 'mcpgw-bench-data-')) };
   const proc = startProcess(name, NODE, [...nodeArgs, join(root, 'services/registry/dist/index.js')], {
-    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'info', ...env,
+    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_HOST: '127.0.0.1', METRICS_PORT: '0', LOG_LEVEL: 'info', ...store, ...env,
   });
   const m = await waitForLine(proc, /"msg":"registry ready"/, 'registry ready');
   const info = JSON.parse(m.input!) as { grpcPort: number };

@@ -1,4 +1,6 @@
 // Registry, edge and fixture upstreams as real processes, configured per test.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureCommand } from '../fixtures/launch.js';
 import { DEMO_SERVER, ROOT, startProcess, waitFor, waitForLine, type Proc } from './processes.js';
@@ -23,9 +25,21 @@ export interface EdgeHandle {
  */
 export const LINK_TOKEN = 'test-link-token-0123456789abcdef';
 
+const dataDirs: string[] = [];
+process.on('exit', () => { for (const d of dataDirs) rmSync(d, { recursive: true, force: true }); });
+
+/** An embedded store directory of its own, removed when the test process exits; pass it to several registries to share one store. */
+export function tempDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgw-data-'));
+  dataDirs.push(dir);
+  return dir;
+}
+
 export async function startRegistry(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<RegistryHandle> {
+  // Each registry gets its own embedded store unless the test names one (DATABASE_URL or MCPGW_DATA_DIR).
+  const store = env.DATABASE_URL || env.MCPGW_DATA_DIR ? {} : { MCPGW_DATA_DIR: tempDataDir() };
   const proc = startProcess(process.execPath, [join(ROOT, 'services/registry/dist/index.js')], {
-    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', MCPGW_REGISTRY_TOKEN: LINK_TOKEN, ...env,
+    MCPGW_CONFIG: configPath, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', MCPGW_REGISTRY_TOKEN: LINK_TOKEN, ...store, ...env,
   });
   const line = await waitForLine(proc, /"msg":"registry ready"/, 'registry ready');
   const info = JSON.parse(line.input!) as { grpcPort: number; metricsPort: number };

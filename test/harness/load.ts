@@ -14,12 +14,12 @@ export interface CallOutcome {
 }
 
 /** One REST tools/call; never throws (a transport failure is an outcome with status 0). */
-export async function restCall(edgeUrl: string, name: string, args: Record<string, unknown>, timeoutMs = 30_000): Promise<CallOutcome> {
+export async function restCall(edgeUrl: string, name: string, args: Record<string, unknown>, timeoutMs = 30_000, headers: Record<string, string> = {}): Promise<CallOutcome> {
   const startedMs = Date.now();
   try {
     const res = await fetch(`${edgeUrl}/mcp/tools/call`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify({ name, arguments: args }),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -51,6 +51,8 @@ export interface LoadOptions {
   /** Stops after this many calls per worker, or when `stop()` is called. */
   maxCallsPerWorker?: number;
   pauseMs?: number;
+  /** Request headers of worker i (e.g. its virtual key). */
+  headers?: (worker: number) => Record<string, string>;
 }
 
 /** Starts the load; `stop()` ends it and resolves with what was seen. */
@@ -66,9 +68,10 @@ export function startLoad(opts: LoadOptions): { stop(): Promise<LoadStats>; done
       const edge = edges[(w + k) % edges.length]!;
       const slow = opts.slow && k % opts.slow.every === opts.slow.every - 1;
       const message = `w${w}-k${k}-${randomUUID()}`;
+      const headers = opts.headers?.(w) ?? {};
       const outcome = slow
-        ? await restCall(edge, opts.slow!.tool, opts.slow!.args)
-        : await restCall(edge, opts.echoTool, { message });
+        ? await restCall(edge, opts.slow!.tool, opts.slow!.args, 30_000, headers)
+        : await restCall(edge, opts.echoTool, { message }, 30_000, headers);
       stats.calls++;
       stats.outcomes.push(outcome);
       if (!outcome.ok) {
@@ -109,9 +112,9 @@ export async function timeUntil(what: string, fn: () => Promise<boolean>, timeou
 }
 
 /** The edge's tool names (REST list); [] when the list is empty or the edge does not answer. */
-export async function listToolNames(edgeUrl: string): Promise<string[]> {
+export async function listToolNames(edgeUrl: string, headers: Record<string, string> = {}): Promise<string[]> {
   try {
-    const res = await fetch(`${edgeUrl}/mcp/tools/list`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${edgeUrl}/mcp/tools/list`, { headers, signal: AbortSignal.timeout(5_000) });
     const { tools } = (await res.json()) as { tools?: { name: string }[] };
     return (tools ?? []).map((t) => t.name);
   } catch {

@@ -40,7 +40,8 @@ describe('operating the services', () => {
       ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, join(ROOT, script)],
       { HOME: tmp, TMPDIR: tmp, PATH: `${join(process.execPath, '..')}:/usr/bin:/bin`, ...env });
     const grpcPort = await freePort();
-    const registry = asNobody('services/registry/dist/index.js', { MCPGW_CONFIG: cfg, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: '0' });
+    // The embedded store lives in the one writable place (in the image: DATABASE_URL, or a volume).
+    const registry = asNobody('services/registry/dist/index.js', { MCPGW_CONFIG: cfg, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: '0', MCPGW_DATA_DIR: join(tmp, 'data') });
     await waitForLine(registry, /"msg":"registry ready"/, 'registry ready as nobody');
     const port = await freePort();
     const edge = asNobody('services/edge/dist/index.js', { REGISTRY_URL: `127.0.0.1:${grpcPort}`, HOST: '127.0.0.1', PORT: String(port) });

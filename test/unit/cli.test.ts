@@ -49,6 +49,10 @@ describe('mcpgw CLI', () => {
             return send(200, { name: 'git__push', fingerprint: 'c'.repeat(64), pin: 'trusted' });
           case 'GET /admin/api/calls':
             return send(200, { calls });
+          case 'GET /admin/api/audit':
+            return send(200, { entries: [{ at: '2026-01-01T00:00:03Z', principal: 'master', action: 'pin_approved', target: 'git/push', detail: {} }] });
+          case 'GET /admin/api/usage':
+            return send(200, { usage: [{ day: '2026-01-01', key_id: 'k1', team: 'data', server: 'git', tool: 'log', calls: 4, errors: 1, total_ms: 10 }] });
           default:
             return send(404, { error: { code: 404, message: 'no route' } });
         }
@@ -154,5 +158,17 @@ describe('mcpgw CLI', () => {
     assert.match(lines[0]!, /git__log +ci +ok/);
     assert.match(lines[1]!, /git__push +ci +denied/);
     assert.match(lines[2]!, /git__log +bob +ok/);
+  });
+
+  test('audit and usage read the store through the admin API', async () => {
+    const audit = await run(['audit', '--limit', '5']);
+    assert.equal(audit.code, 0, audit.err);
+    assert.equal(seen[0]!.url, '/admin/api/audit?limit=5');
+    assert.match(audit.out, /master +pin_approved +git\/push/);
+    const usage = await run(['usage', '--since', '2026-01-01']);
+    assert.equal(usage.code, 0, usage.err);
+    assert.equal(seen[0]!.url, '/admin/api/usage?since=2026-01-01');
+    assert.match(usage.out, /2026-01-01 +k1 +data +git +log +4 +1 +3ms/);
+    assert.equal((await run(['usage', '--since', 'yesterday'])).code, 2);
   });
 });

@@ -261,3 +261,46 @@ Returned as JSON; use with fromJson.
 {{- end }}
 {{- toJson $servers }}
 {{- end }}
+
+{{/*
+The store (Postgres): exactly one of externalDatabase and the bundled
+postgresql. Neither is an error a person can act on, not a registry that
+quietly keeps keys in a pod's scratch space.
+*/}}
+{{- define "mcpgw.postgresql.fullname" -}}{{ include "mcpgw.fullname" . }}-postgresql{{- end }}
+
+{{- define "mcpgw.database.external" -}}
+{{- if or .Values.externalDatabase.url .Values.externalDatabase.existingSecret }}true{{- end }}
+{{- end }}
+
+{{- define "mcpgw.database.check" -}}
+{{- if and (include "mcpgw.database.external" .) .Values.postgresql.enabled }}
+{{- fail "mcpgw: set either externalDatabase (url or existingSecret) or postgresql.enabled, not both" }}
+{{- end }}
+{{- if not (or (include "mcpgw.database.external" .) .Values.postgresql.enabled) }}
+{{- fail "mcpgw: the registry needs a store for keys, pin approvals and the audit log: set externalDatabase.existingSecret (a Secret with DATABASE_URL=postgres://...; recommended) or externalDatabase.url, or postgresql.enabled=true for a bundled single-replica Postgres (evaluation). See docs/storage.md" }}
+{{- end }}
+{{- end }}
+
+{{/*
+DATABASE_URL env entry for the registry.
+*/}}
+{{- define "mcpgw.databaseEnv" -}}
+{{- include "mcpgw.database.check" . }}
+{{- if .Values.externalDatabase.existingSecret }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.externalDatabase.existingSecret }}
+      key: {{ .Values.externalDatabase.existingSecretKey }}
+{{- else if .Values.externalDatabase.url }}
+- name: DATABASE_URL
+  value: {{ .Values.externalDatabase.url | quote }}
+{{- else }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "mcpgw.postgresql.fullname" . }}
+      key: DATABASE_URL
+{{- end }}
+{{- end }}

@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, ApiError } from './client.js';
 import { dash, list, ms, table } from './format.js';
+import { runDb } from './db.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -46,7 +47,10 @@ Commands:
   approve <tool> [--fingerprint F] accept a tool's pending fingerprint
   reject <tool>                    reject a tool's pending change
   calls [--tail] [--limit N]       recent calls and denials; --tail keeps polling for new ones
+  audit [--limit N]                admin actions from the store (keys, pin decisions), newest first
+  usage [--since YYYY-MM-DD]       calls, errors and time per day, key, team, server and tool
   config                           the effective config, secrets redacted (JSON)
+  db status|migrate|export|import  the store itself (no gateway needed): see \`mcpgw db --help\`
 
 Options:
   --url URL     the gateway (default $MCPGW_URL or http://localhost:4000)
@@ -60,6 +64,8 @@ interface KeyRecord { id: string; name: string; team: string; servers?: string[]
 interface ToolRecord { name: string; server: string; tool: string; description?: string; fingerprint: string; pin: string;
   pending?: { fingerprint: string; seenAt?: string; diff?: Record<string, { old: unknown; new: unknown } | undefined> } }
 interface CallRecord { at: string; server: string; tool: string; principal: string; outcome: string; ms: number }
+interface AuditRecord { at: string; principal: string; action: string; target: string; detail: Record<string, unknown> }
+interface UsageRecord { day: string; key_id: string | null; team: string | null; server: string; tool: string; calls: number; errors: number; total_ms: number }
 
 const positiveInt = (name: string, v: unknown): number | undefined => {
   if (v === undefined) return undefined;
@@ -173,6 +179,26 @@ const COMMANDS: Record<string, Command> = {
       io.out(json ? JSON.stringify(out ?? {}, null, 2) + '\n' : `Rejected the pending change of ${name}.\n`);
     },
   },
+  audit: {
+    usage: 'audit [--limit N]', positionals: 0, options: { limit: { type: 'string' } },
+    async run({ api, io, json }, v) {
+      const limit = positiveInt('limit', v.limit) ?? 50;
+      const { entries } = await api.request<{ entries: AuditRecord[] }>('GET', `/audit?limit=${limit}`);
+      if (json) return io.out(JSON.stringify(entries, null, 2) + '\n');
+      io.out(table(['at', 'principal', 'action', 'target'], entries.map((e) => [e.at, e.principal, e.action, e.target])));
+    },
+  },
+  usage: {
+    usage: 'usage [--since YYYY-MM-DD]', positionals: 0, options: { since: { type: 'string' } },
+    async run({ api, io, json }, v) {
+      const since = typeof v.since === 'string' ? v.since : '';
+      if (since && !/^\d{4}-\d{2}-\d{2}$/.test(since)) throw new UsageError(`--since must be a day as YYYY-MM-DD, got '${since}'`);
+      const { usage } = await api.request<{ usage: UsageRecord[] }>('GET', `/usage${since ? `?since=${since}` : ''}`);
+      if (json) return io.out(JSON.stringify(usage, null, 2) + '\n');
+      io.out(table(['day', 'key', 'team', 'server', 'tool', 'calls', 'errors', 'avg'],
+        usage.map((u) => [u.day, dash(u.key_id), dash(u.team), u.server, u.tool, String(u.calls), String(u.errors), ms(u.calls ? u.total_ms / u.calls : undefined)])));
+    },
+  },
   config: {
     usage: 'config', positionals: 0, options: {},
     async run({ api, io }) {
@@ -227,6 +253,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
   // (so `--key K servers` is not read as command 'K'); the strict pass follows.
   const all: Options = Object.assign({}, GLOBAL, ...Object.values(COMMANDS).map((c) => c.options));
   const words = parseArgs({ args: argv, options: all, allowPositionals: true, strict: false }).positionals;
+  if (words[0] === 'db') return runDb(argv.filter((a, i) => i !== argv.indexOf('db')), io);
   const name = words[0] === 'keys' ? `keys ${words[1] ?? ''}` : words[0] ?? '';
   const cmd = COMMANDS[name];
   if (!cmd) {

@@ -35,10 +35,13 @@ import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
 import { registerOAuth, type OAuthDeps } from './oauth/routes.js';
 import { registerConnectPages, registerConnections, type ConnectLink } from './oauth/connect.js';
 import { TokenExchanger } from './oauth/token-exchange.js';
+import { CallShipper, type RecordCalls } from './pipeline/call-log.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
   registry: RegistryCalls;
+  /** The registry's store for the call log, audit and usage views; absent: this edge's own recent calls only. */
+  records?: RecordCalls;
   sessions: SessionStore;
   metrics: EdgeMetrics;
   log: Logger;
@@ -102,7 +105,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   app.decorateRequest('principal', null as unknown as Principal);
   const { metrics } = opts;
   const { streams } = opts;
-  const audit = new Audit(opts.log, metrics);
+  const audit = new Audit(opts.log, metrics, opts.records ? new CallShipper(opts.records, opts.log, opts.instanceId) : undefined);
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing,
     exchanger: new TokenExchanger(opts.gateway.login) });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
@@ -187,7 +190,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     const authenticate = authenticateHooks(opts.authenticator, audit, opts.publicUrl);
     mcp.addHook('onRequest', authenticate.onRequest);
     mcp.addHook('preValidation', authenticate.preValidation);
-    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {},
+    registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, records: opts.records, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {},
       onKeyRevoked: opts.connect && ((principal) => void opts.connect!.disconnect({ principal, server: '' }).catch((err: Error) => opts.log.warn({ principal, err: err.message }, 'dropping the revoked key\'s upstream tokens failed'))) });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
@@ -206,6 +209,7 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     for (const s of streams.values()) s.endWithRetry(1_000);
     await opts.events.close();
     await opts.llm?.providers.close();
+    await audit.shipper?.close();
   });
   return app;
 }

@@ -12,7 +12,8 @@ import { buildApp } from './app.js';
 import { CatalogView } from './catalog-view.js';
 import { Authenticator } from './identity/authenticate.js';
 import { JwtVerifier } from './identity/jwt.js';
-import { KeyStore, MemoryKeyBackend, RedisKeyBackend, type KeyBackend } from './identity/keys.js';
+import { KeyStore, RedisKeyBackend } from './identity/keys.js';
+import { RegistryKeyBackend, type RevokeBus } from './identity/registry-keys.js';
 import { Providers } from './llm/provider.js';
 import { createEdgeMetrics } from './metrics.js';
 import { Limiter } from './pipeline/limits.js';
@@ -45,7 +46,7 @@ let redis: Redis | undefined;
 let sessions: SessionStore;
 let bus: StreamBus;
 let events: EventLog;
-let keyBackend: KeyBackend;
+let revokeBus: RevokeBus | undefined;
 if (settings.redisUrl) {
   const prefix = settings.redisPrefix;
   const [client, sub] = await Promise.all([connectRedis(settings.redisUrl, log, 'edge'), connectRedis(settings.redisUrl, log, 'edge-sub')]);
@@ -53,15 +54,17 @@ if (settings.redisUrl) {
   sessions = new RedisSessionStore(redis, prefix, settings.sessionTtlMs, sub, settings.limits.maxSessionsPerPrincipal);
   bus = await RedisStreamBus.open(streams, redis, sub, prefix, instanceId, log);
   events = new RedisEventLog(redis, prefix, settings.sessionTtlMs);
-  keyBackend = new RedisKeyBackend(redis, sub, prefix);
+  // Keys live in the registry's store; Redis only carries revokes to every edge.
+  revokeBus = new RedisKeyBackend(redis, sub, prefix);
 } else {
   sessions = new MemorySessionStore(settings.sessionTtlMs, settings.limits.maxSessionsPerPrincipal);
   bus = new LocalStreamBus(streams);
   events = new MemoryEventLog(settings.sessionTtlMs);
-  keyBackend = new MemoryKeyBackend();
 }
 
-const keys = new KeyStore(keyBackend, gateway.keys, settings.keyCacheMs);
+const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls, settings.registryMux));
+// Admin-created keys are read through the registry (its store), behind KeyStore's cache.
+const keys = new KeyStore(new RegistryKeyBackend(registry, revokeBus), gateway.keys, settings.keyCacheMs);
 // gateway.auth.login: the gateway signs users in itself (issue 20); its tokens verify on every edge with MCPGW_STATE_SECRET.
 const oauth = gateway.login ? createOAuth(gateway.login, gateway.teams, settings.publicUrl!, settings.stateSecret, redis, settings.redisPrefix, settings.oauthDevHttpClientIds) : undefined;
 const authenticator = new Authenticator({ masterKey: settings.masterKey, keys, jwt: new JwtVerifier(gateway.jwt), teams: gateway.teams, keysEnabled: gateway.keys.length > 0, gatewayTokens: oauth?.tokens });
@@ -71,7 +74,6 @@ if (!authenticator.required && !loopbackOnly) {
 }
 
 const catalog = new CatalogView(gateway.toolSeparator);
-const registry = new RegistryLink(settings.registryUrl, log, registryLinkOptions(settings.registryToken, settings.registryTls, settings.registryMux));
 registry.watchCatalog(catalog);
 if (!redis) registry.watchNotifications((sessionId, text) => void bus.deliver(undefined, sessionId, text));
 
@@ -81,6 +83,7 @@ const app = buildApp({
   tracing,
   catalog,
   registry,
+  records: registry,
   sessions,
   metrics,
   log,

@@ -44,6 +44,17 @@ import {
   type DecidePinResponse,
   type RespondRequest,
   type SessionNotification,
+  type LookupKeyResponse,
+  type CreateKeyRequest,
+  type CreateKeyResponse,
+  type RevokeKeyResponse,
+  type ListKeysResponse,
+  type ListAuditResponse,
+  type ListPinHistoryRequest,
+  type ListPinHistoryResponse,
+  type CallRecord,
+  type ListCallsResponse,
+  type ListUsageResponse,
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
@@ -314,6 +325,44 @@ export class RegistryLink {
 
   disconnect(req: DisconnectRequest): Promise<DisconnectResponse> {
     return this.unary<DisconnectResponse>((c, md, opts, done) => c.disconnect(req, md, opts, done));
+  }
+
+  // The system of record (issue 19): the registry's store, read behind the edge's caches.
+
+  lookupKey(sha256: string): Promise<LookupKeyResponse> {
+    return this.unary<LookupKeyResponse>((c, md, opts, done) => c.lookupKey({ sha256 }, md, opts, done));
+  }
+
+  createKey(req: CreateKeyRequest): Promise<CreateKeyResponse> {
+    return this.unary<CreateKeyResponse>((c, md, opts, done) => c.createKey(req, md, opts, done));
+  }
+
+  revokeKey(id: string, principal: string): Promise<RevokeKeyResponse> {
+    return this.unary<RevokeKeyResponse>((c, md, opts, done) => c.revokeKey({ id, principal }, md, opts, done));
+  }
+
+  listKeys(): Promise<ListKeysResponse> {
+    return this.unary<ListKeysResponse>((c, md, opts, done) => c.listKeys({}, md, opts, done));
+  }
+
+  listAudit(limit: number): Promise<ListAuditResponse> {
+    return this.unary<ListAuditResponse>((c, md, opts, done) => c.listAudit({ limit }, md, opts, done));
+  }
+
+  listPinHistory(req: ListPinHistoryRequest): Promise<ListPinHistoryResponse> {
+    return this.unary<ListPinHistoryResponse>((c, md, opts, done) => c.listPinHistory(req, md, opts, done));
+  }
+
+  recordCalls(calls: CallRecord[]): Promise<void> {
+    return this.unary<unknown>((c, md, opts, done) => c.recordCalls({ calls }, md, opts, done)).then(() => undefined);
+  }
+
+  listCalls(limit: number, sinceMs = 0): Promise<ListCallsResponse> {
+    return this.unary<ListCallsResponse>((c, md, opts, done) => c.listCalls({ limit, sinceMs }, md, opts, done));
+  }
+
+  listUsage(sinceDay = ''): Promise<ListUsageResponse> {
+    return this.unary<ListUsageResponse>((c, md, opts, done) => c.listUsage({ sinceDay }, md, opts, done));
   }
 
   /**

@@ -9,7 +9,10 @@ import { startTracing } from '@mcpgw/common/tracing';
 import { connectRedis, DEFAULT_PREFIX } from '@mcpgw/common/redis';
 import { MemoryCatalog, type CatalogStore } from './catalog/catalog.js';
 import { RedisCatalog } from './catalog/redis-catalog.js';
-import { MemoryPinBackend, PinningCatalog, RedisPinBackend } from './catalog/pinning.js';
+import { PinningCatalog } from './catalog/pinning.js';
+import { StorePinBackend } from './catalog/store-pins.js';
+import { openStore, storeTarget, StoreUnavailableError, type Store } from './store/index.js';
+import { copyRedisRecords } from './store-upgrade.js';
 import { createRegistryMetrics } from './metrics.js';
 import { bindGrpc, createGrpcServer, createRegistryService, type RegistryDeps } from './server.js';
 import { openReplicaBus } from './replica-bus.js';
@@ -43,6 +46,28 @@ for (const w of config.warnings) log.warn(w);
 
 const settings = registrySettings(env);
 const metrics = createRegistryMetrics();
+
+// The system of record. Migrations run under a lock before anything reads it;
+// a store that is not reachable yet is waited for (a registry that started
+// first in a deployment must not give up on its database).
+let store: Store;
+try {
+  store = await openStore(storeTarget(env));
+} catch (err) {
+  console.error(`mcpgw registry: store: ${(err as Error).message}`);
+  process.exit(2);
+}
+for (let attempt = 1; ; attempt++) {
+  try {
+    const applied = await store.migrate();
+    log.info({ store: store.info.kind, location: store.info.location, schema: applied.at(-1)?.version }, 'store ready');
+    break;
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    log.warn({ attempt, err: err.message }, 'store unavailable at start; retrying');
+    await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * attempt)));
+  }
+}
 const redisUrl = env.REDIS_URL;
 const prefix = env.MCPGW_REDIS_PREFIX ?? DEFAULT_PREFIX;
 const redisClients: Redis[] = [];
@@ -51,6 +76,9 @@ if (redisUrl) {
   const [redis, sub] = await Promise.all([connectRedis(redisUrl, log, 'registry'), connectRedis(redisUrl, log, 'registry-sub')]);
   redisClients.push(redis, sub);
   catalog = await RedisCatalog.open(redis, sub, prefix, log);
+  // Upgrade in place: keys and pins of earlier versions lived only in Redis.
+  await copyRedisRecords(redis, store, prefix, config.servers.map((s) => s.name), log)
+    .catch((err: Error) => log.warn({ err: err.message }, 'copying Redis-only keys and pins into the store failed; retried at the next start'));
 } else {
   catalog = new MemoryCatalog();
 }
@@ -58,7 +86,7 @@ if (redisUrl) {
 const pinned = new PinningCatalog(catalog, {
   mode: config.gateway.pinning,
   holdNew: config.gateway.holdNew,
-  backend: redisClients.length > 0 ? new RedisPinBackend(redisClients[0]!, prefix) : new MemoryPinBackend(),
+  backend: new StorePinBackend(store),
   log,
   onChange: (server) => metrics.toolChanges.inc({ server }),
 });
@@ -91,7 +119,7 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
 
 const tracing = startTracing('mcpgw-registry');
 const deps: RegistryDeps = {
-  catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing, token: settings.token,
+  catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing, token: settings.token, store, callLogRows: settings.callLogRows,
   // Replicas reach each other as edges reach them: with the CA and this replica's certificate when TLS is on.
   peerCredentials: settings.tls?.ca ? credentials.createSsl(settings.tls.ca, settings.tls.key, settings.tls.cert) : undefined,
 };
@@ -127,7 +155,7 @@ const metricsServer = createHttpServer((req, res) => {
 });
 await new Promise<void>((resolve) => metricsServer.listen(Number(env.METRICS_PORT ?? 9464), env.METRICS_HOST ?? grpcHost, resolve));
 const metricsAddr = metricsServer.address();
-log.info({ grpcPort, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined, servers: [...configured], redis: Boolean(redisUrl), auth: Boolean(settings.token), tls: Boolean(settings.tls) }, 'registry ready');
+log.info({ grpcPort, metricsPort: typeof metricsAddr === 'object' ? metricsAddr?.port : undefined, servers: [...configured], redis: Boolean(redisUrl), store: store.info.kind, auth: Boolean(settings.token), tls: Boolean(settings.tls) }, 'registry ready');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -155,6 +183,7 @@ async function shutdown(signal: string): Promise<void> {
   await upstreams.stop();
   await catalog.close();
   await deps.events?.close();
+  await store.close();
   await tracing?.shutdown().catch(() => {});
   metricsServer.close();
   await Promise.all(redisClients.map((r) => r.quit().catch(() => r.disconnect())));

@@ -11,6 +11,15 @@ export interface RegistrySettings {
   drainTimeoutMs: number;
   /** MCPGW_DRAIN_DELAY_MS: on SIGTERM, how long new calls are refused (edges move away) before the listener closes. */
   drainDelayMs: number;
+  /** MCPGW_CALL_LOG_ROWS: the store's call log keeps the newest this many calls. */
+  callLogRows: number;
+}
+
+function positive(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return n;
 }
 
 export function registrySettings(env: NodeJS.ProcessEnv = process.env): RegistrySettings {
@@ -23,5 +32,6 @@ export function registrySettings(env: NodeJS.ProcessEnv = process.env): Registry
     tls: cert && key ? { cert, key, ca: file(env.MCPGW_REGISTRY_TLS_CA) } : undefined,
     drainTimeoutMs: Number(env.MCPGW_DRAIN_TIMEOUT_MS ?? 30_000),
     drainDelayMs: Number(env.MCPGW_DRAIN_DELAY_MS ?? 500),
+    callLogRows: positive(env.MCPGW_CALL_LOG_ROWS, 100_000, 'MCPGW_CALL_LOG_ROWS'),
   };
 }

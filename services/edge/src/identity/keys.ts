@@ -21,6 +21,8 @@ export interface KeyRecord extends Limits {
   declared?: boolean;
   /** ISO time of the revoke: the record is kept (listed as revoked) but no longer authenticates. */
   revokedAt?: string;
+  /** Principal id of whoever created it (admin API). */
+  createdBy?: string;
 }
 
 export type NewKey = Omit<KeyRecord, 'id' | 'createdAt' | 'declared' | 'revokedAt'>;
@@ -35,8 +37,8 @@ export function newKey(): { key: string; id: string } {
 export interface KeyBackend {
   get(sha: string): Promise<KeyRecord | undefined>;
   put(sha: string, rec: KeyRecord): Promise<void>;
-  /** Revokes by id: the key stops authenticating, its record stays listed as revoked. The sha of the key, if it was active. */
-  remove(id: string): Promise<string | undefined>;
+  /** Revokes by id (`by`: the principal id, for the audit log): the key stops authenticating, its record stays listed as revoked. The sha of the key, if it was active. */
+  remove(id: string, by?: string): Promise<string | undefined>;
   /** Active and revoked keys. */
   list(): Promise<KeyRecord[]>;
   /** Subscribes to revokes made on any edge. */
@@ -164,7 +166,12 @@ export class KeyStore {
     try {
       rec = await this.backend.get(sha);
     } catch {
-      if (cached?.rec) return { found: cached.rec };
+      if (cached?.rec) {
+        // The store (or registry) is down: the last known record serves, rechecked after a short grace
+        // rather than on every request. A revoke still drops it at once (pub/sub).
+        cached.until = now + NEGATIVE_TTL_MS;
+        return { found: cached.rec };
+      }
       return { unavailable: true };
     }
     // Unknown keys are cached briefly too: a new key cannot have been presented before it existed.
@@ -194,8 +201,8 @@ export class KeyStore {
   }
 
   /** false: no such (revocable) key. */
-  async revoke(id: string): Promise<boolean> {
-    const sha = await this.backend.remove(id);
+  async revoke(id: string, by?: string): Promise<boolean> {
+    const sha = await this.backend.remove(id, by);
     if (!sha) return false;
     this.cache.delete(sha);
     await this.backend.announceRevoke(sha);

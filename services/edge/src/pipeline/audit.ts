@@ -4,6 +4,7 @@
 import type { Logger } from '@mcpgw/common/logger';
 import type { Principal } from '../identity/principal.js';
 import type { EdgeMetrics } from '../metrics.js';
+import type { CallShipper } from './call-log.js';
 
 export type CallOutcome = 'ok' | 'tool_error' | 'error' | 'denied' | 'rate_limited';
 
@@ -25,7 +26,8 @@ export class Audit {
   private readonly ring: Recorded[] = [];
   private next = 0;
 
-  constructor(private readonly log: Logger, private readonly metrics: EdgeMetrics) {}
+  /** `shipper`: the registry's call log (the store), when the edge has one. */
+  constructor(private readonly log: Logger, private readonly metrics: EdgeMetrics, readonly shipper?: CallShipper) {}
 
   /** A tools/call (or get/read) that ran, or was refused by a limit. Cheap: no log line (that is `debug`, in the dispatcher). */
   call(principal: Principal, server: string, tool: string, outcome: CallOutcome, ms: number): void {
@@ -33,6 +35,7 @@ export class Audit {
     if (this.ring.length < RING_SIZE) this.ring.push(a);
     else this.ring[this.next] = a;
     this.next = (this.next + 1) % RING_SIZE;
+    this.shipper?.push({ atMs: a.atMs, principal: a.principal, keyId: principal.keyId ?? '', team: principal.team ?? '', server, tool, outcome, ms: a.ms });
   }
 
   /** A name outside the principal's scopes: answered like an unknown one, recorded here. */

@@ -37,6 +37,12 @@ export interface CatalogStore {
   changesSince(since: number): CatalogChange[] | undefined;
   subscribe(listener: (change: CatalogChange) => void): () => void;
   close(): Promise<void>;
+  /**
+   * Called after the shared catalog was found lost (a Redis flush) and this
+   * replica wrote back its mirror: what the mirror held may predate a decision
+   * in the store, so the pinning layer re-evaluates and publishes again.
+   */
+  onRepublish?(listener: () => void): void;
 }
 
 export function toEntry(c: CatalogContents, stale = false): CatalogEntry {

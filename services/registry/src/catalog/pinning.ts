@@ -1,13 +1,12 @@
 // Tool pinning (rug-pull protection): every tool is fingerprinted when first
 // seen (sha256 over name, description, input and output schema, annotations)
-// and the fingerprint is kept (`pins:{server}` in Redis, memory without). A
+// and the fingerprint is kept (in the store, with every decision's history). A
 // later change is logged, counted and reported with both definitions; with
 // `pinning: hold` the changed tool is withheld from the catalog (so from every
 // list and call on every edge) until an admin approves the new fingerprint.
 // Implemented as a decorator of the catalog store: upstreams put what they
 // report, this decides what gets published.
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { PinningMode } from '@mcpgw/common/config';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CatalogContents } from '../upstreams/upstream.js';
@@ -73,9 +72,17 @@ function legacyFingerprint(def: ToolDefinition): string {
   return fingerprint({ name, description, inputSchema, outputSchema, annotations });
 }
 
+/** Why a pin was written: the history row the store keeps beside it. */
+export interface PinEvent {
+  decision: 'first_seen' | 'changed' | 'approved' | 'rejected' | 'reverted';
+  fingerprint: string;
+  /** Who decided; absent for what the registry recorded by itself. */
+  principal?: string;
+}
+
 export interface PinBackend {
   load(server: string): Promise<Map<string, PinRecord>>;
-  save(server: string, tool: string, rec: PinRecord): Promise<void>;
+  save(server: string, tool: string, rec: PinRecord, event?: PinEvent): Promise<void>;
 }
 
 export class MemoryPinBackend implements PinBackend {
@@ -85,19 +92,6 @@ export class MemoryPinBackend implements PinBackend {
     let m = this.servers.get(server);
     if (!m) this.servers.set(server, (m = new Map()));
     m.set(tool, rec);
-  }
-}
-
-/** `pins:{server}`: a hash of tool name → record; the braces keep one server's pins in one cluster slot. */
-export class RedisPinBackend implements PinBackend {
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
-  private key(server: string) { return `${this.prefix}pins:{${server}}`; }
-  async load(server: string) {
-    const all = await this.redis.hgetall(this.key(server));
-    return new Map(Object.entries(all).map(([k, v]) => [k, JSON.parse(v) as PinRecord]));
-  }
-  async save(server: string, tool: string, rec: PinRecord) {
-    await this.redis.hset(this.key(server), tool, JSON.stringify(rec));
   }
 }
 
@@ -121,7 +115,21 @@ export class PinningCatalog implements CatalogStore {
   /** Pins per server, as last evaluated. */
   private readonly pins = new Map<string, Map<string, PinRecord>>();
 
-  constructor(private readonly inner: CatalogStore, private readonly opts: PinningOptions) {}
+  constructor(private readonly inner: CatalogStore, private readonly opts: PinningOptions) {
+    // After Redis lost the catalog, this replica's mirror went back in as it was; a decision taken
+    // meanwhile (an approval racing the flush) lives in the store: publish from the store's pins again.
+    inner.onRepublish?.(() => void this.republishFromPins());
+  }
+
+  private async republishFromPins(): Promise<void> {
+    for (const contents of [...this.reported.values()]) {
+      try {
+        await this.inner.put(await this.evaluate(contents));
+      } catch (err) {
+        this.opts.log.warn({ server: contents.name, err: (err as Error).message }, 're-publishing after a catalog loss failed; the next refresh retries');
+      }
+    }
+  }
 
   get version(): number { return this.inner.version; }
   get mode(): PinningMode { return this.opts.mode; }
@@ -165,18 +173,18 @@ export class PinningCatalog implements CatalogStore {
           : { fingerprint: fp, definition: def, approvedAt: new Date().toISOString(), scheme: 2 };
         if (rec.pending) log.warn({ server, tool: def.name, fingerprint: fp }, 'new tool of a known server held until approved (hold_new)');
         pins.set(def.name, rec);
-        await backend.save(server, def.name, rec);
+        await backend.save(server, def.name, rec, { decision: rec.pending ? 'changed' : 'first_seen', fingerprint: fp });
       } else if (rec.fingerprint === fp) {
         if (rec.pending) {
           // The upstream reverted to the approved definition.
           rec = { fingerprint: rec.fingerprint, definition: rec.definition, approvedAt: rec.approvedAt, scheme: rec.scheme };
           pins.set(def.name, rec);
-          await backend.save(server, def.name, rec);
+          await backend.save(server, def.name, rec, { decision: 'reverted', fingerprint: fp });
         }
       } else if (rec.pending?.fingerprint !== fp) {
         rec = { ...rec, pending: { fingerprint: fp, definition: def, seenAt: Date.now() } };
         pins.set(def.name, rec);
-        await backend.save(server, def.name, rec);
+        await backend.save(server, def.name, rec, { decision: 'changed', fingerprint: fp });
         log.warn({ server, tool: def.name, approved: rec.fingerprint, seen: fp, mode }, 'tool definition changed since it was trusted');
         this.opts.onChange(server);
       }
@@ -208,7 +216,7 @@ export class PinningCatalog implements CatalogStore {
   }
 
   /** Approves (or rejects) the pending definition of a tool, then re-publishes the server. */
-  async decide(server: string, tool: string, expected: string, reject: boolean): Promise<Decision> {
+  async decide(server: string, tool: string, expected: string, reject: boolean, principal = ''): Promise<Decision> {
     const pins = await this.opts.backend.load(server);
     const rec = pins.get(tool);
     if (!rec) return { outcome: 'unknown_tool' };
@@ -216,7 +224,7 @@ export class PinningCatalog implements CatalogStore {
     const next: PinRecord = reject
       ? { ...rec, pending: { ...rec.pending, rejected: true } }
       : { fingerprint: rec.pending.fingerprint, definition: rec.pending.definition, approvedAt: new Date().toISOString(), scheme: 2 };
-    await this.opts.backend.save(server, tool, next);
+    await this.opts.backend.save(server, tool, next, { decision: reject ? 'rejected' : 'approved', fingerprint: rec.pending.fingerprint, principal });
     const reported = this.reported.get(server);
     if (reported) await this.inner.put(await this.evaluate(reported));
     return { outcome: 'done', pin: { server, tool, state: stateOf(next, this.opts.mode), ...next } };

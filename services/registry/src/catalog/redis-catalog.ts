@@ -37,6 +37,7 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
   private readonly keys;
   private queue: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
+  private readonly republished: Array<() => void> = [];
 
   private constructor(private readonly redis: Redis, private readonly sub: Redis, prefix: string, private readonly log: Logger) {
     super();
@@ -96,6 +97,10 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     clearInterval(this.timer);
   }
 
+  onRepublish(listener: () => void): void {
+    this.republished.push(listener);
+  }
+
   private onMessage(message: string): void {
     const space = message.lastIndexOf(' ');
     const name = message.slice(0, space);
@@ -137,6 +142,7 @@ export class RedisCatalog extends CatalogMirror implements CatalogStore {
     let [version, names] = await Promise.all([this.redis.get(this.keys.version), this.redis.smembers(this.keys.servers)]);
     if (this.version > 0 && Number(version ?? 0) < this.version) {
       await this.republish();
+      for (const listener of this.republished) listener();
       [version, names] = await Promise.all([this.redis.get(this.keys.version), this.redis.smembers(this.keys.servers)]);
       if (Number(version ?? 0) < this.version) return; // still behind: keep the mirror, retry on the next resync
     }
