@@ -164,7 +164,9 @@ build_target() { # TARGET IMAGE
   # --pull=never: the base must be the local image (pulled or stand-in).
   # --layers: reuse cached layers between runs (Docker's default; podman's too,
   # said out loud).
-  if ! podman build --layers --pull=never --network host \
+  # --format docker: the OCI image format has no HEALTHCHECK; podman would
+  # drop the Dockerfile's with a warning, Docker keeps it.
+  if ! podman build --layers --format docker --pull=never --network host \
       -f deploy/Dockerfile --target "$target" -t "$image" . >"$CACHE/build-$target.log" 2>&1; then
     tail -n 40 "$CACHE/build-$target.log" >&2
     die "podman build --target $target failed (full log: $CACHE/build-$target.log)"
@@ -172,11 +174,15 @@ build_target() { # TARGET IMAGE
   secs="$(since "$t0")"
   local size; size="$(podman image inspect --format '{{.Size}}' "$image")"
   printf 'image: %-24s %8s  built in %s  (%s cached steps of %s)\n' "$image" "$(human "$size")" "$secs" \
-    "$(grep -c -- '--> Using cache' "$CACHE/build-$target.log" || true)" "$(grep -cE 'STEP [0-9]+/[0-9]+:' "$CACHE/build-$target.log" || true)"
+    "$(grep -c -- '--> Using cache' "$CACHE/build-$target.log" || true)" "$(grep -cE 'STEP [0-9]+/[0-9]+:' "$CACHE/build-$target.log" || true)" \
+    | tee -a "$CACHE/last-build.txt.partial"
 }
 
 t_all=$(now)
+rm -f "$CACHE/last-build.txt.partial"
 ensure_node_image
 build_target registry "localhost/mcpgw-registry:$TAG"
 build_target edge "localhost/mcpgw-edge:$TAG"
-echo "images:build done in $(since "$t_all")"
+echo "images:build done in $(since "$t_all") at $(date -u +%FT%TZ)" | tee -a "$CACHE/last-build.txt.partial"
+# images:smoke prints these with its own figures.
+mv "$CACHE/last-build.txt.partial" "$CACHE/last-build.txt"
