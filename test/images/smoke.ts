@@ -137,6 +137,12 @@ async function main(): Promise<void> {
   check(g.code === 0 && g.stdout.trim() === 'SERVING', 'registry: chart probe grpc.health.v1 Check answers SERVING inside the container', g.stdout + g.stderr);
   await healthcheck(registry);
 
+  // --- the console's static files made it into the edge image ----------------
+  for (const path of ['/ui/', '/ui/app.js']) {
+    const r = await fetch(`${edges[0]!.url}${path}`);
+    check(r.status === 200, `edge image: the console's ${path} is served (${r.status})`);
+  }
+
   // --- MCP through the edges -------------------------------------------------
   const http = await connectClient(`${edges[0]!.url}/mcp`, 'http');
   const sse = await connectClient(`${edges[1]!.url}/sse`, 'sse');
