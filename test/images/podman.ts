@@ -89,7 +89,11 @@ let cleaning: Promise<void> | undefined;
 /** Removes every container this process started (force, no grace), then runs the extra cleanups. Idempotent. */
 export function cleanup(): Promise<void> {
   cleaning ??= (async () => {
-    if (started.size > 0) await podman(['rm', '-f', '-t', '0', '--ignore', ...started], 60_000);
+    if (started.size > 0) {
+      const r = await podman(['rm', '-f', '-t', '0', '--ignore', ...started], 60_000);
+      // Only what is gone leaves the list; the exit hook retries the rest.
+      if (r.code === 0) started.clear();
+    }
     for (const f of extraCleanups.reverse()) {
       try {
         await f();
