@@ -205,8 +205,14 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     if (opts.llm) registerLlm(mcp, { ...opts.llm, dispatcher, catalog: opts.catalog, limiter: opts.limiter, metrics, log: opts.log });
   });
 
-  app.addHook('onClose', async () => {
+  // Standing streams get their retry hint before the server closes: fastify's
+  // server.close() waits for every open connection, and onClose runs only
+  // after it, so ending them there left SIGTERM waiting for the force-exit.
+  // Calls in flight keep their own POST streams and finish meanwhile.
+  app.addHook('preClose', async () => {
     for (const s of streams.values()) s.endWithRetry(1_000);
+  });
+  app.addHook('onClose', async () => {
     await opts.events.close();
     await opts.llm?.providers.close();
     await audit.shipper?.close();
