@@ -32,6 +32,7 @@ import type { StreamBus } from './transports/stream-bus.js';
 import { registerStreamableHttp } from './transports/streamable-http.js';
 import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
+import { EdgeTasks, type TaskLink, type TaskMode } from './tasks/edge-tasks.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -66,6 +67,8 @@ export interface EdgeOptions {
   stateSecret?: string;
   /** How long an MRTR requestState, and the call held for it, lives (default 5 min). */
   mrtrHoldMs?: number;
+  /** Tasks (docs/tasks.md); served when the registry link has the task RPCs. */
+  tasks?: { mode: TaskMode; windowMs: number };
   /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
   llm?: { providers: Providers; maxSteps: number };
 }
@@ -163,7 +166,13 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     registerAdmin(mcp, { keys: opts.keys, teams: opts.gateway.teams, audit, registry: opts.registry, catalog: opts.catalog, gateway: opts.gateway, settings: opts.redactedSettings ?? {} });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
-    const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
+    const sealer = createStateSealer([opts.stateSecret ?? randomBytes(32)]);
+    const holdMs = opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS;
+    const link = opts.registry as RegistryCalls & Partial<TaskLink>;
+    const tasks = link.startTask && opts.tasks?.mode !== 'off'
+      ? new EdgeTasks({ link: link as TaskLink, sealer, log: opts.log, mode: opts.tasks?.mode ?? 'declared', windowMs: opts.tasks?.windowMs ?? 250, holdMs })
+      : undefined;
+    const modern = createModernAdapter(deps, { sealer, holdMs, callTimeoutMs: opts.callTimeoutMs, tasks });
     const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs, modern);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],

@@ -5,7 +5,7 @@
 // audited. Transports serialize the outcome for their wire.
 import { createHash } from 'node:crypto';
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
+import type { CallEvent, CallContext, CallToolRequest } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, requestText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { Tracing } from '@mcpgw/common/tracing';
@@ -56,6 +56,8 @@ export interface RequestContext {
   timeoutMs?: number;
   /** 2026-07-28 requests: what `_meta` declared, and how the call is known to the registry. */
   modern?: ModernCall;
+  /** This tools/call may become a task (tasks extension): the registry runs it (tasks/edge-tasks.ts). */
+  task?: (request: CallToolRequest) => Promise<Outcome>;
 }
 
 /** A server-to-client request of an upstream during a call (sampling, elicitation, roots). */
@@ -312,7 +314,9 @@ export class Dispatcher {
     const deadlineMs = (timeoutMs || this.deps.callTimeoutMs) + 5_000;
     let outcome: Outcome;
     try {
-      outcome = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
+      outcome = ctx.task
+        ? await ctx.task(request)
+        : await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
     } finally {
       limited.release();
     }

@@ -97,6 +97,7 @@ const app = buildApp({
   callTimeoutMs: settings.callTimeoutMs,
   stateSecret: settings.stateSecret,
   mrtrHoldMs: settings.mrtrHoldMs,
+  tasks: settings.tasks,
   llm: { providers: new Providers(settings.models, { timeoutMs: settings.llm.timeoutMs, maxConnections: settings.llm.maxConnections }), maxSteps: settings.llm.maxSteps },
 });
 if (redis && settings.stateSecretGenerated) {

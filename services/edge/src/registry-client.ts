@@ -37,6 +37,11 @@ import {
   type DecidePinResponse,
   type RespondRequest,
   type SessionNotification,
+  type StartTaskRequest,
+  type ResumeTaskRequest,
+  type TaskStep,
+  type GetTaskResponse,
+  type TaskAck,
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
@@ -292,18 +297,39 @@ export class RegistryLink {
     return this.unary<DecidePinResponse>((c, md, opts, done) => c.decidePin(req, md, opts, done));
   }
 
+  // Tasks (issue 22): StartTask and ResumeTask wait up to their window for the call's first step.
+  startTask(req: StartTaskRequest): Promise<TaskStep> {
+    return this.unary<TaskStep>((c, md, opts, done) => c.startTask(req, md, opts, done), req.windowMs + 15_000);
+  }
+
+  resumeTask(req: ResumeTaskRequest): Promise<TaskStep> {
+    return this.unary<TaskStep>((c, md, opts, done) => c.resumeTask(req, md, opts, done), req.windowMs + 15_000);
+  }
+
+  getTask(principal: string, taskId: string): Promise<GetTaskResponse> {
+    return this.unary<GetTaskResponse>((c, md, opts, done) => c.getTask({ principal, taskId }, md, opts, done));
+  }
+
+  updateTask(principal: string, taskId: string, inputResponsesJson: Buffer): Promise<TaskAck> {
+    return this.unary<TaskAck>((c, md, opts, done) => c.updateTask({ principal, taskId, inputResponsesJson }, md, opts, done));
+  }
+
+  cancelTask(principal: string, taskId: string): Promise<TaskAck> {
+    return this.unary<TaskAck>((c, md, opts, done) => c.cancelTask({ principal, taskId }, md, opts, done));
+  }
+
   /**
    * Every unary call goes through here, so none can leave without the link
    * token (pin review once shipped with empty metadata and answered 502 in
    * every deployment). A registry that is unreachable before it answers is
    * skipped for the next target; the error clients see names no address.
    */
-  private unary<Res>(invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void): Promise<Res> {
+  private unary<Res>(invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void, deadlineMs = 5_000): Promise<Res> {
     const tried = new Set<Target>();
     const once = (): Promise<Res> => new Promise((resolve, reject) => {
       const target = this.pickTarget(tried);
       tried.add(target);
-      invoke(target.client, this.metadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
+      invoke(target.client, this.metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
         if (!err) return resolve(res);
         if (err.code === status.UNAVAILABLE && tried.size < this.targets.length) return resolve(once());
         reject(clientFacing(err));

@@ -42,6 +42,8 @@ const envSchema = z.object({
   MCPGW_MAX_CALLS_PER_SESSION: int(1).default(64),
   MCPGW_STATE_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   MCPGW_MRTR_TTL_SECONDS: int(1).default(300),
+  MCPGW_TASKS: z.enum(['declared', 'all', 'off']).default('declared'),
+  MCPGW_TASK_WINDOW_MS: int(0).default(250),
   MCPGW_LLM_TIMEOUT_MS: int(1).default(120_000),
   MCPGW_LLM_MAX_STEPS: int(1).default(8),
   MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64),
@@ -77,6 +79,8 @@ export interface EdgeSettings {
    */
   stateSecret: string;
   /** Lifetime of an MRTR requestState and of the upstream call held for it. */
+  /** Tasks (docs/tasks.md): which tools may become tasks (MCPGW_TASKS) and how long a call runs before it does (MCPGW_TASK_WINDOW_MS). */
+  tasks: { mode: 'declared' | 'all' | 'off'; windowMs: number };
   mrtrHoldMs: number;
   /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
   stateSecretGenerated: boolean;
@@ -152,6 +156,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     stateSecret: e.MCPGW_STATE_SECRET ?? randomBytes(32).toString('base64url'),
     stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
     mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
+    tasks: { mode: e.MCPGW_TASKS, windowMs: e.MCPGW_TASK_WINDOW_MS },
     models: config?.models ?? [],
     llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };

@@ -22,6 +22,7 @@ import { UpstreamSet } from './upstreams/upstream-set.js';
 import { watchConfig } from './config-watch.js';
 import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { registrySettings } from './settings.js';
+import { RedisTaskStore } from './tasks/index.js';
 
 const log = createLogger('registry');
 const env = process.env;
@@ -84,6 +85,8 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
 const tracing = startTracing('mcpgw-registry');
 const deps: RegistryDeps = {
   catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing, token: settings.token,
+  taskStore: redisClients.length > 0 ? new RedisTaskStore(redisClients[0]!, prefix) : undefined,
+  taskSettings: settings.tasks, taskAddress: () => leases?.address || undefined,
   // Replicas reach each other as edges reach them: with the CA and this replica's certificate when TLS is on.
   peerCredentials: settings.tls?.ca ? credentials.createSsl(settings.tls.ca, settings.tls.key, settings.tls.cert) : undefined,
 };
@@ -144,6 +147,7 @@ async function shutdown(signal: string): Promise<void> {
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   clearTimeout(cut);
   log.info('registry drained');
+  await registryService.tasks.runner.close();
   await upstreams.stop();
   await catalog.close();
   await deps.events?.close();

@@ -41,6 +41,7 @@ import { callsMux } from './calls-mux.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
 import { redact } from './upstreams/redact.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
+import { createRegistryTasks, type RegistryTasks, type TaskSettings, type TaskStore } from './tasks/index.js';
 
 export interface RegistryDeps {
   catalog: CatalogStore;
@@ -65,6 +66,10 @@ export interface RegistryDeps {
   peerCredentials?: ChannelCredentials;
   /** Set on SIGTERM: new calls are refused (UNAVAILABLE before acceptance, so edges retry elsewhere). */
   draining?: boolean;
+  /** Tasks (issue 22): where task records live (Redis; memory by default), bounds, and this replica's address for routing. */
+  taskStore?: TaskStore;
+  taskSettings?: Partial<TaskSettings>;
+  taskAddress?: () => string | undefined;
 }
 
 export interface RegistryImpl {
@@ -75,6 +80,7 @@ export interface RegistryImpl {
   inFlight(): number;
   /** Ends the long-lived watch streams, so edges resubscribe on another replica. */
   endWatches(): void;
+  tasks: RegistryTasks;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -305,7 +311,14 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     forward: (call) => service.forward(call),
     draining: () => deps.draining === true,
   });
+  // Gateway-run tasks take the CallTool path; the upstream's requests are answered through Respond.
+  const tasks = createRegistryTasks({
+    store: deps.taskStore, settings: deps.taskSettings, instanceId, log, token: deps.token, peerCredentials: deps.peerCredentials, address: deps.taskAddress,
+    callTool: (call) => service.callTool(call),
+    respond: (id, json) => { if (!respondLocal(id, json)) void deps.replicaBus?.publish({ kind: 'respond', id, response: json }).catch(() => undefined); },
+  });
   const service: RegistryServer = {
+    ...tasks.handlers,
     calls: mux.handler,
 
     listTools(call: ServerUnaryCall<{ servers: string[] }, unknown>, cb: sendUnaryData<never>) {
@@ -433,7 +446,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     watches.clear();
     mux.drain();
   };
-  return { service, onReplicaMessage, inFlight: () => inFlight, endWatches };
+  return { service, onReplicaMessage, inFlight: () => inFlight, endWatches, tasks };
 }
 
 /** A grpc-js server with the registry and grpc.health.v1 services; not yet bound. */

@@ -11,6 +11,8 @@ export interface RegistrySettings {
   drainTimeoutMs: number;
   /** MCPGW_DRAIN_DELAY_MS: on SIGTERM, how long new calls are refused (edges move away) before the listener closes. */
   drainDelayMs: number;
+  /** Tasks: MCPGW_TASK_TTL_MS (lifetime), MCPGW_TASK_MAX_TTL_MS, MCPGW_TASK_RESULT_MAX_BYTES (larger results fail the task), MCPGW_TASK_POLL_INTERVAL_MS. */
+  tasks: { defaultTtlMs?: number; maxTtlMs?: number; maxResultBytes?: number; pollIntervalMs?: number };
 }
 
 export function registrySettings(env: NodeJS.ProcessEnv = process.env): RegistrySettings {
@@ -23,5 +25,17 @@ export function registrySettings(env: NodeJS.ProcessEnv = process.env): Registry
     tls: cert && key ? { cert, key, ca: file(env.MCPGW_REGISTRY_TLS_CA) } : undefined,
     drainTimeoutMs: Number(env.MCPGW_DRAIN_TIMEOUT_MS ?? 30_000),
     drainDelayMs: Number(env.MCPGW_DRAIN_DELAY_MS ?? 500),
+    tasks: {
+      defaultTtlMs: positive(env.MCPGW_TASK_TTL_MS), maxTtlMs: positive(env.MCPGW_TASK_MAX_TTL_MS),
+      maxResultBytes: positive(env.MCPGW_TASK_RESULT_MAX_BYTES), pollIntervalMs: positive(env.MCPGW_TASK_POLL_INTERVAL_MS),
+    },
   };
+}
+
+/** A positive integer setting, or undefined (the default applies). */
+function positive(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`expected a positive integer, got ${JSON.stringify(v)}`);
+  return n;
 }

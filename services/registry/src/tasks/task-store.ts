@@ -1,0 +1,112 @@
+// Where task records live: Redis when configured (every registry replica and,
+// through them, every edge sees the same task), memory otherwise (one
+// registry; any number of edges). A record expires at createdAt + ttlMs: the
+// spec lets a server forget a task after its TTL and forbids doing so earlier.
+import type { Redis } from 'ioredis';
+
+export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export interface InputAsk {
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** One task as stored. Written by the registry that runs the call (its owner) only. */
+export interface TaskRecord {
+  id: string;
+  /** The principal that created it: every read, update and cancel must come from it. */
+  principal: string;
+  server: string;
+  tool: string;
+  /** Instance id of the registry running the call (updates and cancels go there). */
+  owner: string;
+  /** Where other replicas reach the owner (with Redis); absent with one registry. */
+  ownerAddress?: string;
+  status: TaskStatus;
+  statusMessage?: string;
+  /** False until a CreateTaskResult was handed out: before that the client knows it only as an MRTR round. */
+  visible: boolean;
+  createdAt: string;
+  lastUpdatedAt: string;
+  ttlMs: number;
+  pollIntervalMs: number;
+  /** Outstanding input requests by key, and the upstream's server-to-client request id of each. */
+  inputRequests?: Record<string, InputAsk>;
+  pending?: Record<string, string>;
+  /** Keys handed out over the task's life: never reused (SEP-2663 "Task Input Requests"). */
+  usedKeys?: string[];
+  /** completed: the tools/call result; failed: the JSON-RPC error. */
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+export interface TaskStore {
+  get(id: string): Promise<TaskRecord | undefined>;
+  /** Writes the whole record; it expires at createdAt + ttlMs. */
+  put(rec: TaskRecord): Promise<void>;
+  delete(id: string): Promise<void>;
+  close(): void;
+}
+
+const expiresAt = (rec: TaskRecord) => Date.parse(rec.createdAt) + rec.ttlMs;
+
+export class MemoryTaskStore implements TaskStore {
+  private readonly records = new Map<string, { json: string; exp: number }>();
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(sweepMs = 30_000) {
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [id, r] of this.records) if (r.exp <= now) this.records.delete(id);
+    }, sweepMs);
+    this.sweep.unref();
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const r = this.records.get(id);
+    if (!r) return undefined;
+    if (r.exp <= Date.now()) {
+      this.records.delete(id);
+      return undefined;
+    }
+    // A copy: callers change what they get.
+    return JSON.parse(r.json) as TaskRecord;
+  }
+
+  async put(rec: TaskRecord): Promise<void> {
+    this.records.set(rec.id, { json: JSON.stringify(rec), exp: expiresAt(rec) });
+  }
+
+  async delete(id: string): Promise<void> {
+    this.records.delete(id);
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+  }
+}
+
+export class RedisTaskStore implements TaskStore {
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+
+  // Hash-tagged by task id, so Redis Cluster keeps each record on one slot.
+  private key(id: string): string {
+    return `${this.prefix}task:{${id}}`;
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const json = await this.redis.get(this.key(id));
+    return json ? (JSON.parse(json) as TaskRecord) : undefined;
+  }
+
+  async put(rec: TaskRecord): Promise<void> {
+    await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PXAT', expiresAt(rec));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.redis.del(this.key(id));
+  }
+
+  close(): void {}
+}
