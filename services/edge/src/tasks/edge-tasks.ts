@@ -24,8 +24,9 @@ export const TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/up
 /**
  * Which tools may become tasks for a client that declared the extension:
  * `declared` (default): tools whose definition says `execution.taskSupport`
- * optional or required; `all`: every tool not marked forbidden (any slow
- * tool becomes durable); `off`: none.
+ * optional or required; `all`: every tool (any slow tool becomes durable; the
+ * upstream's own `forbidden` is about its task protocol, which a gateway-run
+ * task never uses); `off`: none.
  */
 export type TaskMode = 'declared' | 'all' | 'off';
 
@@ -96,9 +97,9 @@ export class EdgeTasks {
   runner(info: TaskRequestInfo, def: unknown): ((request: CallToolRequest) => Promise<Outcome>) | undefined {
     const { mode } = this.opts;
     if (mode === 'off' || !declaresTasks(info.capabilities)) return undefined;
-    const support = taskSupportOf(def);
-    const declared = isObject(def) && isObject(def.execution) && typeof def.execution.taskSupport === 'string';
-    if (mode === 'declared' ? support === 'forbidden' : declared && support === 'forbidden') return undefined;
+    // `all` ignores the upstream's `forbidden` (which SDK servers put on every plain tool): the upstream never
+    // sees a task-augmented request, only a plain call that the registry holds for the client.
+    if (mode === 'declared' && taskSupportOf(def) === 'forbidden') return undefined;
     return async (request) => {
       // The registry keeps the call past this request: it is not this request's progress stream any more.
       const call: CallToolRequest = { ...request, wantProgress: false };

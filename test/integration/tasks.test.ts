@@ -1,0 +1,178 @@
+// Tasks (io.modelcontextprotocol/tasks, docs/tasks.md) as deployed: Redis, one
+// registry with the link token, edges that come and go, two principals (virtual
+// keys). The upstreams know nothing of tasks: the conformance fixture declares
+// `execution.taskSupport` on its task tools (MCPGW_TASKS=declared would do);
+// the recorder's `slow` tool declares nothing and becomes a task only because
+// the edges run with MCPGW_TASKS=all.
+import { readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixtureStdio, startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
+import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
+import { startRedis } from '../harness/redis.js';
+
+const V = '2026-07-28';
+const TASKS = 'io.modelcontextprotocol/tasks';
+const MASTER = 'tasks-master-key-0123456789';
+const CAPS = { elicitation: {}, extensions: { [TASKS]: {} } };
+
+type Rpc = { id?: unknown; result?: Record<string, any>; error?: { code: number; message: string; data?: Record<string, unknown> } };
+
+let registryUrl: string;
+let env: Record<string, string>;
+let record: string;
+const keys: Record<string, string> = {};
+
+/** One 2026-07-28 request, with the headers the spec asks for. */
+async function modern(edge: EdgeHandle, key: string, method: string, params: Record<string, unknown>, caps: Record<string, unknown> = CAPS): Promise<{ status: number; body: Rpc }> {
+  const body = { jsonrpc: '2.0', id: Math.floor(Math.random() * 1e9), method, params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': caps } } };
+  const name = typeof params.name === 'string' ? params.name : typeof params.taskId === 'string' ? params.taskId : undefined;
+  const res = await fetch(`${edge.url}/mcp`, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${key}`,
+      'mcp-protocol-version': V, 'mcp-method': method, ...(name ? { 'mcp-name': name } : {}),
+    },
+  });
+  return { status: res.status, body: (await res.json()) as Rpc };
+}
+
+const text = (r: Record<string, any> | undefined) => ((r?.content as { text?: string }[] | undefined) ?? []).map((c) => c.text ?? '').join('');
+
+async function startTask(edge: EdgeHandle, key: string, name: string, args: Record<string, unknown>): Promise<string> {
+  const r = await modern(edge, key, 'tools/call', { name, arguments: args });
+  assert.equal(r.body.result?.resultType, 'task', `${name} should become a task: ${JSON.stringify(r.body)}`);
+  assert.equal(typeof r.body.result?.taskId, 'string');
+  return r.body.result!.taskId as string;
+}
+
+/** Polls tasks/get until the task reaches `until` (or any terminal status). */
+async function poll(edge: EdgeHandle, key: string, taskId: string, until: string[] = ['completed', 'failed', 'cancelled']): Promise<Record<string, any>> {
+  return waitFor(`task ${taskId} to reach ${until.join('/')}`, async () => {
+    const r = await modern(edge, key, 'tasks/get', { taskId });
+    assert.ok(r.body.result, `tasks/get failed: ${JSON.stringify(r.body)}`);
+    return until.includes(r.body.result.status as string) ? r.body.result : undefined;
+  }, 60_000);
+}
+
+const recorded = () => readFileSync(record, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('tasks across edges (Redis, link token, two principals)', () => {
+  let a: EdgeHandle;
+  let b: EdgeHandle;
+
+  before(async () => {
+    const redis = await startRedis();
+    record = join(mkdtempSync(join(tmpdir(), 'mcpgw-tasks-')), 'record.jsonl');
+    const cfg = writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}${fixtureStdio('rec', 'recorder', ['--record', record])}`);
+    const prefix = `tasks${Date.now()}:`;
+    const registry = await startRegistry(cfg, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: prefix });
+    registryUrl = registry.url;
+    env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: prefix, MCPGW_MASTER_KEY: MASTER, MCPGW_STATE_SECRET: 'tasks-test-secret-0123456789abcdef', MCPGW_TASKS: 'all' };
+    [a, b] = await Promise.all([startEdge(registry.url, env), startEdge(registry.url, env)]);
+    await waitFor('tools of conf and rec', async () => {
+      const r = await fetch(`${a.url}/mcp/tools/list`, { headers: { authorization: `Bearer ${MASTER}` } });
+      const names = ((await r.json()) as { tools: { name: string }[] }).tools.map((t) => t.name);
+      return names.includes('conf__slow_compute') && names.includes('rec__slow') ? names : undefined;
+    });
+    for (const who of ['alice', 'bob']) {
+      const res = await fetch(`${a.url}/admin/api/keys`, {
+        method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: who }),
+      });
+      assert.equal(res.status, 201);
+      keys[who] = ((await res.json()) as { key: string }).key;
+    }
+  });
+  after(stopAll);
+
+  test('a task created on edge A is polled and fetched on edge B after A is killed', async () => {
+    const doomed = await startEdge(registryUrl, env);
+    const taskId = await startTask(doomed, keys.alice!, 'conf__slow_compute', { seconds: 2, label: 'survivor' });
+    doomed.proc.kill('SIGKILL');
+    await doomed.proc.exited;
+    const done = await poll(b, keys.alice!, taskId);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.equal(done.resultType, 'complete');
+    assert.match(text(done.result), /computed survivor/);
+    assert.equal(done.taskId, taskId);
+    assert.ok(Number.isInteger(done.ttlMs) && done.ttlMs > 0);
+  });
+
+  test('a gateway-run task for a slow upstream tool (no task support of its own) survives an edge restart', async () => {
+    const first = await startEdge(registryUrl, env);
+    const taskId = await startTask(first, keys.alice!, 'rec__slow', { ms: 3000 });
+    const working = await modern(first, keys.alice!, 'tasks/get', { taskId });
+    assert.equal(working.body.result?.status, 'working');
+    first.proc.kill('SIGTERM');
+    await first.proc.exited;
+    // The edge comes back (a new process, as after a rollout) and the client polls it.
+    const restarted = await startEdge(registryUrl, env);
+    const done = await poll(restarted, keys.alice!, taskId);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.equal(text(done.result), 'slept 3000 ms');
+    // The upstream ran the call once: nothing was retried or duplicated by the restart.
+    const calls = recorded().filter((e) => e.event === 'request' && e.method === 'tools/call' && e.name === 'slow');
+    assert.equal(calls.length, 1, JSON.stringify(calls));
+  });
+
+  test('a task is visible only to the principal that created it', async () => {
+    const taskId = await startTask(a, keys.alice!, 'conf__slow_compute', { seconds: 3, label: 'private' });
+    for (const key of [keys.bob!, MASTER]) {
+      const get = await modern(b, key, 'tasks/get', { taskId });
+      assert.equal(get.body.error?.code, -32602, JSON.stringify(get.body));
+      assert.match(get.body.error!.message, /unknown task/);
+      const cancel = await modern(b, key, 'tasks/cancel', { taskId });
+      assert.equal(cancel.body.error?.code, -32602, 'another principal cannot cancel it');
+    }
+    // An unknown id is answered exactly like a foreign one.
+    const unknown = await modern(b, keys.bob!, 'tasks/get', { taskId: 't-does-not-exist' });
+    assert.deepEqual({ ...unknown.body.error, message: undefined, data: undefined }, { ...(await modern(b, keys.bob!, 'tasks/get', { taskId })).body.error, message: undefined, data: undefined });
+    const mine = await modern(b, keys.alice!, 'tasks/get', { taskId });
+    assert.equal(mine.body.result?.status, 'working', 'the owner still sees it, untouched');
+    const done = await poll(a, keys.alice!, taskId);
+    assert.equal(done.status, 'completed');
+  });
+
+  test('tasks/cancel on another edge cancels the task and reaches the upstream', async () => {
+    const taskId = await startTask(a, keys.alice!, 'rec__slow', { ms: 30_000 });
+    const ack = await modern(b, keys.alice!, 'tasks/cancel', { taskId });
+    assert.deepEqual(ack.body.result, { resultType: 'complete' });
+    const after = await modern(a, keys.alice!, 'tasks/get', { taskId });
+    assert.equal(after.body.result?.status, 'cancelled');
+    assert.equal(after.body.result?.result, undefined);
+    // The upstream heard notifications/cancelled and its handler stopped.
+    await waitFor('the upstream to see the cancellation', () => {
+      const ev = recorded();
+      return ev.some((e) => e.event === 'cancelled') && ev.some((e) => e.event === 'aborted' && e.tool === 'slow') ? true : undefined;
+    });
+    // Idempotent: a second cancel of the terminal task is the same empty ack.
+    const again = await modern(a, keys.alice!, 'tasks/cancel', { taskId });
+    assert.deepEqual(again.body.result, { resultType: 'complete' });
+  });
+
+  test('a task that asks for input: input_required on one edge, answered with tasks/update on the other', async () => {
+    const taskId = await startTask(a, keys.alice!, 'conf__confirm_delete', { filename: 'report.txt' });
+    const asking = await poll(b, keys.alice!, taskId, ['input_required']);
+    assert.deepEqual(Object.keys(asking.inputRequests), ['confirm']);
+    assert.equal(asking.inputRequests.confirm.method, 'elicitation/create');
+    const ack = await modern(a, keys.alice!, 'tasks/update', { taskId, inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } });
+    assert.deepEqual(ack.body.result, { resultType: 'complete' });
+    const done = await poll(b, keys.alice!, taskId);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.equal(text(done.result), 'deleted report.txt');
+  });
+
+  test('without the extension in the request: tasks/* are -32021, a task-supporting tool runs synchronously', async () => {
+    const plain = { elicitation: {} };
+    const get = await modern(a, keys.alice!, 'tasks/get', { taskId: 't-x' }, plain);
+    assert.equal(get.status, 400);
+    assert.equal(get.body.error?.code, -32021);
+    assert.deepEqual(get.body.error?.data, { requiredCapabilities: { extensions: { [TASKS]: {} } } });
+    const call = await modern(a, keys.alice!, 'tools/call', { name: 'conf__slow_compute', arguments: { seconds: 1, label: 'sync' } }, plain);
+    assert.equal(call.body.result?.resultType, 'complete');
+    assert.match(text(call.body.result), /computed sync/);
+  });
+});
