@@ -24,6 +24,7 @@ type Rpc = { id?: unknown; result?: Record<string, any>; error?: { code: number;
 let registryUrl: string;
 let env: Record<string, string>;
 let record: string;
+let fwdRecord: string;
 const keys: Record<string, string> = {};
 
 /** One 2026-07-28 request, with the headers the spec asks for. */
@@ -58,6 +59,7 @@ async function poll(edge: EdgeHandle, key: string, taskId: string, until: string
   }, 60_000);
 }
 
+const read = (file: string) => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 const recorded = () => readFileSync(record, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('tasks across edges (Redis, link token, two principals)', () => {
@@ -67,7 +69,8 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
   before(async () => {
     const redis = await startRedis();
     record = join(mkdtempSync(join(tmpdir(), 'mcpgw-tasks-')), 'record.jsonl');
-    const cfg = writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}${fixtureStdio('rec', 'recorder', ['--record', record])}`);
+    fwdRecord = join(mkdtempSync(join(tmpdir(), 'mcpgw-tasks-')), 'fwd.jsonl');
+    const cfg = writeConfig(`mcp_servers:\n${fixtureStdio('conf', 'conformance', [], '    session: per_client\n')}${fixtureStdio('rec', 'recorder', ['--record', record])}${fixtureStdio('fwd', 'tasks', ['--record', fwdRecord])}`);
     const prefix = `tasks${Date.now()}:`;
     const registry = await startRegistry(cfg, { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: prefix });
     registryUrl = registry.url;
@@ -76,7 +79,7 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
     await waitFor('tools of conf and rec', async () => {
       const r = await fetch(`${a.url}/mcp/tools/list`, { headers: { authorization: `Bearer ${MASTER}` } });
       const names = ((await r.json()) as { tools: { name: string }[] }).tools.map((t) => t.name);
-      return names.includes('conf__slow_compute') && names.includes('rec__slow') ? names : undefined;
+      return names.includes('conf__slow_compute') && names.includes('rec__slow') && names.includes('fwd__delay') ? names : undefined;
     });
     for (const who of ['alice', 'bob']) {
       const res = await fetch(`${a.url}/admin/api/keys`, {
@@ -174,5 +177,26 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
     const call = await modern(a, keys.alice!, 'tools/call', { name: 'conf__slow_compute', arguments: { seconds: 1, label: 'sync' } }, plain);
     assert.equal(call.body.result?.resultType, 'complete');
     assert.match(text(call.body.result), /computed sync/);
+  });
+
+  test('an upstream with tasks of its own gets the task forwarded (the gateway id outside, the upstream id inside)', async () => {
+    const taskId = await startTask(a, keys.alice!, 'fwd__delay', { ms: 1500 });
+    assert.match(taskId, /^t-/, 'the client sees the gateway\'s task id');
+    const done = await poll(b, keys.alice!, taskId);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.equal(text(done.result), 'delayed 1500 ms');
+    assert.equal((done.result._meta ?? {})['io.modelcontextprotocol/related-task'], undefined, 'no 2025 related-task marker on the inlined result');
+    const seen = read(fwdRecord).filter((e) => e.event === 'request').map((e) => e.method);
+    assert.ok(seen.includes('tools/call') && seen.includes('tasks/result'), `the upstream ran its own task: ${JSON.stringify(seen)}`);
+    // The upstream's own id never reaches the client: its responses carry ids the gateway mapped.
+    assert.ok(!JSON.stringify(done).includes('"task":'), 'no 2025 nested task envelope');
+  });
+
+  test('cancelling a forwarded task sends the upstream its own tasks/cancel', async () => {
+    const taskId = await startTask(b, keys.alice!, 'fwd__delay', { ms: 30_000 });
+    const ack = await modern(a, keys.alice!, 'tasks/cancel', { taskId });
+    assert.deepEqual(ack.body.result, { resultType: 'complete' });
+    assert.equal((await modern(b, keys.alice!, 'tasks/get', { taskId })).body.result?.status, 'cancelled');
+    await waitFor('the upstream to get tasks/cancel', () => read(fwdRecord).some((e) => e.event === 'request' && e.method === 'tasks/cancel') || undefined);
   });
 });

@@ -41,7 +41,7 @@ import { callsMux } from './calls-mux.js';
 import { UpstreamCallError } from './upstreams/upstream.js';
 import { redact } from './upstreams/redact.js';
 import { SESSION_LOST, type Target, type UpstreamSet } from './upstreams/upstream-set.js';
-import { createRegistryTasks, type RegistryTasks, type TaskSettings, type TaskStore } from './tasks/index.js';
+import { createRegistryTasks, forwardsTasks, type RegistryTasks, type TaskSettings, type TaskStore } from './tasks/index.js';
 
 export interface RegistryDeps {
   catalog: CatalogStore;
@@ -315,6 +315,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
   const tasks = createRegistryTasks({
     store: deps.taskStore, settings: deps.taskSettings, instanceId, log, token: deps.token, peerCredentials: deps.peerCredentials, address: deps.taskAddress,
     callTool: (call) => service.callTool(call),
+    forward: (call) => service.forward(call),
+    forwardable: (server, tool) => forwardsTasks(catalog.entries().find((e) => e.name === server), tool),
     respond: (id, json) => { if (!respondLocal(id, json)) void deps.replicaBus?.publish({ kind: 'respond', id, response: json }).catch(() => undefined); },
   });
   const service: RegistryServer = {

@@ -15,6 +15,8 @@ export interface RegistryTasksDeps {
   peerCredentials?: ChannelCredentials;
   address?: () => string | undefined;
   callTool: CallToolHandler;
+  forward: CallToolHandler;
+  forwardable(server: string, tool: string): boolean;
   respond(id: string, responseJson: string): void;
 }
 
@@ -28,10 +30,11 @@ export function createRegistryTasks(deps: RegistryTasksDeps): RegistryTasks {
   const store = deps.store ?? new MemoryTaskStore();
   const runner = new TaskRunner({
     store, instanceId: deps.instanceId, log: deps.log, settings: { ...DEFAULT_TASK_SETTINGS, ...Object.fromEntries(Object.entries(deps.settings ?? {}).filter(([, v]) => v !== undefined)) },
-    callTool: deps.callTool, respond: deps.respond, token: deps.token, address: deps.address ?? (() => undefined),
+    callTool: deps.callTool, forward: deps.forward, forwardable: deps.forwardable, respond: deps.respond, token: deps.token, address: deps.address ?? (() => undefined),
   });
   return { runner, store, handlers: taskHandlers({ runner, store, log: deps.log, peerCredentials: deps.peerCredentials }) };
 }
 
+export { forwardsTasks } from './forwarding.js';
 export { MemoryTaskStore, RedisTaskStore, type TaskStore } from './task-store.js';
 export type { TaskSettings } from './task-runner.js';

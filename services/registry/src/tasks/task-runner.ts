@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
-import type { CallEvent, CallResult, CallToolRequest } from '@mcpgw/proto/registry';
+import type { CallContext, CallEvent, CallResult, CallToolRequest, ForwardRequest } from '@mcpgw/proto/registry';
 import { TaskStep_Kind, type TaskStep } from '@mcpgw/proto/registry';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -29,6 +29,7 @@ const INPUT_KEY_META = 'mcpgw/inputKey';
 const SETTLE_MS = 40;
 const EMPTY = Buffer.alloc(0);
 
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 const KIND: Record<string, string> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' };
 
 export interface TaskSettings {
@@ -58,6 +59,10 @@ export interface TaskRunnerDeps {
   settings: TaskSettings;
   /** The registry's own CallTool handler: the task's call takes the path every call takes. */
   callTool: CallToolHandler;
+  /** The registry's own Forward handler: a forwarded task's requests to its upstream (tasks/result, tasks/cancel). */
+  forward: CallToolHandler;
+  /** Whether the upstream runs this tool as a task of its own (capabilities.tasks and the tool's taskSupport): forward, do not run. */
+  forwardable(server: string, tool: string): boolean;
   /** Answers an upstream's server-to-client request (the registry's Respond: here, or broadcast to the replica that asked). */
   respond(id: string, responseJson: string): void;
   /** The link token, for calls this replica hands to others (per_client owners). */
@@ -75,7 +80,10 @@ export class TaskError extends Error {
 
 interface Live {
   rec: TaskRecord;
+  /** The upstream request running now: the tools/call, or a forwarded task's tasks/result. */
   call: TaskCall;
+  /** A forwarded task's call context (its follow-up requests use the same upstream session). */
+  context?: CallContext;
   waiters: Set<() => void>;
   writes: Promise<void>;
   /** Cancels the call when its TTL (or an MRTR round's hold) runs out. */
@@ -88,7 +96,7 @@ interface Live {
  */
 class TaskCall extends EventEmitter {
   cancelled = false;
-  constructor(readonly request: CallToolRequest, readonly metadata: Metadata, private readonly sink: { event(ev: CallEvent): void; end(): void }) {
+  constructor(readonly request: CallToolRequest | ForwardRequest, readonly metadata: Metadata, private readonly sink: { event(ev: CallEvent): void; end(): void }) {
     super();
   }
   sendMetadata(): void {}
@@ -132,20 +140,12 @@ export class TaskRunner {
 
   /** Starts the call; answers with its first step within `windowMs`. */
   async start(req: CallToolRequest, windowMs: number, ttlMs: number): Promise<TaskStep> {
-    const { settings } = this.deps;
-    const id = `t-${randomBytes(16).toString('base64url')}`;
-    const created = now();
-    const rec: TaskRecord = {
-      id, principal: req.context?.principal ?? '', server: req.server, tool: req.tool, owner: this.deps.instanceId,
-      status: 'working', visible: false, createdAt: created, lastUpdatedAt: created,
-      ttlMs: Math.min(ttlMs > 0 ? ttlMs : settings.defaultTtlMs, settings.maxTtlMs), pollIntervalMs: settings.pollIntervalMs,
-    };
-    const address = this.deps.address();
-    if (address) rec.ownerAddress = address;
+    if (this.deps.forwardable(req.server, req.tool)) return this.startForwarded(req, ttlMs);
+    const rec = this.newRecord(req, ttlMs);
+    const id = rec.id;
     // The call is known to the registry (its Cancel, the per_client session's routing) by the task's id.
     const context = { ...req.context!, requestId: JSON.stringify(`task:${id}`), storeEvents: false };
-    const metadata = new Metadata();
-    if (this.deps.token) metadata.set('authorization', `Bearer ${this.deps.token}`);
+    const metadata = this.metadata();
     let ended = false;
     const live: Live = {
       rec, waiters: new Set(), writes: Promise.resolve(),
@@ -162,6 +162,98 @@ export class TaskRunner {
     this.arm(live, rec.ttlMs);
     this.deps.callTool(live.call as never);
     return this.step(live, windowMs);
+  }
+
+  private newRecord(req: CallToolRequest, ttlMs: number): TaskRecord {
+    const { settings } = this.deps;
+    const created = now();
+    const rec: TaskRecord = {
+      id: `t-${randomBytes(16).toString('base64url')}`, principal: req.context?.principal ?? '', server: req.server, tool: req.tool, owner: this.deps.instanceId,
+      status: 'working', visible: false, createdAt: created, lastUpdatedAt: created,
+      ttlMs: Math.min(ttlMs > 0 ? ttlMs : settings.defaultTtlMs, settings.maxTtlMs), pollIntervalMs: settings.pollIntervalMs,
+    };
+    const address = this.deps.address();
+    if (address) rec.ownerAddress = address;
+    return rec;
+  }
+
+  private metadata(): Metadata {
+    const md = new Metadata();
+    if (this.deps.token) md.set('authorization', `Bearer ${this.deps.token}`);
+    return md;
+  }
+
+  /** One request to the task's upstream through the registry's Forward path; its server requests go to `onRequest`. */
+  private forwardOnce(live: { call?: TaskCall } | undefined, context: CallContext, server: string, method: string, params: Record<string, unknown>, onEvent?: (ev: CallEvent) => void): Promise<CallResult> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (r: CallResult) => { if (!done) { done = true; resolve(r); } };
+      const call = new TaskCall({ context, server, method, paramsJson: Buffer.from(JSON.stringify(params)), wantProgress: false }, this.metadata(), {
+        event: (ev) => {
+          if (ev.event?.$case === 'result') finish(ev.event.value);
+          else onEvent?.(ev);
+        },
+        end: () => finish({ resultJson: EMPTY, errorJson: Buffer.from(JSON.stringify({ code: ErrorCode.InternalError, message: `mcpgw: ${method} ended without a result`, data: { server } })), isError: false, sessionLost: false }),
+      });
+      if (live) live.call = call;
+      this.deps.forward(call as never);
+    });
+  }
+
+  /**
+   * An upstream with tasks of its own (2025-11-25 experimental tasks): the
+   * tools/call goes to it task-augmented; its task id stays in the record (the
+   * client only ever sees the gateway's id, so ids of different upstreams never
+   * collide); the owner follows it with tasks/result (its input requests, on a
+   * per_client session, become the task's inputRequests) and cancels it with
+   * tasks/cancel.
+   */
+  private async startForwarded(req: CallToolRequest, ttlMs: number): Promise<TaskStep> {
+    const rec = this.newRecord(req, ttlMs);
+    const context: CallContext = { ...req.context!, requestId: JSON.stringify(`task:${rec.id}`), storeEvents: false };
+    const params: Record<string, unknown> = { name: req.tool, arguments: req.argumentsJson.length > 0 ? JSON.parse(req.argumentsJson.toString('utf8')) : {}, task: { ttl: rec.ttlMs } };
+    if (req.metaJson.length > 0) params._meta = JSON.parse(req.metaJson.toString('utf8'));
+    const first = await this.forwardOnce(undefined, context, req.server, 'tools/call', params);
+    const created = first.errorJson.length === 0 ? JSON.parse(first.resultJson.toString('utf8')) as Record<string, unknown> : undefined;
+    const task = created && isObject(created.task) ? created.task : undefined;
+    if (!task || typeof task.taskId !== 'string') {
+      // The upstream answered at once (or failed): a plain result, no task.
+      return { kind: TaskStep_Kind.KIND_COMPLETE, result: first, inputRequestsJson: EMPTY, taskId: '', taskJson: EMPTY };
+    }
+    rec.upstreamTaskId = task.taskId;
+    rec.visible = true;
+    if (typeof task.pollInterval === 'number' && task.pollInterval > 0) rec.pollIntervalMs = Math.max(100, Math.round(task.pollInterval));
+    const live: Live = { rec, waiters: new Set(), writes: Promise.resolve(), call: undefined as unknown as TaskCall, context };
+    this.live.set(rec.id, live);
+    this.set(live, {}, false);
+    this.arm(live, rec.ttlMs);
+    void this.follow(live);
+    return this.taskStep(live);
+  }
+
+  /** Follows a forwarded task with tasks/result until it ends (a tasks/result cut by a timeout is asked again). */
+  private async follow(live: Live): Promise<void> {
+    const { rec } = live;
+    while (!TERMINAL.has(rec.status)) {
+      const r = await this.forwardOnce(live, live.context!, rec.server, 'tasks/result', { taskId: rec.upstreamTaskId }, (ev) => this.onEvent(live, ev));
+      if (TERMINAL.has(rec.status)) return;
+      if (r.errorJson.length > 0) {
+        const error = JSON.parse(r.errorJson.toString('utf8')) as { code?: number };
+        if (error.code === ErrorCode.RequestTimeout) continue;
+      }
+      // The inlined result is the call's own: the 2025 related-task marker goes (SEP-2663 keeps the id at the root).
+      if (r.resultJson.length > 0) {
+        const result = JSON.parse(r.resultJson.toString('utf8')) as Record<string, unknown>;
+        if (isObject(result._meta) && RELATED_TASK in result._meta) {
+          const { [RELATED_TASK]: _gone, ...meta } = result._meta;
+          if (Object.keys(meta).length > 0) result._meta = meta;
+          else delete result._meta;
+          this.finish(live, { ...r, resultJson: Buffer.from(JSON.stringify(result)) });
+          return;
+        }
+      }
+      this.finish(live, r);
+    }
   }
 
   /** The MRTR retry of a task not yet handed out: answers, then the next step. */
@@ -187,7 +279,13 @@ export class TaskRunner {
     if (!live || live.rec.principal !== principal) return false;
     if (!TERMINAL.has(live.rec.status)) {
       this.set(live, { status: 'cancelled', statusMessage: 'cancelled by the client', inputRequests: undefined, pending: undefined });
-      live.call.emit('cancelled');
+      live.call?.emit('cancelled');
+      // A forwarded task is cancelled where it runs: the upstream's own tasks/cancel.
+      if (live.rec.upstreamTaskId && live.context) {
+        void this.forwardOnce(undefined, live.context, live.rec.server, 'tasks/cancel', { taskId: live.rec.upstreamTaskId }).then((r) => {
+          if (r.errorJson.length > 0) this.deps.log.info({ task: live.rec.id, error: r.errorJson.toString('utf8') }, 'upstream tasks/cancel failed');
+        });
+      }
       this.settled(live);
     }
     await live.writes;
@@ -203,7 +301,7 @@ export class TaskRunner {
   async close(): Promise<void> {
     for (const live of [...this.live.values()]) {
       if (!TERMINAL.has(live.rec.status)) this.finish(live, { error: { code: ErrorCode.UpstreamUnavailable, message: 'mcpgw: the registry running this task shut down', data: { server: live.rec.server } } });
-      live.call.emit('cancelled');
+      live.call?.emit('cancelled');
     }
     await Promise.all([...this.live.values()].map((l) => l.writes));
   }
@@ -351,7 +449,7 @@ export class TaskRunner {
       if (!TERMINAL.has(live.rec.status)) {
         this.deps.log.info({ task: live.rec.id }, 'task expired before it ended; cancelling its call');
         this.finish(live, { error: { code: ErrorCode.RequestTimeout, message: 'mcpgw: the task expired before its call ended', data: { server: live.rec.server } } });
-        live.call.emit('cancelled');
+        live.call?.emit('cancelled');
       }
       this.live.delete(live.rec.id);
     }, Math.max(1, ms));

@@ -31,6 +31,8 @@ export interface TaskRecord {
   lastUpdatedAt: string;
   ttlMs: number;
   pollIntervalMs: number;
+  /** A forwarded task: the upstream's own task id (never shown to clients). */
+  upstreamTaskId?: string;
   /** Outstanding input requests by key, and the upstream's server-to-client request id of each. */
   inputRequests?: Record<string, InputAsk>;
   pending?: Record<string, string>;
