@@ -69,6 +69,8 @@ export class CatalogView {
   /** Filtered views by `${server ?? ''}\0${access.key}`; dropped on every catalog change. */
   private scoped = new Map<string, View>();
   private readonly listeners = new Set<(changed: ChangeSet) => void>();
+  /** Parsed upstream serverInfo by server, with the catalog hash it was parsed from. */
+  private readonly infos = new Map<string, { hash: string; info: UpstreamInfo | undefined }>();
   version = 0;
   /** True once the first snapshot arrived; never goes back (readiness). */
   ready = false;
@@ -132,6 +134,21 @@ export class CatalogView {
       this.scoped.set(key, v);
     }
     return v.toolsList;
+  }
+
+  /**
+   * The upstream's own serverInfo (name, version, title) and instructions, from
+   * its initialize (or discover) result: a per-server view is a transparent
+   * endpoint of that server, so it says who it is (issue 22).
+   */
+  upstreamInfo(name: string): UpstreamInfo | undefined {
+    const s = this.servers.get(name);
+    if (!s || s.serverInfoJson.length === 0) return undefined;
+    const cached = this.infos.get(name);
+    if (cached && cached.hash === s.hash) return cached.info;
+    const info = parseUpstreamInfo(s.serverInfoJson);
+    this.infos.set(name, { hash: s.hash, info });
+    return info;
   }
 
   /** `session: per_client` servers: their calls may carry server-to-client traffic. */
@@ -236,4 +253,24 @@ function parseList(bytes: Buffer): Named[] {
   if (bytes.length === 0) return [];
   const value: unknown = JSON.parse(bytes.toString('utf8'));
   return Array.isArray(value) ? (value.filter((v) => v && typeof v === 'object') as Named[]) : [];
+}
+
+export interface UpstreamInfo {
+  serverInfo: { name: string; version: string; title?: string };
+  instructions?: string;
+}
+
+/** serverInfo from an initialize result (`serverInfo`) or a 2026 discover result (`_meta["io.modelcontextprotocol/serverInfo"]`). */
+export function parseUpstreamInfo(json: Buffer): UpstreamInfo | undefined {
+  try {
+    const r = JSON.parse(json.toString('utf8')) as Record<string, any>;
+    const si = r.serverInfo ?? r._meta?.['io.modelcontextprotocol/serverInfo'];
+    if (!si || typeof si.name !== 'string' || typeof si.version !== 'string') return undefined;
+    return {
+      serverInfo: { name: si.name, version: si.version, ...(typeof si.title === 'string' ? { title: si.title } : {}) },
+      ...(typeof r.instructions === 'string' && r.instructions ? { instructions: r.instructions } : {}),
+    };
+  } catch {
+    return undefined;
+  }
 }

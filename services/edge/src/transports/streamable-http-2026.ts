@@ -150,6 +150,12 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     const bad = checkModernHeaders(req.headers, msg);
     if (bad) return sendEraError(reply, msg.id, bad);
     if (msg.method === 'server/discover') {
+      // A per-server view says who the upstream is (its serverInfo and instructions); the aggregate is the gateway.
+      const upstream = serverParam(req) !== undefined ? catalog.upstreamInfo(serverParam(req)!) : undefined;
+      if (upstream) {
+        const caps = tasks ? { ...MODERN_CAPABILITIES, extensions: { [TASKS_EXTENSION]: {} } } : MODERN_CAPABILITIES;
+        return reply.type('application/json').send(resultText(msg.id, JSON.stringify(discoverResult({ capabilities: caps, serverInfo: upstream.serverInfo, instructions: upstream.instructions }))));
+      }
       return reply.type('application/json').send(resultText(msg.id, discovered));
     }
     if (msg.method === 'subscriptions/listen') return listen(req, reply, msg, era);

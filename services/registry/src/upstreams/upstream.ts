@@ -493,6 +493,11 @@ export class Upstream {
     const forward = (n: Record<string, unknown>) => peer.notify(n);
     client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
+    // The client's own upstream session changed its lists: the client hears it (issue 22), on the call in
+    // flight or on its session's stream. The shared catalog follows the shared connection, as before.
+    client.setNotificationHandler(ToolListChangedNotificationSchema, forward);
+    client.setNotificationHandler(PromptListChangedNotificationSchema, forward);
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, forward);
   }
 
   private fail(reason: string): void {
