@@ -3,10 +3,13 @@
 // session's own list_changed reaches its client.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { fixtureStdio, startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
 import { connectClient, INIT, rpc } from '../harness/mcp.js';
-import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
+import { ROOT, startProcess, stopAll, waitFor, waitForLine, writeConfig } from '../harness/processes.js';
 
 const V = '2026-07-28';
 const discover = (edge: EdgeHandle, path: string) => rpc(`${edge.url}${path}`, {
@@ -17,9 +20,12 @@ const discover = (edge: EdgeHandle, path: string) => rpc(`${edge.url}${path}`, {
 describe('protocol gaps: serverInfo of per-server views, per_client list_changed', () => {
   let edge: EdgeHandle;
   before(async () => {
-    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fwd', 'tasks')}${fixtureStdio('chg', 'changing', [], '    session: per_client\n')}`));
+    // A modern-only (2026-07-28) upstream over HTTP, for the reverse MRTR translation.
+    const modern = startProcess(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'test/fixtures/modern-upstream.ts'), '--port', '0']);
+    const port = (await waitForLine(modern, /^listening (\d+)/, 'modern fixture'))[1];
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fwd', 'tasks')}${fixtureStdio('chg', 'changing', [], '    session: per_client\n')}  modern:\n    url: http://127.0.0.1:${port}/mcp\n`));
     edge = await startEdge(registry.url);
-    await waitForTools(edge.url, ['fwd__', 'chg__']);
+    await waitForTools(edge.url, ['fwd__', 'chg__', 'modern__']);
   });
   after(stopAll);
 
@@ -43,6 +49,31 @@ describe('protocol gaps: serverInfo of per-server views, per_client list_changed
       await waitFor('tools/list_changed at the client', () => heard > 0 || undefined, 10_000);
     } finally {
       await client.close();
+    }
+  });
+
+  test('reverse MRTR: a 2026-07-28 upstream\'s input requests reach a 2025-era client as elicitation requests, over two rounds', async () => {
+    const client = new Client({ name: 'legacy-client', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    const asked: string[] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      asked.push(req.params.message);
+      return { action: 'accept', content: req.params.message === 'Your name?' ? { name: 'Ada' } : { colour: 'teal' } };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${edge.url}/mcp`)));
+    try {
+      const r = await client.callTool({ name: 'modern__ask_name', arguments: {} });
+      assert.equal((r.content as { text: string }[])[0]!.text, 'Ada likes teal');
+      assert.deepEqual(asked, ['Your name?', 'Your colour?']);
+    } finally {
+      await client.close();
+    }
+    // A client that cannot answer (no elicitation capability): the upstream is told so and answers -32021.
+    const plain = await connectClient(`${edge.url}/mcp`, 'http');
+    try {
+      const r = await plain.callTool({ name: 'modern__ask_name', arguments: {} }).then((x) => ({ ok: x }), (err: { code?: number }) => ({ err }));
+      assert.ok('err' in r && r.err.code === -32021, JSON.stringify(r));
+    } finally {
+      await plain.close();
     }
   });
 });

@@ -151,6 +151,11 @@ export class CatalogView {
     return info;
   }
 
+  /** A 2026-07-28 upstream: its calls may ask the client for input (reverse MRTR), so a 2025 client's call to it streams. */
+  isModern(name: string): boolean {
+    return this.upstreamInfo(name)?.protocolVersion === '2026-07-28';
+  }
+
   /** `session: per_client` servers: their calls may carry server-to-client traffic. */
   isPerClient(name: string): boolean {
     return this.servers.get(name)?.perClient ?? false;
@@ -258,6 +263,8 @@ function parseList(bytes: Buffer): Named[] {
 export interface UpstreamInfo {
   serverInfo: { name: string; version: string; title?: string };
   instructions?: string;
+  /** Set by the registry for 2026-07-28 upstreams. */
+  protocolVersion?: string;
 }
 
 /** serverInfo from an initialize result (`serverInfo`) or a 2026 discover result (`_meta["io.modelcontextprotocol/serverInfo"]`). */
@@ -269,6 +276,7 @@ export function parseUpstreamInfo(json: Buffer): UpstreamInfo | undefined {
     return {
       serverInfo: { name: si.name, version: si.version, ...(typeof si.title === 'string' ? { title: si.title } : {}) },
       ...(typeof r.instructions === 'string' && r.instructions ? { instructions: r.instructions } : {}),
+      ...(typeof r.protocolVersion === 'string' ? { protocolVersion: r.protocolVersion } : {}),
     };
   } catch {
     return undefined;

@@ -225,9 +225,14 @@ export class Dispatcher {
     const name = msg.params?.name;
     if (msg.method === 'tools/call' && typeof name === 'string') {
       const route = view.tools.get(name);
-      return route !== undefined && this.deps.catalog.isPerClient(route.server);
+      return route !== undefined && this.asksClient(route.server);
     }
-    return ctx.server !== undefined && this.deps.catalog.isPerClient(ctx.server);
+    return ctx.server !== undefined && this.asksClient(ctx.server);
+  }
+
+  /** per_client upstreams, and 2026-07-28 ones (reverse MRTR), may send the client requests during a call. */
+  private asksClient(server: string): boolean {
+    return this.deps.catalog.isPerClient(server) || this.deps.catalog.isModern(server);
   }
 
   /** The client's answer to a server-to-client request: to the registry that asked. */
@@ -259,7 +264,7 @@ export class Dispatcher {
     const session = ctx.session ?? NO_SESSION;
     const m = ctx.modern;
     const cc = m ? m.clientCapabilities : session.cc;
-    const withCapabilities = cc && server !== undefined && this.deps.catalog.isPerClient(server);
+    const withCapabilities = cc && server !== undefined && this.asksClient(server);
     return {
       principal: ctx.principal.id, sessionId: m ? m.sessionId : session.id,
       // A modern call is known to the registry by its own unique id (Cancel, the event log's stream).

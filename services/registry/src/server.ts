@@ -257,6 +257,9 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
       traced = deps.tracing?.start(`${method} ${server}`, 'client', incoming || undefined, { 'mcp.server': server, 'mcp.method': method });
       const traceparent = traced?.traceparent || incoming;
       const run = () => upstream.request(method, params, {
+        // A 2026-07-28 upstream's input requests reach the client as server-to-client requests (reverse MRTR).
+        ask: (m, p, signal) => sink.request(m, p, signal),
+        clientCapabilities: ctx?.clientCapabilitiesJson.length ? parseObject(ctx.clientCapabilitiesJson, 'client capabilities') : undefined,
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
         traceparent: traceparent || undefined,
