@@ -3,6 +3,8 @@
 // session's own list_changed reaches its client.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -17,15 +19,16 @@ const discover = (edge: EdgeHandle, path: string) => rpc(`${edge.url}${path}`, {
   params: { _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': {} } },
 }, { 'mcp-protocol-version': V, 'mcp-method': 'server/discover' });
 
-describe('protocol gaps: serverInfo of per-server views, per_client list_changed', () => {
+describe('protocol gaps: serverInfo of per-server views, per_client list_changed, reverse MRTR, resource URIs', () => {
   let edge: EdgeHandle;
+  const record = join(mkdtempSync(join(tmpdir(), 'mcpgw-gaps-')), 'rec.jsonl');
   before(async () => {
     // A modern-only (2026-07-28) upstream over HTTP, for the reverse MRTR translation.
     const modern = startProcess(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'test/fixtures/modern-upstream.ts'), '--port', '0']);
     const port = (await waitForLine(modern, /^listening (\d+)/, 'modern fixture'))[1];
-    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fwd', 'tasks')}${fixtureStdio('chg', 'changing', [], '    session: per_client\n')}  modern:\n    url: http://127.0.0.1:${port}/mcp\n`));
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fwd', 'tasks')}${fixtureStdio('chg', 'changing', [], '    session: per_client\n')}${fixtureStdio('b1', 'basic')}${fixtureStdio('rec', 'recorder', ['--record', record])}  modern:\n    url: http://127.0.0.1:${port}/mcp\n`));
     edge = await startEdge(registry.url);
-    await waitForTools(edge.url, ['fwd__', 'chg__', 'modern__']);
+    await waitForTools(edge.url, ['fwd__', 'chg__', 'modern__', 'b1__', 'rec__']);
   });
   after(stopAll);
 
@@ -74,6 +77,35 @@ describe('protocol gaps: serverInfo of per-server views, per_client list_changed
       assert.ok('err' in r && r.err.code === -32021, JSON.stringify(r));
     } finally {
       await plain.close();
+    }
+  });
+
+  test('a resource URI two servers list is listed once per server, reversibly renamed, and each reads from its own server', async () => {
+    const client = await connectClient(`${edge.url}/mcp`, 'http');
+    try {
+      const uris = (await client.listResources()).resources.map((r) => r.uri);
+      const b1 = 'mcpgw://b1/fixture%3A%2F%2Fstatic';
+      const rec = 'mcpgw://rec/fixture%3A%2F%2Fstatic';
+      assert.ok(uris.includes(b1) && uris.includes(rec), JSON.stringify(uris));
+      assert.ok(!uris.includes('fixture://static'), 'the colliding URI is not listed as one entry hiding the other');
+      const reads = () => readFileSync(record, 'utf8').split('\n').filter((l) => l.includes('"resources/read"')).length;
+      const before = reads();
+      const fromRec = await client.readResource({ uri: rec });
+      assert.equal((fromRec.contents[0] as { text?: string }).text, 'static fixture resource');
+      assert.equal(reads(), before + 1, 'the renamed URI reached its own server (as the upstream\'s own URI)');
+      assert.ok(readFileSync(record, 'utf8').includes('"name":"fixture://static"'));
+      await client.readResource({ uri: b1 });
+      await client.readResource({ uri: 'fixture://static' });
+      assert.equal(reads(), before + 1, 'b1 served its renamed URI and, first by name, the upstream URI itself');
+    } finally {
+      await client.close();
+    }
+    // Per-server views rename nothing.
+    const own = await connectClient(`${edge.url}/servers/rec/mcp`, 'http');
+    try {
+      assert.deepEqual((await own.listResources()).resources.map((r) => r.uri), ['fixture://static']);
+    } finally {
+      await own.close();
     }
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixtureStdio, startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
+import { fixtureStdio, startEdge, startRegistry, type EdgeHandle } from '../harness/gateway.js';
 import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
 import { startRedis } from '../harness/redis.js';
 

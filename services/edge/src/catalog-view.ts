@@ -4,6 +4,7 @@
 import type { CatalogEvent, ServerCatalog } from '@mcpgw/proto/registry';
 import { exposedName } from '@mcpgw/common/naming';
 import { Access } from './identity/access.js';
+import { mapResourceTemplate, mapResourceUri } from './catalog/resource-uris.js';
 
 export type ListName = 'tools' | 'prompts' | 'resources';
 
@@ -25,6 +26,8 @@ interface Entry {
   name?: string;
   /** The item as the aggregate lists it. */
   item: Named;
+  /** The upstream's own URI (or template) when the aggregate lists it renamed (catalog/resource-uris.ts). */
+  raw?: string;
 }
 
 interface Built {
@@ -52,7 +55,11 @@ export interface View {
   /** Tool name -> the tool as listed (its inputSchema: 2026 Mcp-Param-* headers mirror marked arguments). */
   toolDefs: Map<string, Named>;
   prompts: Map<string, ToolRoute>;
-  /** Resource URI -> server. URIs are not renamed (yet); the first server wins. */
+  /**
+   * Resource URI -> server: as listed (a URI two servers list is renamed per
+   * server on the aggregate, catalog/resource-uris.ts), plus the upstream's own
+   * URI of a renamed one, which reads from the first server by name.
+   */
   resources: Map<string, string>;
   /** Resource template URI pattern -> server (for completion/complete by ref/resource). */
   templates: Map<string, string>;
@@ -206,6 +213,8 @@ export class CatalogView {
         `{"tools":${s.toolsJson.length ? s.toolsJson.toString('utf8') : '[]'}}`,
       ));
     }
+    renameCollisions(b.resources, 'uri', mapResourceUri);
+    renameCollisions(b.templates, 'uriTemplate', mapResourceTemplate);
     b.aggregate = viewOf(b.tools, b.prompts, b.resources, b.templates);
     return b;
   }
@@ -223,6 +232,8 @@ function viewOf(tools: Entry[], prompts: Entry[], resources: Entry[], templates:
   const byKey = (entries: Entry[], key: 'uri' | 'uriTemplate') => {
     const m = new Map<string, string>();
     for (const e of entries) if (!m.has(e.item[key] as string)) m.set(e.item[key] as string, e.server);
+    // The upstream's own URI of a renamed one: the first server by name, as before renaming.
+    for (const e of entries) if (e.raw !== undefined && !m.has(e.raw)) m.set(e.raw, e.server);
     return m;
   };
   return {
@@ -270,7 +281,7 @@ export interface UpstreamInfo {
 /** serverInfo from an initialize result (`serverInfo`) or a 2026 discover result (`_meta["io.modelcontextprotocol/serverInfo"]`). */
 export function parseUpstreamInfo(json: Buffer): UpstreamInfo | undefined {
   try {
-    const r = JSON.parse(json.toString('utf8')) as Record<string, any>;
+    const r = JSON.parse(json.toString('utf8')) as { serverInfo?: Record<string, unknown>; instructions?: unknown; protocolVersion?: unknown; _meta?: Record<string, Record<string, unknown> | undefined> };
     const si = r.serverInfo ?? r._meta?.['io.modelcontextprotocol/serverInfo'];
     if (!si || typeof si.name !== 'string' || typeof si.version !== 'string') return undefined;
     return {
@@ -280,5 +291,22 @@ export function parseUpstreamInfo(json: Buffer): UpstreamInfo | undefined {
     };
   } catch {
     return undefined;
+  }
+}
+
+/** URIs (or templates) that more than one server lists are renamed on the aggregate, one per server (reversibly). */
+function renameCollisions(entries: Entry[], key: 'uri' | 'uriTemplate', rename: (server: string, uri: string) => string): void {
+  const servers = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const k = e.item[key] as string;
+    let s = servers.get(k);
+    if (!s) servers.set(k, (s = new Set()));
+    s.add(e.server);
+  }
+  for (const e of entries) {
+    const k = e.item[key] as string;
+    if (servers.get(k)!.size < 2) continue;
+    e.raw = k;
+    e.item = { ...e.item, [key]: rename(e.server, k) };
   }
 }

@@ -18,6 +18,7 @@ import type { Limiter } from './pipeline/limits.js';
 import { fail, ok, type Outcome } from './pipeline/outcome.js';
 import type { EdgeMetrics } from './metrics.js';
 import { LOG_LEVELS } from './protocol.js';
+import { MAPPED_PREFIX, unmapResourceUri } from './catalog/resource-uris.js';
 import type { RegistryLink } from './registry-client.js';
 
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
@@ -160,9 +161,9 @@ export class Dispatcher {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         if (typeof params.uri !== 'string') return fail(invalidParams(`${method} needs "uri" (a string)`));
-        const server = this.resourceServer(ctx, params.uri);
-        if (!server) return this.unknown(ctx, 'resource', params.uri);
-        return this.forward(ctx, msg, server, params, `resource ${params.uri}`);
+        const target = this.resourceTarget(ctx, params.uri);
+        if (!target) return this.unknown(ctx, 'resource', params.uri);
+        return this.forward(ctx, msg, target.server, { ...params, uri: target.uri }, `resource ${params.uri}`);
       }
       case 'completion/complete': {
         const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
@@ -172,9 +173,11 @@ export class Dispatcher {
           return this.forward(ctx, msg, route.server, { ...params, ref: { ...ref, name: route.name } }, `prompt ${ref.name}`);
         }
         if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
-          const server = view.templates.get(ref.uri) ?? this.resourceServer(ctx, ref.uri);
+          const mapped = unmapResourceUri(ref.uri);
+          const server = view.templates.get(ref.uri) ?? this.resourceTarget(ctx, ref.uri)?.server;
           if (!server) return this.unknown(ctx, 'resource', ref.uri);
-          return this.forward(ctx, msg, server, params, `resource ${ref.uri}`);
+          const raw = mapped && mapped.server === server && ctx.server === undefined ? templateOf(ref.uri, mapped.server) : ref.uri;
+          return this.forward(ctx, msg, server, { ...params, ref: { ...ref, uri: raw } }, `resource ${ref.uri}`);
         }
         return fail(invalidParams('completion/complete needs "ref" of type ref/prompt (with name) or ref/resource (with uri)'));
       }
@@ -215,8 +218,23 @@ export class Dispatcher {
 
   /** The server a resource URI belongs to: listed URIs, else the per-server view's own server. */
   private resourceServer(ctx: RequestContext, uri: string): string | undefined {
-    return this.viewOf(ctx)?.resources.get(uri) ?? ctx.server;
+    return this.resourceTarget(ctx, uri)?.server;
   }
+
+  /**
+   * Where a resource URI goes, and as what: a listed URI to its server as is;
+   * on the aggregate, a mapped `mcpgw://<server>/…` URI (catalog/resource-uris.ts)
+   * to that server as the upstream's own URI, when the caller may see the server.
+   */
+  private resourceTarget(ctx: RequestContext, uri: string): { server: string; uri: string } | undefined {
+    const listed = this.viewOf(ctx)?.resources.get(uri);
+    if (listed) return { server: listed, uri: listed === unmapResourceUri(uri)?.server && ctx.server === undefined ? unmapResourceUri(uri)!.uri : uri };
+    if (ctx.server !== undefined) return { server: ctx.server, uri };
+    const mapped = unmapResourceUri(uri);
+    if (mapped && this.deps.catalog.visibleServer(mapped.server, ctx.principal.access)) return mapped;
+    return undefined;
+  }
+
 
   /** Whether answering `msg` may need a stream: its server is per_client (requests and log messages to the client). */
   mayNeedStream(ctx: RequestContext, msg: JsonRpcRequest): boolean {
@@ -510,4 +528,10 @@ function hashId(id: string): string {
 
 function invalidParams(message: string, data?: Record<string, unknown>): JsonRpcError {
   return { code: ErrorCode.InvalidParams, message: `Invalid params: ${message}`, ...(data ? { data } : {}) };
+}
+
+/** The upstream's own template of a mapped template URI (literal parts decoded, expressions kept). */
+function templateOf(mappedTemplate: string, server: string): string {
+  const body = mappedTemplate.slice(`${MAPPED_PREFIX}${server}/`.length);
+  return body.split(/(\{[^}]*\})/).map((p) => (p.startsWith('{') && p.endsWith('}') ? p : decodeURIComponent(p))).join('');
 }
