@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { fixtureStdio, startEdge, startRegistry, type EdgeHandle } from '../harness/gateway.js';
 import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
 import { startRedis } from '../harness/redis.js';
+import { INIT, rpc as rpcRaw } from '../harness/mcp.js';
 
 const V = '2026-07-28';
 const TASKS = 'io.modelcontextprotocol/tasks';
@@ -198,5 +199,41 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
     assert.deepEqual(ack.body.result, { resultType: 'complete' });
     assert.equal((await modern(b, keys.alice!, 'tasks/get', { taskId })).body.result?.status, 'cancelled');
     await waitFor('the upstream to get tasks/cancel', () => read(fwdRecord).some((e) => e.event === 'request' && e.method === 'tasks/cancel') || undefined);
+  });
+
+  test('a 2025-era session uses 2025-11-25 experimental tasks: task param, tasks/get, tasks/result, tasks/cancel, across edges', async () => {
+    const auth = { authorization: `Bearer ${keys.alice!}` };
+    // JSON, or the last message of an SSE answer (calls to per_client upstreams stream).
+    const rpc = async (url: string, body: unknown, headers: Record<string, string>) => {
+      const r = await rpcRaw(url, body, headers);
+      if (typeof r.json !== 'string') return r;
+      const data = (r.json as string).split('\n').filter((l) => l.startsWith('data: {')).pop();
+      return { ...r, json: data ? JSON.parse(data.slice(6)) : undefined };
+    };
+    const init = await rpc(`${a.url}/mcp`, INIT, auth);
+    assert.deepEqual(init.json.result.capabilities.tasks, { cancel: {}, requests: { tools: { call: {} } } });
+    const sid = init.headers.get('mcp-session-id')!;
+    const h = { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', method: 'notifications/initialized' }, h);
+    const created = await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'conf__slow_compute', arguments: { seconds: 1, label: 'legacy' }, task: { ttl: 60_000 } } }, h);
+    const task = created.json.result?.task;
+    assert.ok(task && typeof task.taskId === 'string', JSON.stringify(created.json));
+    assert.equal(task.status, 'working');
+    assert.equal(task.ttl, 60_000);
+    const got = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 3, method: 'tasks/get', params: { taskId: task.taskId } }, h);
+    assert.equal(got.json.result.taskId, task.taskId);
+    // tasks/result waits for the end, on the other edge.
+    const result = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 4, method: 'tasks/result', params: { taskId: task.taskId } }, h);
+    assert.match(text(result.json.result), /computed legacy/);
+    assert.deepEqual(result.json.result._meta['io.modelcontextprotocol/related-task'], { taskId: task.taskId });
+    // Cancel: the cancelled Task; a finished one cannot be cancelled.
+    const long = await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'rec__slow', arguments: { ms: 30_000 }, task: {} } }, h);
+    const cancelled = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 6, method: 'tasks/cancel', params: { taskId: long.json.result.task.taskId } }, h);
+    assert.equal(cancelled.json.result.status, 'cancelled');
+    const again = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 7, method: 'tasks/cancel', params: { taskId: task.taskId } }, h);
+    assert.equal(again.json.error?.code, -32602);
+    // Without a task param the same tool answers as before.
+    const plain = await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'conf__greet', arguments: { name: 'Ann' } } }, h);
+    assert.equal(text(plain.json.result), 'Hello, Ann!');
   });
 });

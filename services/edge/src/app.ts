@@ -33,6 +33,7 @@ import { registerStreamableHttp } from './transports/streamable-http.js';
 import { createModernAdapter } from './transports/streamable-http-2026.js';
 import { createStateSealer, DEFAULT_STATE_TTL_MS } from './era/sealed-state.js';
 import { EdgeTasks, type TaskLink, type TaskMode } from './tasks/edge-tasks.js';
+import { LegacyTasks } from './tasks/legacy-tasks.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -99,7 +100,12 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const { metrics } = opts;
   const { streams } = opts;
   const audit = new Audit(opts.log, metrics);
-  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing });
+  // Tasks (docs/tasks.md) when the registry link has the task RPCs (the in-process tests' fakes may not).
+  const taskLink = opts.registry as RegistryCalls & Partial<TaskLink>;
+  const taskMode = opts.tasks?.mode ?? 'declared';
+  const tasksOn = taskLink.startTask !== undefined && taskMode !== 'off';
+  const legacyTasks = tasksOn ? new LegacyTasks({ link: taskLink as TaskLink, mode: taskMode }) : undefined;
+  const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing, legacyTasks });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000, limits: opts.limits,
     sseStreams: new SlotCounter(opts.limits.maxSsePerPrincipal, opts.limits.maxSseStreams), sessionCalls: new SlotCounter(opts.limits.maxCallsPerSession) };
@@ -168,9 +174,8 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
     const sealer = createStateSealer([opts.stateSecret ?? randomBytes(32)]);
     const holdMs = opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS;
-    const link = opts.registry as RegistryCalls & Partial<TaskLink>;
-    const tasks = link.startTask && opts.tasks?.mode !== 'off'
-      ? new EdgeTasks({ link: link as TaskLink, sealer, log: opts.log, mode: opts.tasks?.mode ?? 'declared', windowMs: opts.tasks?.windowMs ?? 250, holdMs })
+    const tasks = tasksOn
+      ? new EdgeTasks({ link: taskLink as TaskLink, sealer, log: opts.log, mode: taskMode, windowMs: opts.tasks?.windowMs ?? 250, holdMs })
       : undefined;
     const modern = createModernAdapter(deps, { sealer, holdMs, callTimeoutMs: opts.callTimeoutMs, tasks });
     const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs, modern);

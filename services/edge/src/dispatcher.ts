@@ -19,6 +19,8 @@ import { fail, ok, type Outcome } from './pipeline/outcome.js';
 import type { EdgeMetrics } from './metrics.js';
 import { LOG_LEVELS } from './protocol.js';
 import { MAPPED_PREFIX, unmapResourceUri } from './catalog/resource-uris.js';
+import { CAPABILITIES } from './protocol.js';
+import { LEGACY_TASKS_CAPABILITY, type LegacyTasks } from './tasks/legacy-tasks.js';
 import type { RegistryLink } from './registry-client.js';
 
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
@@ -115,6 +117,8 @@ export interface DispatcherDeps {
   callTimeoutMs: number;
   /** OpenTelemetry, when configured. */
   tracing?: Tracing;
+  /** 2025-11-25 experimental tasks for 2025-era sessions (docs/tasks.md); absent: not served. */
+  legacyTasks?: LegacyTasks;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -130,6 +134,11 @@ const NO_SESSION: SessionRecord = { id: '', v: '', t: 'http', p: '' };
 
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
+
+  /** What a 2025 session's initialize result declares: the gateway's fixed set, plus tasks when served. */
+  initializeCapabilities(): Record<string, unknown> {
+    return this.deps.legacyTasks ? { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY } : CAPABILITIES;
+  }
 
   /** The policy chain's authorize step for every method: the view the principal may see. */
   private viewOf(ctx: RequestContext) {
@@ -149,8 +158,19 @@ export class Dispatcher {
       case 'resources/templates/list': return ok(view.resourceTemplatesList);
       case 'tools/call': {
         if (typeof params.name !== 'string') return fail(invalidParams('tools/call needs "name" (a string)'));
+        // A 2025 session's task-augmented call (experimental tasks): the registry runs it as a task.
+        const task = params.task;
+        if (ctx.era === 'legacy' && this.deps.legacyTasks && typeof task === 'object' && task !== null && !Array.isArray(task)) {
+          const run = this.deps.legacyTasks.runner(view.toolDefs.get(params.name), task as Record<string, unknown>);
+          if (run) ctx = { ...ctx, task: run };
+        }
         return this.callTool(ctx, msg.id, params.name, params.arguments ?? {}, params._meta as Record<string, unknown> | undefined);
       }
+      case 'tasks/get':
+      case 'tasks/result':
+      case 'tasks/cancel':
+        if (ctx.era === 'legacy' && this.deps.legacyTasks) return this.deps.legacyTasks.handle(ctx.principal.id, msg, ctx.signal, this.deps.callTimeoutMs);
+        return fail({ code: ErrorCode.MethodNotFound, message: `Method not found: ${method}` });
       case 'prompts/get': {
         if (typeof params.name !== 'string') return fail(invalidParams('prompts/get needs "name" (a string)'));
         const route = view.prompts.get(params.name);

@@ -25,9 +25,9 @@ export function negotiateVersion(requested: unknown): string {
 }
 
 /** `upstream`: on a per-server view, the upstream's own serverInfo and instructions (a transparent endpoint). */
-export function initializeResult(version: string, instructions?: string, upstream?: { serverInfo: object; instructions?: string }): string {
+export function initializeResult(version: string, instructions?: string, upstream?: { serverInfo: object; instructions?: string }, capabilities: object = CAPABILITIES): string {
   const said = instructions ?? upstream?.instructions;
-  return JSON.stringify({ protocolVersion: version, capabilities: CAPABILITIES, serverInfo: upstream?.serverInfo ?? GATEWAY_INFO, ...(said ? { instructions: said } : {}) });
+  return JSON.stringify({ protocolVersion: version, capabilities, serverInfo: upstream?.serverInfo ?? GATEWAY_INFO, ...(said ? { instructions: said } : {}) });
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;

@@ -100,7 +100,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       const info = params.clientInfo as { name?: unknown; version?: unknown } | undefined;
       await sessions.update({ ...session, v: version, cc: (params.capabilities as Record<string, unknown>) ?? {}, ci: info ? `${String(info.name)}/${String(info.version)}` : undefined })
         .catch((err: Error) => deps.log.warn({ err: err.message }, 'session update failed'));
-      send(resultText(msg.id, initializeResult(version, undefined, server ? deps.catalog.upstreamInfo(server) : undefined)));
+      send(resultText(msg.id, initializeResult(version, undefined, server ? deps.catalog.upstreamInfo(server) : undefined, deps.dispatcher.initializeCapabilities())));
       return;
     }
     const releaseCall = takeCallSlot(deps, session.id);
