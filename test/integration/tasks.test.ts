@@ -14,6 +14,7 @@ import { fixtureStdio, startEdge, startRegistry, type EdgeHandle } from '../harn
 import { stopAll, waitFor, writeConfig } from '../harness/processes.js';
 import { startRedis } from '../harness/redis.js';
 import { INIT, rpc as rpcRaw } from '../harness/mcp.js';
+import { sseReader } from '../harness/sse.js';
 
 const V = '2026-07-28';
 const TASKS = 'io.modelcontextprotocol/tasks';
@@ -235,5 +236,33 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
     // Without a task param the same tool answers as before.
     const plain = await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'conf__greet', arguments: { name: 'Ann' } } }, h);
     assert.equal(text(plain.json.result), 'Hello, Ann!');
+  });
+
+  test('notifications/tasks/status reach the principal\'s listen stream on another edge, with the result inlined at the end', async () => {
+    const body = { jsonrpc: '2.0', id: 'listen-1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': CAPS } } };
+    const abort = new AbortController();
+    const res = await fetch(`${b.url}/mcp`, {
+      method: 'POST', body: JSON.stringify(body), signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${keys.alice!}`, 'mcp-protocol-version': V, 'mcp-method': 'subscriptions/listen' },
+    });
+    const sse = sseReader(res);
+    try {
+      assert.match((await sse.next()).data, /subscriptions\/acknowledged/);
+      // Another principal's task is not announced here.
+      await startTask(a, keys.bob!, 'conf__slow_compute', { seconds: 1, label: 'bobs' });
+      const taskId = await startTask(a, keys.alice!, 'conf__slow_compute', { seconds: 1, label: 'announced' });
+      const seen: { taskId: string; status: string; result?: unknown; _meta?: Record<string, unknown> }[] = [];
+      while (!seen.some((n) => n.taskId === taskId && n.status === 'completed')) {
+        const ev = JSON.parse((await sse.next()).data) as { method: string; params: (typeof seen)[number] };
+        if (ev.method === 'notifications/tasks/status') seen.push(ev.params);
+      }
+      assert.ok(seen.every((n) => n.taskId === taskId), `only alice's task: ${JSON.stringify(seen.map((n) => n.taskId))}`);
+      assert.deepEqual(seen.map((n) => n.status), ['working', 'completed']);
+      assert.match(text(seen.at(-1)!.result as Record<string, any>), /computed announced/);
+      assert.equal(seen.at(-1)!._meta?.['io.modelcontextprotocol/subscriptionId'], 'listen-1');
+    } finally {
+      sse.close();
+      abort.abort();
+    }
   });
 });

@@ -86,7 +86,7 @@ const tracing = startTracing('mcpgw-registry');
 const deps: RegistryDeps = {
   catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing, token: settings.token,
   taskStore: redisClients.length > 0 ? new RedisTaskStore(redisClients[0]!, prefix) : undefined,
-  taskSettings: settings.tasks, taskAddress: () => leases?.address || undefined,
+  taskSettings: settings.tasks, taskAddress: () => leases?.address || undefined, taskNotifier: notifier,
   // Replicas reach each other as edges reach them: with the CA and this replica's certificate when TLS is on.
   peerCredentials: settings.tls?.ca ? credentials.createSsl(settings.tls.ca, settings.tls.key, settings.tls.cert) : undefined,
 };

@@ -70,6 +70,8 @@ export interface RegistryDeps {
   taskStore?: TaskStore;
   taskSettings?: Partial<TaskSettings>;
   taskAddress?: () => string | undefined;
+  /** Reaches client sessions' streams (task status notifications). */
+  taskNotifier?: { publish(sessionId: string, messageJson: string): void };
 }
 
 export interface RegistryImpl {
@@ -320,6 +322,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     callTool: (call) => service.callTool(call),
     forward: (call) => service.forward(call),
     forwardable: (server, tool) => forwardsTasks(catalog.entries().find((e) => e.name === server), tool),
+    notify: (sessionId, text) => (deps.taskNotifier ?? deps.localNotifier)?.publish(sessionId, text),
     respond: (id, json) => { if (!respondLocal(id, json)) void deps.replicaBus?.publish({ kind: 'respond', id, response: json }).catch(() => undefined); },
   });
   const service: RegistryServer = {

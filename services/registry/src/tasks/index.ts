@@ -18,6 +18,7 @@ export interface RegistryTasksDeps {
   forward: CallToolHandler;
   forwardable(server: string, tool: string): boolean;
   respond(id: string, responseJson: string): void;
+  notify?(sessionId: string, messageJson: string): void;
 }
 
 export interface RegistryTasks {
@@ -30,7 +31,7 @@ export function createRegistryTasks(deps: RegistryTasksDeps): RegistryTasks {
   const store = deps.store ?? new MemoryTaskStore();
   const runner = new TaskRunner({
     store, instanceId: deps.instanceId, log: deps.log, settings: { ...DEFAULT_TASK_SETTINGS, ...Object.fromEntries(Object.entries(deps.settings ?? {}).filter(([, v]) => v !== undefined)) },
-    callTool: deps.callTool, forward: deps.forward, forwardable: deps.forwardable, respond: deps.respond, token: deps.token, address: deps.address ?? (() => undefined),
+    callTool: deps.callTool, forward: deps.forward, forwardable: deps.forwardable, respond: deps.respond, notify: deps.notify, token: deps.token, address: deps.address ?? (() => undefined),
   });
   return { runner, store, handlers: taskHandlers({ runner, store, log: deps.log, peerCredentials: deps.peerCredentials }) };
 }

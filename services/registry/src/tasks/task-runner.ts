@@ -69,6 +69,8 @@ export interface TaskRunnerDeps {
   token?: string;
   /** Where other replicas reach this one (with Redis); stored in each task for routing. */
   address(): string | undefined;
+  /** Delivers a notification to a client session's streams (listen streams of a modern principal, a 2025 session's stream). */
+  notify?(sessionId: string, messageJson: string): void;
 }
 
 /** A typed failure of a task operation, answered to the client as a JSON-RPC error. */
@@ -84,6 +86,8 @@ interface Live {
   call: TaskCall;
   /** A forwarded task's call context (its follow-up requests use the same upstream session). */
   context?: CallContext;
+  /** The last status announced with notifications/tasks/status. */
+  notified?: string;
   waiters: Set<() => void>;
   writes: Promise<void>;
   /** Cancels the call when its TTL (or an MRTR round's hold) runs out. */
@@ -174,6 +178,8 @@ export class TaskRunner {
     };
     const address = this.deps.address();
     if (address) rec.ownerAddress = address;
+    if (req.context?.sessionId) rec.session = req.context.sessionId;
+    rec.era = req.context?.protocolVersion === '2026-07-28' ? 'modern' : 'legacy';
     return rec;
   }
 
@@ -410,6 +416,7 @@ export class TaskRunner {
     live.writes = live.writes.then(() => this.deps.store.put(copy)).catch((err: Error) => {
       this.deps.log.warn({ task: rec.id, err: err.message }, 'task store write failed');
     });
+    if (rec.visible && patch.status !== undefined && patch.status !== live.notified) this.notifyStatus(live, copy);
     for (const w of [...live.waiters]) w();
   }
 
@@ -501,10 +508,31 @@ export class TaskRunner {
       if (left <= 0) {
         // Still running: it becomes a task, durable before the client hears of it (SEP-2663 "durably created").
         this.set(live, { visible: true }, false);
+        this.notifyStatus(live, { ...live.rec });
         return this.taskStep(live);
       }
       await this.waitChange(live, left);
     }
+  }
+
+  /**
+   * notifications/tasks/status (optional in SEP-2663 and 2025-11-25; clients
+   * poll anyway) to the creating session once its record is written: a modern
+   * principal's listen streams get the DetailedTask, a 2025 session's stream
+   * the 2025 Task. At most once per status.
+   */
+  private notifyStatus(live: Live, rec: TaskRecord): void {
+    const notify = this.deps.notify;
+    if (!notify || !rec.session) return;
+    live.notified = rec.status;
+    const detailed = taskJson(rec, true);
+    let params: Record<string, unknown> = detailed;
+    if (rec.era === 'legacy') {
+      const { ttlMs, pollIntervalMs, inputRequests: _i, result: _r, error: _e, ...rest } = detailed;
+      params = { ...rest, ttl: ttlMs, pollInterval: pollIntervalMs };
+    }
+    const text = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/tasks/status', params });
+    void live.writes.then(() => notify(rec.session!, text));
   }
 
   private async taskStep(live: Live): Promise<TaskStep> {

@@ -31,6 +31,9 @@ export interface TaskRecord {
   lastUpdatedAt: string;
   ttlMs: number;
   pollIntervalMs: number;
+  /** The client session (or a modern principal's session id) that created it, and its era: status notifications go there. */
+  session?: string;
+  era?: 'modern' | 'legacy';
   /** A forwarded task: the upstream's own task id (never shown to clients). */
   upstreamTaskId?: string;
   /** Outstanding input requests by key, and the upstream's server-to-client request id of each. */
