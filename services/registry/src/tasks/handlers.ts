@@ -10,7 +10,8 @@ import {
 } from '@mcpgw/proto/registry';
 import type { Logger } from '@mcpgw/common/logger';
 import { TaskError, taskJson, type TaskRunner } from './task-runner.js';
-import type { TaskStore } from './task-store.js';
+import { TERMINAL, type TaskStore } from './task-store.js';
+import { ErrorCode } from '@mcpgw/common/jsonrpc';
 
 export type TaskHandlers = Pick<RegistryServer, 'startTask' | 'resumeTask' | 'getTask' | 'updateTask' | 'cancelTask'>;
 
@@ -63,9 +64,18 @@ export function taskHandlers(deps: TaskHandlerDeps): TaskHandlers {
     getTask(call: ServerUnaryCall<GetTaskRequest, GetTaskResponse>, cb: sendUnaryData<GetTaskResponse>) {
       const { principal, taskId } = call.request;
       void answer(cb, (async () => {
-        const rec = runner.local(taskId) ?? await store.get(taskId);
+        const local = runner.local(taskId);
+        const rec = local ?? await store.get(taskId);
         // Another principal's task is answered exactly like an unknown one.
         if (!rec || rec.principal !== principal || !rec.visible) return { found: false, taskJson: Buffer.alloc(0) };
+        if (!local && !TERMINAL.has(rec.status) && !(await store.alive(rec.owner).catch(() => true))) {
+          // Its registry died (no heartbeat): the call died with it. Said once, and kept.
+          Object.assign(rec, {
+            status: 'failed', lastUpdatedAt: new Date().toISOString(), inputRequests: undefined, pending: undefined,
+            error: { code: ErrorCode.UpstreamUnavailable, message: 'mcpgw: the registry running this task is gone; its call was lost', data: { server: rec.server } },
+          });
+          await store.put(rec).catch(() => undefined);
+        }
         return { found: true, taskJson: Buffer.from(JSON.stringify(taskJson(rec, true))) };
       })());
     },

@@ -133,10 +133,20 @@ export function taskJson(rec: TaskRecord, detailed: boolean): Record<string, unk
   return task;
 }
 
+/** The owner's heartbeat: refreshed this often, read as dead after three misses. */
+const BEAT_MS = 5_000;
+
 export class TaskRunner {
   private readonly live = new Map<string, Live>();
+  private readonly beat: NodeJS.Timeout;
 
-  constructor(private readonly deps: TaskRunnerDeps) {}
+  constructor(private readonly deps: TaskRunnerDeps) {
+    // Other replicas tell a task whose owner died from one still running by this heartbeat.
+    const beat = () => void deps.store.beat(deps.instanceId, BEAT_MS * 3).catch(() => undefined);
+    beat();
+    this.beat = setInterval(beat, BEAT_MS);
+    this.beat.unref();
+  }
 
   get running(): number {
     return this.live.size;
@@ -305,6 +315,7 @@ export class TaskRunner {
 
   /** On shutdown: tasks still running fail (their calls die with this process), so clients stop polling. */
   async close(): Promise<void> {
+    clearInterval(this.beat);
     for (const live of [...this.live.values()]) {
       if (!TERMINAL.has(live.rec.status)) this.finish(live, { error: { code: ErrorCode.UpstreamUnavailable, message: 'mcpgw: the registry running this task shut down', data: { server: live.rec.server } } });
       live.call?.emit('cancelled');

@@ -51,6 +51,9 @@ export interface TaskStore {
   /** Writes the whole record; it expires at createdAt + ttlMs. */
   put(rec: TaskRecord): Promise<void>;
   delete(id: string): Promise<void>;
+  /** The owner `instance` is alive for `ttlMs` more (a heartbeat); `alive` asks. Memory: one registry, always alive. */
+  beat(instance: string, ttlMs: number): Promise<void>;
+  alive(instance: string): Promise<boolean>;
   close(): void;
 }
 
@@ -87,6 +90,12 @@ export class MemoryTaskStore implements TaskStore {
     this.records.delete(id);
   }
 
+  async beat(): Promise<void> {}
+
+  async alive(): Promise<boolean> {
+    return true;
+  }
+
   close(): void {
     clearInterval(this.sweep);
   }
@@ -111,6 +120,14 @@ export class RedisTaskStore implements TaskStore {
 
   async delete(id: string): Promise<void> {
     await this.redis.del(this.key(id));
+  }
+
+  async beat(instance: string, ttlMs: number): Promise<void> {
+    await this.redis.set(`${this.prefix}task-owner:{${instance}}`, '1', 'PX', ttlMs);
+  }
+
+  async alive(instance: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}task-owner:{${instance}}`)) === 1;
   }
 
   close(): void {}
