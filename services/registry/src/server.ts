@@ -171,9 +171,12 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     if (!client) owners.set(address, (client = new RegistryClient(address, deps.peerCredentials ?? credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
     const deadline = call.getDeadline();
     const options = deadline instanceof Date || typeof deadline === 'number' ? { deadline } : {};
+    // Our own link token, not the caller's metadata: a call that came over the multiplexed stream carries none.
+    const md = call.metadata.clone();
+    if (deps.token) md.set('authorization', `Bearer ${deps.token}`);
     const stream = rpc === 'callTool'
-      ? client.callTool(call.request as CallToolRequest, call.metadata, options)
-      : client.forward(call.request as ForwardRequest, call.metadata, options);
+      ? client.callTool(call.request as CallToolRequest, md, options)
+      : client.forward(call.request as ForwardRequest, md, options);
     stream.on('data', (ev: CallEvent) => call.write(ev));
     stream.on('end', () => call.end());
     stream.on('error', (err: ServiceError) => {
