@@ -108,4 +108,36 @@ describe('protocol gaps: serverInfo of per-server views, per_client list_changed
       await own.close();
     }
   });
+
+  test('an upstream with the tasks extension (2026-07-28) gets the task forwarded: polled, answered and cancelled with its own tasks/*', async () => {
+    const TASKS_CAPS = { elicitation: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } };
+    let n = 100;
+    const post = async (method: string, params: Record<string, unknown>, name: string) => (await rpc(`${edge.url}/mcp`, {
+      jsonrpc: '2.0', id: ++n, method, params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': TASKS_CAPS } },
+    }, { 'mcp-protocol-version': V, 'mcp-method': method, 'mcp-name': name })).json;
+    const created = await post('tools/call', { name: 'modern__long_job', arguments: { ms: 300, ask: true } }, 'modern__long_job');
+    assert.equal(created.result?.resultType, 'task', JSON.stringify(created));
+    const taskId = created.result.taskId as string;
+    assert.match(taskId, /^t-/, 'the gateway\'s own id, not the upstream\'s up-N');
+    const asking = await waitFor('input_required', async () => {
+      const r = await post('tasks/get', { taskId }, taskId);
+      return r.result?.status === 'input_required' ? r.result : undefined;
+    });
+    assert.deepEqual(Object.keys(asking.inputRequests), ['word']);
+    assert.deepEqual((await post('tasks/update', { taskId, inputResponses: { word: { action: 'accept', content: { word: 'kiwi' } } } }, taskId)).result, { resultType: 'complete' });
+    const done = await waitFor('completed', async () => {
+      const r = await post('tasks/get', { taskId }, taskId);
+      return r.result?.status === 'completed' ? r.result : undefined;
+    });
+    assert.equal(done.result.content[0].text, 'long job done after 300 ms with kiwi');
+    const long = await post('tools/call', { name: 'modern__long_job', arguments: { ms: 60_000 } }, 'modern__long_job');
+    await post('tasks/cancel', { taskId: long.result.taskId }, long.result.taskId);
+    assert.equal((await post('tasks/get', { taskId: long.result.taskId }, long.result.taskId)).result.status, 'cancelled');
+    const log = await waitFor('the upstream to get its tasks/cancel', async () => {
+      const r = await post('tools/call', { name: 'modern__task_log', arguments: {} }, 'modern__task_log');
+      const seen = JSON.parse(r.result.content[0].text as string) as string[];
+      return seen.includes('tasks/cancel') ? seen : undefined;
+    });
+    assert.ok(log.includes('tasks/get') && log.includes('tasks/update'), JSON.stringify(log));
+  });
 });

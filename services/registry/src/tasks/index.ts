@@ -16,7 +16,7 @@ export interface RegistryTasksDeps {
   address?: () => string | undefined;
   callTool: CallToolHandler;
   forward: CallToolHandler;
-  forwardable(server: string, tool: string): boolean;
+  forwardable(server: string, tool: string): 'legacy' | 'modern' | undefined;
   respond(id: string, responseJson: string): void;
   notify?(sessionId: string, messageJson: string): void;
 }

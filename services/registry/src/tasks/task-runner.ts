@@ -22,6 +22,7 @@ import { TaskStep_Kind, type TaskStep } from '@mcpgw/proto/registry';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import { TERMINAL, type InputAsk, type TaskRecord, type TaskStore } from './task-store.js';
+import { TASKS_MARK } from '../upstreams/upstream.js';
 
 /** The `_meta` key in which an upstream may name the inputRequests key of its request (as for MRTR). */
 const INPUT_KEY_META = 'mcpgw/inputKey';
@@ -62,7 +63,7 @@ export interface TaskRunnerDeps {
   /** The registry's own Forward handler: a forwarded task's requests to its upstream (tasks/result, tasks/cancel). */
   forward: CallToolHandler;
   /** Whether the upstream runs this tool as a task of its own (capabilities.tasks and the tool's taskSupport): forward, do not run. */
-  forwardable(server: string, tool: string): boolean;
+  forwardable(server: string, tool: string): 'legacy' | 'modern' | undefined;
   /** Answers an upstream's server-to-client request (the registry's Respond: here, or broadcast to the replica that asked). */
   respond(id: string, responseJson: string): void;
   /** The link token, for calls this replica hands to others (per_client owners). */
@@ -86,6 +87,10 @@ interface Live {
   call: TaskCall;
   /** A forwarded task's call context (its follow-up requests use the same upstream session). */
   context?: CallContext;
+  /** A forwarded task: whose tasks ('legacy': 2025-11-25, 'modern': the extension). */
+  kind?: 'legacy' | 'modern';
+  /** Keys of a modern upstream's input requests already answered (a poll racing the update must not ask them again). */
+  answered?: Set<string>;
   /** The last status announced with notifications/tasks/status. */
   notified?: string;
   waiters: Set<() => void>;
@@ -154,7 +159,8 @@ export class TaskRunner {
 
   /** Starts the call; answers with its first step within `windowMs`. */
   async start(req: CallToolRequest, windowMs: number, ttlMs: number): Promise<TaskStep> {
-    if (this.deps.forwardable(req.server, req.tool)) return this.startForwarded(req, ttlMs);
+    const forwarded = this.deps.forwardable(req.server, req.tool);
+    if (forwarded) return this.startForwarded(req, ttlMs, forwarded);
     const rec = this.newRecord(req, ttlMs);
     const id = rec.id;
     // The call is known to the registry (its Cancel, the per_client session's routing) by the task's id.
@@ -224,27 +230,77 @@ export class TaskRunner {
    * per_client session, become the task's inputRequests) and cancels it with
    * tasks/cancel.
    */
-  private async startForwarded(req: CallToolRequest, ttlMs: number): Promise<TaskStep> {
+  private async startForwarded(req: CallToolRequest, ttlMs: number, kind: 'legacy' | 'modern'): Promise<TaskStep> {
     const rec = this.newRecord(req, ttlMs);
     const context: CallContext = { ...req.context!, requestId: JSON.stringify(`task:${rec.id}`), storeEvents: false };
-    const params: Record<string, unknown> = { name: req.tool, arguments: req.argumentsJson.length > 0 ? JSON.parse(req.argumentsJson.toString('utf8')) : {}, task: { ttl: rec.ttlMs } };
-    if (req.metaJson.length > 0) params._meta = JSON.parse(req.metaJson.toString('utf8'));
+    const meta = req.metaJson.length > 0 ? JSON.parse(req.metaJson.toString('utf8')) as Record<string, unknown> : {};
+    const args = req.argumentsJson.length > 0 ? JSON.parse(req.argumentsJson.toString('utf8')) as unknown : {};
+    // 2025-11-25: a task-augmented call (`task` param); 2026-07-28: the extension in the request's capabilities.
+    const params: Record<string, unknown> = kind === 'legacy'
+      ? { name: req.tool, arguments: args, task: { ttl: rec.ttlMs }, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) }
+      : { name: req.tool, arguments: args, _meta: { ...meta, [TASKS_MARK]: true } };
     const first = await this.forwardOnce(undefined, context, req.server, 'tools/call', params);
     const created = first.errorJson.length === 0 ? JSON.parse(first.resultJson.toString('utf8')) as Record<string, unknown> : undefined;
-    const task = created && isObject(created.task) ? created.task : undefined;
+    const task = kind === 'legacy' ? (created && isObject(created.task) ? created.task : undefined) : (created?.resultType === 'task' ? created : undefined);
     if (!task || typeof task.taskId !== 'string') {
       // The upstream answered at once (or failed): a plain result, no task.
       return { kind: TaskStep_Kind.KIND_COMPLETE, result: first, inputRequestsJson: EMPTY, taskId: '', taskJson: EMPTY };
     }
     rec.upstreamTaskId = task.taskId;
     rec.visible = true;
-    if (typeof task.pollInterval === 'number' && task.pollInterval > 0) rec.pollIntervalMs = Math.max(100, Math.round(task.pollInterval));
-    const live: Live = { rec, waiters: new Set(), writes: Promise.resolve(), call: undefined as unknown as TaskCall, context };
+    const interval = kind === 'legacy' ? task.pollInterval : task.pollIntervalMs;
+    if (typeof interval === 'number' && interval > 0) rec.pollIntervalMs = Math.min(5_000, Math.max(100, Math.round(interval)));
+    const live: Live = { rec, waiters: new Set(), writes: Promise.resolve(), call: undefined as unknown as TaskCall, context, kind };
     this.live.set(rec.id, live);
     this.set(live, {}, false);
     this.arm(live, rec.ttlMs);
-    void this.follow(live);
+    void (kind === 'legacy' ? this.follow(live) : this.poll(live));
     return this.taskStep(live);
+  }
+
+  /** The params of a request about a forwarded task (a modern upstream must see the extension declared). */
+  private upstreamParams(live: Live, params: Record<string, unknown>): Record<string, unknown> {
+    return live.kind === 'modern' ? { ...params, _meta: { [TASKS_MARK]: true } } : params;
+  }
+
+  /**
+   * Follows a task of a 2026-07-28 upstream (the extension has no blocking
+   * tasks/result): its tasks/get at its poll interval, mirrored into the
+   * record (status, inputRequests with the upstream's own keys, result or
+   * error), until it ends.
+   */
+  private async poll(live: Live): Promise<void> {
+    const { rec } = live;
+    let misses = 0;
+    while (!TERMINAL.has(rec.status)) {
+      await new Promise((r) => setTimeout(r, rec.pollIntervalMs));
+      if (TERMINAL.has(rec.status)) return;
+      const r = await this.forwardOnce(live, live.context!, rec.server, 'tasks/get', this.upstreamParams(live, { taskId: rec.upstreamTaskId }));
+      if (TERMINAL.has(rec.status)) return;
+      if (r.errorJson.length > 0) {
+        const error = JSON.parse(r.errorJson.toString('utf8')) as TaskRecord['error'];
+        // The upstream forgot the task (-32602), or failed to answer too often: the task failed.
+        if (error?.code === ErrorCode.InvalidParams || ++misses >= 10) {
+          this.finish(live, { error: { code: ErrorCode.UpstreamUnavailable, message: `mcpgw: the upstream's task could not be read: ${error?.message ?? 'no answer'}`, data: { server: rec.server } } });
+        }
+        continue;
+      }
+      misses = 0;
+      const t = JSON.parse(r.resultJson.toString('utf8')) as Record<string, unknown>;
+      if (t.status === 'completed') this.finish(live, { resultJson: Buffer.from(JSON.stringify(isObject(t.result) ? t.result : {})), errorJson: EMPTY, isError: false, sessionLost: false });
+      else if (t.status === 'failed') this.finish(live, { error: isObject(t.error) ? t.error as TaskRecord['error'] & object : { code: ErrorCode.InternalError, message: 'the upstream task failed' } });
+      else if (t.status === 'cancelled') { this.set(live, { status: 'cancelled', inputRequests: undefined, pending: undefined }); this.settled(live); }
+      else if (t.status === 'input_required' && isObject(t.inputRequests)) {
+        const asks = Object.fromEntries(Object.entries(t.inputRequests as Record<string, InputAsk>).filter(([k]) => !live.answered?.has(k)));
+        if (Object.keys(asks).length === 0) continue;
+        const changed = JSON.stringify(asks) !== JSON.stringify(rec.inputRequests ?? {});
+        if (changed || rec.status !== 'input_required') {
+          this.set(live, { status: 'input_required', inputRequests: asks, pending: Object.fromEntries(Object.keys(asks).map((k) => [k, k])) });
+        }
+      } else if (t.status === 'working' && rec.status !== 'working') {
+        this.set(live, { status: 'working', inputRequests: undefined, pending: undefined });
+      }
+    }
   }
 
   /** Follows a forwarded task with tasks/result until it ends (a tasks/result cut by a timeout is asked again). */
@@ -298,7 +354,7 @@ export class TaskRunner {
       live.call?.emit('cancelled');
       // A forwarded task is cancelled where it runs: the upstream's own tasks/cancel.
       if (live.rec.upstreamTaskId && live.context) {
-        void this.forwardOnce(undefined, live.context, live.rec.server, 'tasks/cancel', { taskId: live.rec.upstreamTaskId }).then((r) => {
+        void this.forwardOnce(undefined, live.context, live.rec.server, 'tasks/cancel', this.upstreamParams(live, { taskId: live.rec.upstreamTaskId })).then((r) => {
           if (r.errorJson.length > 0) this.deps.log.info({ task: live.rec.id, error: r.errorJson.toString('utf8') }, 'upstream tasks/cancel failed');
         });
       }
@@ -445,15 +501,26 @@ export class TaskRunner {
       }
     }
     let answered = 0;
+    const upstreamAnswers: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(responses)) {
       const id = pending[key];
       if (id === undefined || !isObject(value)) continue;
-      this.deps.respond(id, JSON.stringify({ jsonrpc: '2.0', id, result: value }));
+      // A modern upstream's own task takes its answers with its own tasks/update; otherwise the held request is answered.
+      if (live.kind === 'modern') {
+        upstreamAnswers[key] = value;
+        (live.answered ??= new Set()).add(key);
+      }
+      else this.deps.respond(id, JSON.stringify({ jsonrpc: '2.0', id, result: value }));
       delete pending[key];
       delete asks[key];
       answered++;
     }
     if (answered === 0) return;
+    if (live.kind === 'modern' && live.context) {
+      void this.forwardOnce(undefined, live.context, live.rec.server, 'tasks/update', this.upstreamParams(live, { taskId: live.rec.upstreamTaskId, inputResponses: upstreamAnswers })).then((r) => {
+        if (r.errorJson.length > 0) this.deps.log.info({ task: live.rec.id, error: r.errorJson.toString('utf8') }, 'upstream tasks/update failed');
+      });
+    }
     const left = Object.keys(asks).length > 0;
     this.set(live, {
       status: left ? 'input_required' : 'working', inputRequests: left ? asks : undefined, pending: left ? pending : undefined,

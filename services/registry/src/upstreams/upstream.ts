@@ -231,7 +231,14 @@ export class Upstream {
       if (this.state !== 'up') throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
       const started = performance.now();
       const tool = method === 'tools/call' ? this.paramHeaders.get(String(params?.name)) : undefined;
-      const envelope = opts.ask && opts.clientCapabilities ? { ...modern.envelope, capabilities: clientCapabilities(opts.clientCapabilities) } : modern.envelope;
+      let envelope = opts.ask && opts.clientCapabilities ? { ...modern.envelope, capabilities: clientCapabilities(opts.clientCapabilities) } : modern.envelope;
+      // A forwarded task's requests declare the tasks extension (the registry's task runner marks them).
+      const meta = params?._meta as Record<string, unknown> | undefined;
+      if (meta && TASKS_MARK in meta) {
+        const { [TASKS_MARK]: _mark, ...rest } = meta;
+        params = { ...params, _meta: rest };
+        envelope = { ...envelope, capabilities: { ...envelope.capabilities, extensions: { 'io.modelcontextprotocol/tasks': {} } } };
+      }
       const call = (p: Record<string, unknown> | undefined) => modern.caller.request(method, p, {
         modern: envelope, signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress, traceparent: opts.traceparent,
         extraHeaders: tool ? mcpParamHeaders(tool, p?.arguments) : undefined,
@@ -683,3 +690,6 @@ async function answerInputRequests(
   const { inputResponses: _old, requestState: _state, ...rest } = params ?? {};
   return { ...rest, inputResponses: Object.fromEntries(answers), ...(typeof result.requestState === 'string' ? { requestState: result.requestState } : {}) };
 }
+
+/** `_meta` key by which the task runner asks for the tasks extension on a modern upstream request (stripped before it leaves). */
+export const TASKS_MARK = 'mcpgw/tasksExtension';
