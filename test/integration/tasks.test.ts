@@ -265,4 +265,41 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
       abort.abort();
     }
   });
+
+  test('a 2025-era session\'s task that needs input asks it on the tasks/result stream, and the answer resumes it', async () => {
+    const auth = { authorization: `Bearer ${keys.alice!}` };
+    // The client can answer elicitations (its per_client upstream session declares so).
+    const init = await rpcRaw(`${a.url}/mcp`, { ...INIT, params: { ...INIT.params, capabilities: { elicitation: {} } } }, auth);
+    const sid = init.headers.get('mcp-session-id')!;
+    const h = { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
+    await rpcRaw(`${a.url}/mcp`, { jsonrpc: '2.0', method: 'notifications/initialized' }, h);
+    const created = await rpcRaw(`${a.url}/mcp`, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'conf__confirm_delete', arguments: { filename: 'old.log' }, task: {} } }, { ...h, accept: 'application/json' });
+    const taskId = (created.json as { result: { task: { taskId: string } } }).result.task.taskId;
+    const res = await fetch(`${b.url}/mcp`, {
+      method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tasks/result', params: { taskId } }),
+      headers: { ...h, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    });
+    const sse = sseReader(res);
+    try {
+      type Ask = { id: string; method: string; params: Record<string, any> };
+      let ask: Ask | undefined;
+      while (!ask) {
+        const ev = await sse.next();
+        const m = (ev.data ? JSON.parse(ev.data) : {}) as Partial<Ask>;
+        if (m.method === 'elicitation/create') ask = m as Ask;
+      }
+      assert.equal(ask.id, `mcpgw-task:${taskId}:confirm`);
+      assert.deepEqual(ask.params._meta['io.modelcontextprotocol/related-task'], { taskId });
+      const answered = await rpcRaw(`${a.url}/mcp`, { jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { confirm: true } } }, h);
+      assert.equal(answered.status, 202);
+      let final: { id?: number; result?: Record<string, any> } | undefined;
+      while (!final) {
+        const m = JSON.parse((await sse.next()).data || '{}') as { id?: number; result?: Record<string, any> };
+        if (m.id === 3) final = m;
+      }
+      assert.equal(text(final.result), 'deleted old.log');
+    } finally {
+      sse.close();
+    }
+  });
 });

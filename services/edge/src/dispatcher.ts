@@ -169,7 +169,7 @@ export class Dispatcher {
       case 'tasks/get':
       case 'tasks/result':
       case 'tasks/cancel':
-        if (ctx.era === 'legacy' && this.deps.legacyTasks) return this.deps.legacyTasks.handle(ctx.principal.id, msg, ctx.signal, this.deps.callTimeoutMs);
+        if (ctx.era === 'legacy' && this.deps.legacyTasks) return this.deps.legacyTasks.handle(ctx.principal.id, msg, ctx.signal, this.deps.callTimeoutMs, ctx.notify);
         return fail({ code: ErrorCode.MethodNotFound, message: `Method not found: ${method}` });
       case 'prompts/get': {
         if (typeof params.name !== 'string') return fail(invalidParams('prompts/get needs "name" (a string)'));
@@ -258,6 +258,8 @@ export class Dispatcher {
 
   /** Whether answering `msg` may need a stream: its server is per_client (requests and log messages to the client). */
   mayNeedStream(ctx: RequestContext, msg: JsonRpcRequest): boolean {
+    // A 2025 session's tasks/result asks the client what its task needs (legacy-tasks.ts).
+    if (msg.method === 'tasks/result' && this.deps.legacyTasks && ctx.era === 'legacy') return true;
     const view = this.viewOf(ctx);
     if (!view) return false;
     const name = msg.params?.name;
@@ -275,6 +277,8 @@ export class Dispatcher {
 
   /** The client's answer to a server-to-client request: to the registry that asked. */
   respond(ctx: RequestContext, msg: { id: JsonRpcId }): void {
+    // The answer to a task's input request asked on a 2025 session's tasks/result stream: the task's tasks/update.
+    if (this.deps.legacyTasks?.answers(ctx.principal.id, msg)) return;
     this.deps.registry.respond({ context: this.context(ctx, ''), id: String(msg.id), responseJson: Buffer.from(JSON.stringify(msg)) });
   }
 

@@ -4,9 +4,10 @@
 // `tasks/get` returns the Task (2025 names: `ttl`, `pollInterval`);
 // `tasks/result` waits for the end and returns the tool's result (with the
 // `related-task` marker) or its error; `tasks/cancel` returns the cancelled
-// Task. Not served: `tasks/list` (not advertised), and input requests of a task
-// (a 2025 task waiting for input stays `input_required` until its TTL; 2026
-// clients answer with tasks/update).
+// Task. A task that needs input asks it on the tasks/result stream, as
+// 2025-11-25 has it: each input request becomes a server-to-client request
+// (`_meta` related-task) whose answer is the task's tasks/update. Not served:
+// `tasks/list` (not advertised).
 import type { CallToolRequest } from '@mcpgw/proto/registry';
 import { TaskStep_Kind } from '@mcpgw/proto/registry';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
@@ -15,6 +16,8 @@ import { fail, ok, type Outcome } from '../pipeline/outcome.js';
 import { taskSupportOf, type TaskLink, type TaskMode } from './edge-tasks.js';
 
 const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+/** Ids of the input requests a 2025 session's tasks/result stream carries: `mcpgw-task:<taskId>:<key>`. */
+const ASK_PREFIX = 'mcpgw-task:';
 /** What a 2025 session's initialize result says the gateway does with tasks. */
 export const LEGACY_TASKS_CAPABILITY = { cancel: {}, requests: { tools: { call: {} } } };
 export const LEGACY_TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/cancel']);
@@ -54,8 +57,25 @@ export class LegacyTasks {
     };
   }
 
-  /** tasks/get, tasks/result, tasks/cancel of a 2025 session. */
-  async handle(principal: string, msg: JsonRpcRequest, signal: AbortSignal | undefined, waitMs: number): Promise<Outcome> {
+  /**
+   * A client's response to an input request asked on a tasks/result stream
+   * (id `mcpgw-task:<taskId>:<key>`): the task's tasks/update. True when it was one.
+   */
+  answers(principal: string, msg: { id: unknown; result?: unknown; error?: unknown }): boolean {
+    if (typeof msg.id !== 'string' || !msg.id.startsWith(ASK_PREFIX)) return false;
+    const rest = msg.id.slice(ASK_PREFIX.length);
+    const colon = rest.lastIndexOf(':');
+    if (colon <= 0) return true;
+    const taskId = rest.slice(0, colon);
+    const key = rest.slice(colon + 1);
+    // A refusal (an error response) is answered as a declined elicitation would be: the upstream hears a cancel.
+    const answer = isObject(msg.result) ? msg.result : { action: 'cancel' };
+    void this.opts.link.updateTask(principal, taskId, Buffer.from(JSON.stringify({ [key]: answer }))).catch(() => undefined);
+    return true;
+  }
+
+  /** tasks/get, tasks/result, tasks/cancel of a 2025 session; `notify` is the tasks/result stream (input requests go there). */
+  async handle(principal: string, msg: JsonRpcRequest, signal: AbortSignal | undefined, waitMs: number, notify?: (json: string) => void): Promise<Outcome> {
     const taskId = msg.params?.taskId;
     if (typeof taskId !== 'string' || taskId === '' || taskId.length > MAX_TASK_ID) {
       return fail({ code: ErrorCode.InvalidParams, message: `Invalid params: ${msg.method} needs "taskId" (a string of at most ${MAX_TASK_ID} characters)` });
@@ -82,9 +102,18 @@ export class LegacyTasks {
         case 'tasks/result': {
           // Blocks until the task ends (2025-11-25), polling the registry at the task's own interval.
           const deadline = Date.now() + waitMs;
+          const asked = new Set<string>();
           for (;;) {
             const t = await get();
             if (!t) return unknown;
+            if (t.status === 'input_required' && isObject(t.inputRequests) && notify) {
+              for (const [key, req] of Object.entries(t.inputRequests as Record<string, { method?: string; params?: Record<string, unknown> }>)) {
+                if (asked.has(key) || typeof req.method !== 'string') continue;
+                asked.add(key);
+                const params = { ...(req.params ?? {}), _meta: { ...(req.params?._meta as object | undefined), [RELATED_TASK]: { taskId } } };
+                notify(JSON.stringify({ jsonrpc: '2.0', id: `${ASK_PREFIX}${taskId}:${key}`, method: req.method, params }));
+              }
+            }
             if (t.status === 'completed') {
               const result = isObject(t.result) ? t.result : {};
               const meta = isObject(result._meta) ? result._meta : {};
