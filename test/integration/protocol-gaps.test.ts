@@ -92,6 +92,7 @@ describe('protocol gaps: serverInfo of per-server views, per_client list_changed
       const before = reads();
       const fromRec = await client.readResource({ uri: rec });
       assert.equal((fromRec.contents[0] as { text?: string }).text, 'static fixture resource');
+      assert.equal(fromRec.contents[0]!.uri, rec, 'the contents come back under the name they were asked by');
       assert.equal(reads(), before + 1, 'the renamed URI reached its own server (as the upstream\'s own URI)');
       assert.ok(readFileSync(record, 'utf8').includes('"name":"fixture://static"'));
       await client.readResource({ uri: b1 });

@@ -183,7 +183,9 @@ export class Dispatcher {
         if (typeof params.uri !== 'string') return fail(invalidParams(`${method} needs "uri" (a string)`));
         const target = this.resourceTarget(ctx, params.uri);
         if (!target) return this.unknown(ctx, 'resource', params.uri);
-        return this.forward(ctx, msg, target.server, { ...params, uri: target.uri }, `resource ${params.uri}`);
+        const outcome = await this.forward(ctx, msg, target.server, { ...params, uri: target.uri }, `resource ${params.uri}`);
+        // A renamed URI reads back under the name it was asked by (the contents the upstream gives carry its own).
+        return target.uri !== params.uri && method === 'resources/read' ? renameContents(outcome, target.uri, params.uri) : outcome;
       }
       case 'completion/complete': {
         const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
@@ -558,4 +560,13 @@ function invalidParams(message: string, data?: Record<string, unknown>): JsonRpc
 function templateOf(mappedTemplate: string, server: string): string {
   const body = mappedTemplate.slice(`${MAPPED_PREFIX}${server}/`.length);
   return body.split(/(\{[^}]*\})/).map((p) => (p.startsWith('{') && p.endsWith('}') ? p : decodeURIComponent(p))).join('');
+}
+
+/** resources/read contents whose `uri` is the upstream's own, renamed to the aggregate's name the client asked by. */
+function renameContents(outcome: Outcome, upstreamUri: string, asked: string): Outcome {
+  if (outcome.kind !== 'result' || !outcome.json.includes(JSON.stringify(upstreamUri).slice(1, -1))) return outcome;
+  const result = JSON.parse(outcome.json) as { contents?: { uri?: unknown }[] };
+  if (!Array.isArray(result.contents)) return outcome;
+  for (const c of result.contents) if (c && c.uri === upstreamUri) c.uri = asked;
+  return { ...outcome, json: JSON.stringify(result) };
 }
