@@ -298,12 +298,13 @@ export class RegistryLink {
   }
 
   // Tasks (issue 22): StartTask and ResumeTask wait up to their window for the call's first step.
+  // Not idempotent (a retry after the registry started the call would run it twice): retried only when refused unstarted.
   startTask(req: StartTaskRequest): Promise<TaskStep> {
-    return this.unary<TaskStep>((c, md, opts, done) => c.startTask(req, md, opts, done), req.windowMs + 15_000);
+    return this.unary<TaskStep>((c, md, opts, done) => c.startTask(req, md, opts, done), req.windowMs + 15_000, neverStarted);
   }
 
   resumeTask(req: ResumeTaskRequest): Promise<TaskStep> {
-    return this.unary<TaskStep>((c, md, opts, done) => c.resumeTask(req, md, opts, done), req.windowMs + 15_000);
+    return this.unary<TaskStep>((c, md, opts, done) => c.resumeTask(req, md, opts, done), req.windowMs + 15_000, neverStarted);
   }
 
   getTask(principal: string, taskId: string): Promise<GetTaskResponse> {
@@ -324,14 +325,17 @@ export class RegistryLink {
    * every deployment). A registry that is unreachable before it answers is
    * skipped for the next target; the error clients see names no address.
    */
-  private unary<Res>(invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void, deadlineMs = 5_000): Promise<Res> {
+  private unary<Res>(
+    invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void,
+    deadlineMs = 5_000, retryable: (err: ServiceError) => boolean = () => true,
+  ): Promise<Res> {
     const tried = new Set<Target>();
     const once = (): Promise<Res> => new Promise((resolve, reject) => {
       const target = this.pickTarget(tried);
       tried.add(target);
       invoke(target.client, this.metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
         if (!err) return resolve(res);
-        if (err.code === status.UNAVAILABLE && tried.size < this.targets.length) return resolve(once());
+        if (err.code === status.UNAVAILABLE && tried.size < this.targets.length && retryable(err)) return resolve(once());
         reject(clientFacing(err));
       });
     });
@@ -347,6 +351,11 @@ export class RegistryLink {
       t.client.close();
     }
   }
+}
+
+/** A refusal before the registry ran anything: a draining registry, or no connection at all. */
+function neverStarted(err: ServiceError): boolean {
+  return /draining|No connection established|ECONNREFUSED|Failed to connect/i.test(err.details ?? '');
 }
 
 /** The error the dispatcher sees: grpc's details name internal addresses, so UNAVAILABLE gets a plain text. */
