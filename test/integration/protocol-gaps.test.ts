@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ElicitRequestSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { fixtureStdio, startEdge, startRegistry, waitForTools, type EdgeHandle } from '../harness/gateway.js';
 import { connectClient, INIT, rpc } from '../harness/mcp.js';
 import { ROOT, startProcess, stopAll, waitFor, waitForLine, writeConfig } from '../harness/processes.js';
@@ -26,9 +26,9 @@ describe('protocol gaps: serverInfo of per-server views, per_client list_changed
     // A modern-only (2026-07-28) upstream over HTTP, for the reverse MRTR translation.
     const modern = startProcess(process.execPath, ['--import', import.meta.resolve('tsx'), join(ROOT, 'test/fixtures/modern-upstream.ts'), '--port', '0']);
     const port = (await waitForLine(modern, /^listening (\d+)/, 'modern fixture'))[1];
-    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fwd', 'tasks')}${fixtureStdio('chg', 'changing', [], '    session: per_client\n')}${fixtureStdio('b1', 'basic')}${fixtureStdio('rec', 'recorder', ['--record', record])}  modern:\n    url: http://127.0.0.1:${port}/mcp\n`));
+    const registry = await startRegistry(writeConfig(`mcp_servers:\n${fixtureStdio('fwd', 'tasks')}${fixtureStdio('chg', 'changing', [], '    session: per_client\n')}${fixtureStdio('b1', 'basic')}${fixtureStdio('rec', 'recorder', ['--record', record])}${fixtureStdio('c1', 'conformance')}${fixtureStdio('c2', 'conformance')}  modern:\n    url: http://127.0.0.1:${port}/mcp\n`));
     edge = await startEdge(registry.url);
-    await waitForTools(edge.url, ['fwd__', 'chg__', 'modern__', 'b1__', 'rec__']);
+    await waitForTools(edge.url, ['fwd__', 'chg__', 'modern__', 'b1__', 'rec__', 'c1__', 'c2__']);
   });
   after(stopAll);
 
@@ -140,5 +140,22 @@ describe('protocol gaps: serverInfo of per-server views, per_client list_changed
       return seen.includes('tasks/cancel') ? seen : undefined;
     });
     assert.ok(log.includes('tasks/get') && log.includes('tasks/update'), JSON.stringify(log));
+  });
+
+  test('a subscription by a renamed URI hears resources/updated under that name', async () => {
+    const client = await connectClient(`${edge.url}/mcp`, 'http');
+    try {
+      const renamed = 'mcpgw://c1/test%3A%2F%2Fwatched-resource';
+      assert.ok((await client.listResources()).resources.some((r) => r.uri === renamed));
+      const heard: string[] = [];
+      client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => { heard.push(n.params.uri); });
+      await client.subscribeResource({ uri: renamed });
+      const touched = await client.callTool({ name: 'c1__touch_watched_resource', arguments: {} });
+      assert.equal((touched.content as { text: string }[])[0]!.text, 'updated sent', 'the shared upstream session was subscribed (by the upstream URI)');
+      await waitFor('resources/updated at the client', () => heard.length > 0 || undefined, 10_000);
+      assert.deepEqual(heard, [renamed]);
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -183,7 +183,10 @@ export class Dispatcher {
         if (typeof params.uri !== 'string') return fail(invalidParams(`${method} needs "uri" (a string)`));
         const target = this.resourceTarget(ctx, params.uri);
         if (!target) return this.unknown(ctx, 'resource', params.uri);
-        const outcome = await this.forward(ctx, msg, target.server, { ...params, uri: target.uri }, `resource ${params.uri}`);
+        // A subscription by a renamed URI: the registry sends its resources/updated under that name.
+        const renamed = target.uri !== params.uri && method !== 'resources/read';
+        const forwarded = renamed ? { ...params, uri: target.uri, _meta: { ...(params._meta as object | undefined), 'mcpgw/clientUri': params.uri } } : { ...params, uri: target.uri };
+        const outcome = await this.forward(ctx, msg, target.server, forwarded, `resource ${params.uri}`);
         // A renamed URI reads back under the name it was asked by (the contents the upstream gives carry its own).
         return target.uri !== params.uri && method === 'resources/read' ? renameContents(outcome, target.uri, params.uri) : outcome;
       }

@@ -230,9 +230,10 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     if (upstream.state === 'connecting') await upstream.whenUp(Math.min(COLD_START_WAIT_MS, ctx?.timeoutMs || COLD_START_WAIT_MS)).catch(() => {});
     // Shared upstreams hear the first subscribe and the last unsubscribe of a URI only.
     const uri = typeof params.uri === 'string' ? params.uri : undefined;
+    const alias = takeClientUri(params);
     if (!upstream.peer && uri && ctx?.sessionId && (method === 'resources/subscribe' || method === 'resources/unsubscribe')) {
       const tellUpstream = method === 'resources/subscribe'
-        ? upstreams.subscriptions.add(server, uri, ctx.sessionId)
+        ? upstreams.subscriptions.add(server, uri, ctx.sessionId, alias)
         : upstreams.subscriptions.remove(server, uri, ctx.sessionId);
       if (!tellUpstream) {
         call.write(resultEvent('{}', false));
@@ -514,4 +515,14 @@ function gatekeeper(deps: RegistryDeps): ServerInterceptor {
       });
     },
   });
+}
+
+/** The edge's `_meta["mcpgw/clientUri"]` (the aggregate's renamed URI a client subscribed by), taken out of the upstream's params. */
+function takeClientUri(params: Record<string, unknown>): string | undefined {
+  const meta = params._meta as Record<string, unknown> | undefined;
+  if (!meta || !('mcpgw/clientUri' in meta)) return undefined;
+  const { 'mcpgw/clientUri': alias, ...rest } = meta;
+  if (Object.keys(rest).length > 0) params._meta = rest;
+  else delete params._meta;
+  return typeof alias === 'string' ? alias : undefined;
 }
