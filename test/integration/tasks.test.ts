@@ -212,7 +212,7 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
       return { ...r, json: data ? JSON.parse(data.slice(6)) : undefined };
     };
     const init = await rpc(`${a.url}/mcp`, INIT, auth);
-    assert.deepEqual(init.json.result.capabilities.tasks, { cancel: {}, requests: { tools: { call: {} } } });
+    assert.deepEqual(init.json.result.capabilities.tasks, { list: {}, cancel: {}, requests: { tools: { call: {} } } });
     const sid = init.headers.get('mcp-session-id')!;
     const h = { ...auth, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' };
     await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', method: 'notifications/initialized' }, h);
@@ -233,6 +233,15 @@ describe('tasks across edges (Redis, link token, two principals)', () => {
     assert.equal(cancelled.json.result.status, 'cancelled');
     const again = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 7, method: 'tasks/cancel', params: { taskId: task.taskId } }, h);
     assert.equal(again.json.error?.code, -32602);
+    // tasks/list: the principal's tasks, newest first; another principal's session lists none of them.
+    const listed = await rpc(`${b.url}/mcp`, { jsonrpc: '2.0', id: 9, method: 'tasks/list', params: {} }, h);
+    const ids = (listed.json.result.tasks as { taskId: string; ttl: number }[]).map((t) => t.taskId);
+    assert.ok(ids.includes(task.taskId) && ids.includes(long.json.result.task.taskId), JSON.stringify(listed.json));
+    assert.ok(ids.indexOf(long.json.result.task.taskId) < ids.indexOf(task.taskId), 'newest first');
+    const bobInit = await rpc(`${a.url}/mcp`, INIT, { authorization: `Bearer ${keys.bob!}` });
+    const bobH = { authorization: `Bearer ${keys.bob!}`, 'mcp-session-id': bobInit.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
+    const bobs = await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', id: 10, method: 'tasks/list', params: {} }, bobH);
+    assert.ok(!(bobs.json.result.tasks as { taskId: string }[]).some((t) => ids.includes(t.taskId)), 'none of alice\'s tasks');
     // Without a task param the same tool answers as before.
     const plain = await rpc(`${a.url}/mcp`, { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'conf__greet', arguments: { name: 'Ann' } } }, h);
     assert.equal(text(plain.json.result), 'Hello, Ann!');

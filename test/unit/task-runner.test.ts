@@ -61,6 +61,8 @@ test('a call still running after the window is a task: durable, private, and its
   assert.equal(rec?.status, 'completed');
   assert.match(JSON.stringify(rec?.result), /slow/);
   assert.equal(await r.cancel('mallory', task.taskId), false, 'another principal cannot cancel it');
+  assert.deepEqual((await store.list('alice', 10)).map((t) => t.id), [task.taskId], 'listed for its principal (2025 tasks/list)');
+  assert.deepEqual(await store.list('mallory', 10), []);
 });
 
 test('a result over MCPGW_TASK_RESULT_MAX_BYTES fails the task instead of being stored', async () => {

@@ -168,6 +168,7 @@ export class Dispatcher {
       }
       case 'tasks/get':
       case 'tasks/result':
+      case 'tasks/list':
       case 'tasks/cancel':
         if (ctx.era === 'legacy' && this.deps.legacyTasks) return this.deps.legacyTasks.handle(ctx.principal.id, msg, ctx.signal, this.deps.callTimeoutMs, ctx.notify);
         return fail({ code: ErrorCode.MethodNotFound, message: `Method not found: ${method}` });

@@ -42,6 +42,7 @@ import {
   type TaskStep,
   type GetTaskResponse,
   type TaskAck,
+  type ListTasksResponse,
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
@@ -317,6 +318,10 @@ export class RegistryLink {
 
   cancelTask(principal: string, taskId: string): Promise<TaskAck> {
     return this.unary<TaskAck>((c, md, opts, done) => c.cancelTask({ principal, taskId }, md, opts, done));
+  }
+
+  listTasks(principal: string): Promise<ListTasksResponse> {
+    return this.unary<ListTasksResponse>((c, md, opts, done) => c.listTasks({ principal, limit: 0 }, md, opts, done));
   }
 
   /**

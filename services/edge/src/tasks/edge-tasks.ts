@@ -6,7 +6,7 @@
 // task started through one edge is polled, answered, cancelled and fetched
 // through any other, and outlives the edge that started it.
 import type { ServiceError } from '@grpc/grpc-js';
-import type { CallToolRequest, GetTaskResponse, ResumeTaskRequest, StartTaskRequest, TaskAck, TaskStep } from '@mcpgw/proto/registry';
+import type { CallToolRequest, GetTaskResponse, ListTasksResponse, ResumeTaskRequest, StartTaskRequest, TaskAck, TaskStep } from '@mcpgw/proto/registry';
 import { TaskStep_Kind } from '@mcpgw/proto/registry';
 import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
@@ -37,6 +37,7 @@ export interface TaskLink {
   getTask(principal: string, taskId: string): Promise<GetTaskResponse>;
   updateTask(principal: string, taskId: string, inputResponsesJson: Buffer): Promise<TaskAck>;
   cancelTask(principal: string, taskId: string): Promise<TaskAck>;
+  listTasks(principal: string): Promise<ListTasksResponse>;
 }
 
 export interface EdgeTasksOptions {

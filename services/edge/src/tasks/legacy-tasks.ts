@@ -6,8 +6,8 @@
 // `related-task` marker) or its error; `tasks/cancel` returns the cancelled
 // Task. A task that needs input asks it on the tasks/result stream, as
 // 2025-11-25 has it: each input request becomes a server-to-client request
-// (`_meta` related-task) whose answer is the task's tasks/update. Not served:
-// `tasks/list` (not advertised).
+// (`_meta` related-task) whose answer is the task's tasks/update. `tasks/list`
+// lists the principal's tasks, newest first (one page of at most 100).
 import type { CallToolRequest } from '@mcpgw/proto/registry';
 import { TaskStep_Kind } from '@mcpgw/proto/registry';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
@@ -19,8 +19,8 @@ const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 /** Ids of the input requests a 2025 session's tasks/result stream carries: `mcpgw-task:<taskId>:<key>`. */
 const ASK_PREFIX = 'mcpgw-task:';
 /** What a 2025 session's initialize result says the gateway does with tasks. */
-export const LEGACY_TASKS_CAPABILITY = { cancel: {}, requests: { tools: { call: {} } } };
-export const LEGACY_TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/cancel']);
+export const LEGACY_TASKS_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
+export const LEGACY_TASK_METHODS: ReadonlySet<string> = new Set(['tasks/get', 'tasks/result', 'tasks/cancel', 'tasks/list']);
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 const MAX_TASK_ID = 256;
 
@@ -76,6 +76,14 @@ export class LegacyTasks {
 
   /** tasks/get, tasks/result, tasks/cancel of a 2025 session; `notify` is the tasks/result stream (input requests go there). */
   async handle(principal: string, msg: JsonRpcRequest, signal: AbortSignal | undefined, waitMs: number, notify?: (json: string) => void): Promise<Outcome> {
+    if (msg.method === 'tasks/list') {
+      try {
+        const r = await this.opts.link.listTasks(principal);
+        return ok(JSON.stringify({ tasks: r.tasksJson.map((b) => asLegacyTask(JSON.parse(b.toString('utf8')) as Record<string, unknown>)) }));
+      } catch (err) {
+        return fail({ code: ErrorCode.RegistryUnavailable, message: `mcpgw: tasks are unavailable: ${(err as Error).message}` });
+      }
+    }
     const taskId = msg.params?.taskId;
     if (typeof taskId !== 'string' || taskId === '' || taskId.length > MAX_TASK_ID) {
       return fail({ code: ErrorCode.InvalidParams, message: `Invalid params: ${msg.method} needs "taskId" (a string of at most ${MAX_TASK_ID} characters)` });

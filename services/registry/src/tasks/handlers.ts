@@ -5,7 +5,7 @@
 import { credentials, Metadata, status, type ChannelCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import {
   RegistryClient,
-  type CancelTaskRequest, type GetTaskRequest, type GetTaskResponse, type RegistryServer, type ResumeTaskRequest,
+  type CancelTaskRequest, type GetTaskRequest, type GetTaskResponse, type ListTasksRequest, type ListTasksResponse, type RegistryServer, type ResumeTaskRequest,
   type StartTaskRequest, type TaskAck, type TaskStep, type UpdateTaskRequest,
 } from '@mcpgw/proto/registry';
 import type { Logger } from '@mcpgw/common/logger';
@@ -13,7 +13,9 @@ import { TaskError, taskJson, type TaskRunner } from './task-runner.js';
 import { TERMINAL, type TaskStore } from './task-store.js';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
 
-export type TaskHandlers = Pick<RegistryServer, 'startTask' | 'resumeTask' | 'getTask' | 'updateTask' | 'cancelTask'>;
+export type TaskHandlers = Pick<RegistryServer, 'startTask' | 'resumeTask' | 'getTask' | 'updateTask' | 'cancelTask' | 'listTasks'>;
+/** tasks/list pages: the newest this many. */
+const LIST_MAX = 100;
 
 export interface TaskHandlerDeps {
   runner: TaskRunner;
@@ -85,6 +87,15 @@ export function taskHandlers(deps: TaskHandlerDeps): TaskHandlers {
       void answer(cb, ownerOf(r.taskId).then((address) => address && !call.metadata.get('x-mcpgw-forwarded').length
         ? new Promise<TaskAck>((resolve, reject) => peer(address).updateTask(r, forwarded(call.metadata), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(fromPeer(err)) : resolve(res))))
         : runner.update(r.principal, r.taskId, r.inputResponsesJson).then((found) => ({ found }))));
+    },
+
+    listTasks(call: ServerUnaryCall<ListTasksRequest, ListTasksResponse>, cb: sendUnaryData<ListTasksResponse>) {
+      const { principal, limit } = call.request;
+      const n = Math.min(limit || LIST_MAX, LIST_MAX);
+      void answer(cb, store.list(principal, n).then((recs) => ({
+        // A task this replica runs is fresher here than in the store.
+        tasksJson: recs.map((r) => Buffer.from(JSON.stringify(taskJson(runner.local(r.id) ?? r, false)))),
+      })));
     },
 
     cancelTask(call: ServerUnaryCall<CancelTaskRequest, TaskAck>, cb: sendUnaryData<TaskAck>) {

@@ -2,7 +2,11 @@
 // through them, every edge sees the same task), memory otherwise (one
 // registry; any number of edges). A record expires at createdAt + ttlMs: the
 // spec lets a server forget a task after its TTL and forbids doing so earlier.
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+
+/** A principal's task index lives at most this long after its last task was written (the longest task TTL). */
+const MAX_INDEX_LIFE_MS = 24 * 60 * 60_000;
 
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -51,6 +55,8 @@ export interface TaskStore {
   /** Writes the whole record; it expires at createdAt + ttlMs. */
   put(rec: TaskRecord): Promise<void>;
   delete(id: string): Promise<void>;
+  /** A principal's visible tasks, newest first, at most `limit`. */
+  list(principal: string, limit: number): Promise<TaskRecord[]>;
   /** The owner `instance` is alive for `ttlMs` more (a heartbeat); `alive` asks. Memory: one registry, always alive. */
   beat(instance: string, ttlMs: number): Promise<void>;
   alive(instance: string): Promise<boolean>;
@@ -90,6 +96,13 @@ export class MemoryTaskStore implements TaskStore {
     this.records.delete(id);
   }
 
+  async list(principal: string, limit: number): Promise<TaskRecord[]> {
+    const now = Date.now();
+    return [...this.records.values()].filter((r) => r.exp > now).map((r) => JSON.parse(r.json) as TaskRecord)
+      .filter((r) => r.principal === principal && r.visible)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
+  }
+
   async beat(): Promise<void> {}
 
   async alive(): Promise<boolean> {
@@ -116,6 +129,27 @@ export class RedisTaskStore implements TaskStore {
 
   async put(rec: TaskRecord): Promise<void> {
     await this.redis.set(this.key(rec.id), JSON.stringify(rec), 'PXAT', expiresAt(rec));
+    // The principal's index (tasks/list): scored by creation, trimmed of expired entries when read.
+    if (rec.visible) {
+      const index = this.indexKey(rec.principal);
+      await this.redis.zadd(index, Date.parse(rec.createdAt), rec.id);
+      await this.redis.pexpireat(index, Date.now() + MAX_INDEX_LIFE_MS);
+    }
+  }
+
+  private indexKey(principal: string): string {
+    return `${this.prefix}tasks-of:{${createHash('sha256').update(principal).digest('base64url').slice(0, 22)}}`;
+  }
+
+  async list(principal: string, limit: number): Promise<TaskRecord[]> {
+    const index = this.indexKey(principal);
+    const ids = await this.redis.zrevrange(index, 0, limit * 2);
+    if (ids.length === 0) return [];
+    const values = await Promise.all(ids.map((id) => this.redis.get(this.key(id))));
+    const gone = ids.filter((_, i) => values[i] === null);
+    if (gone.length > 0) await this.redis.zrem(index, ...gone);
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as TaskRecord)
+      .filter((r) => r.principal === principal).slice(0, limit);
   }
 
   async delete(id: string): Promise<void> {
