@@ -6,8 +6,9 @@
 //   2. 0.2.0-alpha `server --requirements 2025-11-25` (gating);
 //   3. 0.2.0-alpha `server --requirements 2026-07-28` (gating; CONFORMANCE_2026_REQUIRED=0
 //      reports it only).
-// Gating counts the scenarios the requirement set scores; the suite's "Not
-// scored" ones (tasks extension, pending) are reported next to each total.
+// Gating counts the scenarios the requirement set scores and, since the tasks
+// extension landed (issue 22, docs/tasks.md), the suite's whole Total: the "Not
+// scored" scenarios (tasks extension, pending) must pass too.
 // CONFORMANCE_OUT=dir keeps each run's output and per-scenario checks there;
 // CONFORMANCE_ONLY=2,3 runs only those totals; CONFORMANCE_VERBOSE=1 adds --verbose.
 import { spawn } from 'node:child_process';
@@ -56,8 +57,19 @@ function required(out: string): { passed: number; failed: number; scenarios: num
 }
 
 const summary = (out: string) => out.split('\n').filter((l) => /^[✓✗⚠] |^Total: |pass rate|[Rr]equired|[Nn]ot scored/.test(l.trim())).join('\n');
-/** Gating: the suite failed, or a scored scenario has a failed check (not-scored ones are reported only). */
-const failedAny = (r: { code: number | null; out: string }) => r.code !== 0 || required(r.out).failed > 0;
+/** The suite's own Total line: every scenario it ran, scored or not (the tasks extension included). */
+function total(out: string): { passed: number; failed: number } | undefined {
+  const m = /^Total: (\d+) passed, (\d+) failed/m.exec(out.split('\n').filter((l) => /^Total: /.test(l.trim())).pop()?.trim() ?? '');
+  return m ? { passed: Number(m[1]), failed: Number(m[2]) } : undefined;
+}
+/** The tasks extension's scenarios (io.modelcontextprotocol/tasks), one line each. */
+const tasksLines = (out: string) => [...out.matchAll(/^[✓✗⚠] (tasks-\S+): (\d+) passed, (\d+) failed/gm)].map((m) => `  ${m[1]}: ${m[2]} passed, ${m[3]} failed`);
+/**
+ * Gating: the suite failed, a scored scenario has a failed check, or (since
+ * tasks landed, issue 22) any check of the suite's Total failed, not-scored
+ * scenarios included.
+ */
+const failedAny = (r: { code: number | null; out: string }) => r.code !== 0 || required(r.out).failed > 0 || (total(r.out)?.failed ?? 0) > 0;
 
 const RUNS: Run[] = [
   { label: 'suite 0.1.16, active', suite: SUITE_0_1, args: [], gating: true },
@@ -92,9 +104,11 @@ try {
     if (OUT_DIR) writeFileSync(join(OUT_DIR, `run-${i + 1}.txt`), result.out);
     console.log(`\n--- ${run.label} ---`);
     console.log(summary(result.out));
-    const total = result.out.split('\n').filter((l) => /^Total: /.test(l.trim())).pop()?.trim() ?? `no total (exit ${result.code})`;
+    const totalLine = result.out.split('\n').filter((l) => /^Total: /.test(l.trim())).pop()?.trim() ?? `no total (exit ${result.code})`;
     const req = required(result.out);
-    totals.push(`${run.label}: ${total}; scored: ${req.passed} passed, ${req.failed} failed in ${req.scenarios} scenarios${req.failing.length ? ` (failing: ${req.failing.join(', ')})` : ''}${req.notScored ? `; ${req.notScored}` : ''}${result.code ? ` [exit ${result.code}]` : ''}`);
+    const tasks = tasksLines(result.out);
+    if (tasks.length > 0) console.log(`tasks extension (io.modelcontextprotocol/tasks), through the gateway's gateway-run tasks:\n${tasks.join('\n')}`);
+    totals.push(`${run.label}: ${totalLine}; scored: ${req.passed} passed, ${req.failed} failed in ${req.scenarios} scenarios${req.failing.length ? ` (failing: ${req.failing.join(', ')})` : ''}${req.notScored ? `; ${req.notScored}` : ''}${result.code ? ` [exit ${result.code}]` : ''}`);
     if (failedAny(result)) {
       if (run.gating) failed = true;
       console.log(result.out.split('=== Failed Checks ===')[1] ?? result.out.slice(-4000));

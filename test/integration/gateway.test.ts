@@ -161,7 +161,9 @@ mcp_servers:
     assert.match(call.stdout, /"inspected"/);
     for (const [url, transport] of [[`${edge.url}/mcp`, 'http'], [`${edge.url}/mcp/`, 'sse']] as const) {
       const resources = await run(process.execPath, [cli, '--cli', url, '--transport', transport, '--method', 'resources/list'], { timeout: 60_000 });
-      assert.match(resources.stdout, /demo:\/\/readme/);
+      // Both upstreams list demo://readme: the aggregate lists it once per server, renamed reversibly (docs/tasks.md).
+      assert.match(resources.stdout, /mcpgw:\/\/local\/demo%3A%2F%2Freadme/);
+      assert.match(resources.stdout, /mcpgw:\/\/remote\/demo%3A%2F%2Freadme/);
       const prompts = await run(process.execPath, [cli, '--cli', url, '--transport', transport, '--method', 'prompts/list'], { timeout: 60_000 });
       assert.match(prompts.stdout, /"local__greet"/);
     }

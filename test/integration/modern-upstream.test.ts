@@ -42,14 +42,14 @@ describe('modern-only (2026-07-28) upstreams', () => {
     const registry = await startRegistry(cfg, { MCPGW_PING_INTERVAL_MS: '300' });
     const edge = await startEdge(registry.url);
     const names = await waitForTools(edge.url, ['modern__', 'legacy__', 'pinned__']);
-    // Every page of the modern upstream's tools/list (page size 2): 6 named tools + tool_000..tool_004.
+    // Every page of the modern upstream's tools/list (page size 2): 9 named tools + tool_000..tool_004.
     for (const n of ['modern__echo', 'modern__progress', 'modern__route', 'modern__tool_000', 'modern__tool_004', 'legacy__echo']) assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
 
     const view = await servers(edge.url);
     const by = (n: string) => view.find((s) => s.name === n)!;
     assert.equal(by('modern').era, '2026-07-28');
     assert.equal(by('modern').state, 'ready');
-    assert.equal(by('modern').tools, 11);
+    assert.equal(by('modern').tools, 14);
     assert.notEqual(by('legacy').era, '2026-07-28');
     assert.equal(by('legacy').state, 'ready');
     // protocol: 2026 against a 2025-era upstream: down, and the error says why.

@@ -36,6 +36,8 @@ import { registerOAuth, type OAuthDeps } from './oauth/routes.js';
 import { registerConnectPages, registerConnections, type ConnectLink } from './oauth/connect.js';
 import { TokenExchanger } from './oauth/token-exchange.js';
 import { CallShipper, type RecordCalls } from './pipeline/call-log.js';
+import { EdgeTasks, type TaskLink, type TaskMode } from './tasks/edge-tasks.js';
+import { LegacyTasks } from './tasks/legacy-tasks.js';
 
 export interface EdgeOptions {
   catalog: CatalogView;
@@ -72,6 +74,8 @@ export interface EdgeOptions {
   stateSecret?: string;
   /** How long an MRTR requestState, and the call held for it, lives (default 5 min). */
   mrtrHoldMs?: number;
+  /** Tasks (docs/tasks.md); served when the registry link has the task RPCs. */
+  tasks?: { mode: TaskMode; windowMs: number };
   /** OpenAI-compatible /v1 endpoints over the config's `model_list`; absent: not served. */
   llm?: { providers: Providers; maxSteps: number };
   /** `gateway.auth.login`: the gateway's own authorization server (issue 20); absent: not served. */
@@ -106,8 +110,13 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
   const { metrics } = opts;
   const { streams } = opts;
   const audit = new Audit(opts.log, metrics, opts.records ? new CallShipper(opts.records, opts.log, opts.instanceId) : undefined);
+  // Tasks (docs/tasks.md) when the registry link has the task RPCs (the in-process tests' fakes may not).
+  const taskLink = opts.registry as RegistryCalls & Partial<TaskLink>;
+  const taskMode = opts.tasks?.mode ?? 'declared';
+  const tasksOn = taskLink.startTask !== undefined && taskMode !== 'off';
+  const legacyTasks = tasksOn ? new LegacyTasks({ link: taskLink as TaskLink, mode: taskMode }) : undefined;
   const dispatcher = new Dispatcher({ catalog: opts.catalog, registry: opts.registry, sessions: opts.sessions, metrics, log: opts.log, limiter: opts.limiter, audit, callTimeoutMs: opts.callTimeoutMs, tracing: opts.tracing,
-    exchanger: new TokenExchanger(opts.gateway.login) });
+    exchanger: new TokenExchanger(opts.gateway.login), legacyTasks });
   const deps: TransportDeps = { dispatcher, registry: opts.registry, sessions: opts.sessions, catalog: opts.catalog, metrics, log: opts.log, audit, instanceId: opts.instanceId, streams, bus: opts.bus,
     events: opts.events, sharedEvents: opts.sharedEvents, resumeWindowMs: opts.callTimeoutMs + 5_000, limits: opts.limits,
     sseStreams: new SlotCounter(opts.limits.maxSsePerPrincipal, opts.limits.maxSseStreams), sessionCalls: new SlotCounter(opts.limits.maxCallsPerSession) };
@@ -194,7 +203,12 @@ export function buildApp(opts: EdgeOptions): FastifyInstance {
       onKeyRevoked: opts.connect && ((principal) => void opts.connect!.disconnect({ principal, server: '' }).catch((err: Error) => opts.log.warn({ principal, err: err.message }, 'dropping the revoked key\'s upstream tokens failed'))) });
     // CORS preflights without an allowed Origin (the cors hook answers the others).
     mcp.route({ method: 'OPTIONS', url: '*', handler: async (_req, reply) => reply.code(204).header('allow', 'GET, POST, DELETE, OPTIONS').send() });
-    const modern = createModernAdapter(deps, { sealer: createStateSealer([opts.stateSecret ?? randomBytes(32)]), holdMs: opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS, callTimeoutMs: opts.callTimeoutMs });
+    const sealer = createStateSealer([opts.stateSecret ?? randomBytes(32)]);
+    const holdMs = opts.mrtrHoldMs ?? DEFAULT_STATE_TTL_MS;
+    const tasks = tasksOn
+      ? new EdgeTasks({ link: taskLink as TaskLink, sealer, log: opts.log, mode: taskMode, windowMs: opts.tasks?.windowMs ?? 250, holdMs })
+      : undefined;
+    const modern = createModernAdapter(deps, { sealer, holdMs, callTimeoutMs: opts.callTimeoutMs, tasks });
     const streamGet = registerStreamableHttp(mcp, deps, MCP_PREFIXES, opts.sessionTtlMs, modern);
     registerLegacySse(mcp, deps, {
       get: [...MCP_PREFIXES, '/sse', '/servers/:name/sse'],

@@ -4,6 +4,7 @@
 import type { CatalogEvent, ServerCatalog } from '@mcpgw/proto/registry';
 import { exposedName } from '@mcpgw/common/naming';
 import { Access } from './identity/access.js';
+import { mapResourceTemplate, mapResourceUri } from './catalog/resource-uris.js';
 
 export type ListName = 'tools' | 'prompts' | 'resources';
 
@@ -25,6 +26,8 @@ interface Entry {
   name?: string;
   /** The item as the aggregate lists it. */
   item: Named;
+  /** The upstream's own URI (or template) when the aggregate lists it renamed (catalog/resource-uris.ts). */
+  raw?: string;
 }
 
 interface Built {
@@ -52,7 +55,11 @@ export interface View {
   /** Tool name -> the tool as listed (its inputSchema: 2026 Mcp-Param-* headers mirror marked arguments). */
   toolDefs: Map<string, Named>;
   prompts: Map<string, ToolRoute>;
-  /** Resource URI -> server. URIs are not renamed (yet); the first server wins. */
+  /**
+   * Resource URI -> server: as listed (a URI two servers list is renamed per
+   * server on the aggregate, catalog/resource-uris.ts), plus the upstream's own
+   * URI of a renamed one, which reads from the first server by name.
+   */
   resources: Map<string, string>;
   /** Resource template URI pattern -> server (for completion/complete by ref/resource). */
   templates: Map<string, string>;
@@ -69,6 +76,8 @@ export class CatalogView {
   /** Filtered views by `${server ?? ''}\0${access.key}`; dropped on every catalog change. */
   private scoped = new Map<string, View>();
   private readonly listeners = new Set<(changed: ChangeSet) => void>();
+  /** Parsed upstream serverInfo by server, with the catalog hash it was parsed from. */
+  private readonly infos = new Map<string, { hash: string; info: UpstreamInfo | undefined }>();
   version = 0;
   /** True once the first snapshot arrived; never goes back (readiness). */
   ready = false;
@@ -134,6 +143,26 @@ export class CatalogView {
     return v.toolsList;
   }
 
+  /**
+   * The upstream's own serverInfo (name, version, title) and instructions, from
+   * its initialize (or discover) result: a per-server view is a transparent
+   * endpoint of that server, so it says who it is (issue 22).
+   */
+  upstreamInfo(name: string): UpstreamInfo | undefined {
+    const s = this.servers.get(name);
+    if (!s || s.serverInfoJson.length === 0) return undefined;
+    const cached = this.infos.get(name);
+    if (cached && cached.hash === s.hash) return cached.info;
+    const info = parseUpstreamInfo(s.serverInfoJson);
+    this.infos.set(name, { hash: s.hash, info });
+    return info;
+  }
+
+  /** A 2026-07-28 upstream: its calls may ask the client for input (reverse MRTR), so a 2025 client's call to it streams. */
+  isModern(name: string): boolean {
+    return this.upstreamInfo(name)?.protocolVersion === '2026-07-28';
+  }
+
   /** `session: per_client` servers: their calls may carry server-to-client traffic. */
   isPerClient(name: string): boolean {
     return this.servers.get(name)?.perClient ?? false;
@@ -194,6 +223,8 @@ export class CatalogView {
         `{"tools":${s.toolsJson.length ? s.toolsJson.toString('utf8') : '[]'}}`,
       ));
     }
+    renameCollisions(b.resources, 'uri', mapResourceUri);
+    renameCollisions(b.templates, 'uriTemplate', mapResourceTemplate);
     b.aggregate = viewOf(b.tools, b.prompts, b.resources, b.templates);
     return b;
   }
@@ -211,6 +242,8 @@ function viewOf(tools: Entry[], prompts: Entry[], resources: Entry[], templates:
   const byKey = (entries: Entry[], key: 'uri' | 'uriTemplate') => {
     const m = new Map<string, string>();
     for (const e of entries) if (!m.has(e.item[key] as string)) m.set(e.item[key] as string, e.server);
+    // The upstream's own URI of a renamed one: the first server by name, as before renaming.
+    for (const e of entries) if (e.raw !== undefined && !m.has(e.raw)) m.set(e.raw, e.server);
     return m;
   };
   return {
@@ -246,4 +279,44 @@ function parseList(bytes: Buffer): Named[] {
   if (bytes.length === 0) return [];
   const value: unknown = JSON.parse(bytes.toString('utf8'));
   return Array.isArray(value) ? (value.filter((v) => v && typeof v === 'object') as Named[]) : [];
+}
+
+export interface UpstreamInfo {
+  serverInfo: { name: string; version: string; title?: string };
+  instructions?: string;
+  /** Set by the registry for 2026-07-28 upstreams. */
+  protocolVersion?: string;
+}
+
+/** serverInfo from an initialize result (`serverInfo`) or a 2026 discover result (`_meta["io.modelcontextprotocol/serverInfo"]`). */
+export function parseUpstreamInfo(json: Buffer): UpstreamInfo | undefined {
+  try {
+    const r = JSON.parse(json.toString('utf8')) as { serverInfo?: Record<string, unknown>; instructions?: unknown; protocolVersion?: unknown; _meta?: Record<string, Record<string, unknown> | undefined> };
+    const si = r.serverInfo ?? r._meta?.['io.modelcontextprotocol/serverInfo'];
+    if (!si || typeof si.name !== 'string' || typeof si.version !== 'string') return undefined;
+    return {
+      serverInfo: { name: si.name, version: si.version, ...(typeof si.title === 'string' ? { title: si.title } : {}) },
+      ...(typeof r.instructions === 'string' && r.instructions ? { instructions: r.instructions } : {}),
+      ...(typeof r.protocolVersion === 'string' ? { protocolVersion: r.protocolVersion } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** URIs (or templates) that more than one server lists are renamed on the aggregate, one per server (reversibly). */
+function renameCollisions(entries: Entry[], key: 'uri' | 'uriTemplate', rename: (server: string, uri: string) => string): void {
+  const servers = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const k = e.item[key] as string;
+    let s = servers.get(k);
+    if (!s) servers.set(k, (s = new Set()));
+    s.add(e.server);
+  }
+  for (const e of entries) {
+    const k = e.item[key] as string;
+    if (servers.get(k)!.size < 2) continue;
+    e.raw = k;
+    e.item = { ...e.item, [key]: rename(e.server, k) };
+  }
 }

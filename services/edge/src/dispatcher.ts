@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import type { CallEvent, CallContext } from '@mcpgw/proto/registry';
+import type { CallEvent, CallContext, CallToolRequest } from '@mcpgw/proto/registry';
 import { ErrorCode, progressText, requestText, type JsonRpcError, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import type { Tracing } from '@mcpgw/common/tracing';
@@ -19,6 +19,9 @@ import type { Limiter } from './pipeline/limits.js';
 import { fail, ok, type Outcome } from './pipeline/outcome.js';
 import type { EdgeMetrics } from './metrics.js';
 import { LOG_LEVELS } from './protocol.js';
+import { MAPPED_PREFIX, unmapResourceUri } from './catalog/resource-uris.js';
+import { CAPABILITIES } from './protocol.js';
+import { LEGACY_TASKS_CAPABILITY, type LegacyTasks } from './tasks/legacy-tasks.js';
 import type { RegistryLink } from './registry-client.js';
 
 /** What the edge asks of the registry per request (a fake of it drives the in-process pipeline tests). */
@@ -63,6 +66,8 @@ export interface RequestContext {
    * (`x-mcp-<server>-authorization`) is read from them for that server's calls only.
    */
   headers?: IncomingHttpHeaders;
+  /** This tools/call may become a task (tasks extension): the registry runs it (tasks/edge-tasks.ts). */
+  task?: (request: CallToolRequest) => Promise<Outcome>;
 }
 
 /** A server-to-client request of an upstream during a call (sampling, elicitation, roots). */
@@ -121,6 +126,8 @@ export interface DispatcherDeps {
   tracing?: Tracing;
   /** `auth_type: token_exchange` servers (issue 20): the caller's JWT exchanged at the edge (RFC 8693). */
   exchanger?: TokenExchanger;
+  /** 2025-11-25 experimental tasks for 2025-era sessions (docs/tasks.md); absent: not served. */
+  legacyTasks?: LegacyTasks;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -149,6 +156,11 @@ const NO_SESSION: SessionRecord = { id: '', v: '', t: 'http', p: '' };
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
+  /** What a 2025 session's initialize result declares: the gateway's fixed set, plus tasks when served. */
+  initializeCapabilities(): Record<string, unknown> {
+    return this.deps.legacyTasks ? { ...CAPABILITIES, tasks: LEGACY_TASKS_CAPABILITY } : CAPABILITIES;
+  }
+
   /** The policy chain's authorize step for every method: the view the principal may see. */
   private viewOf(ctx: RequestContext) {
     return this.deps.catalog.view(ctx.server, ctx.principal.access);
@@ -167,8 +179,20 @@ export class Dispatcher {
       case 'resources/templates/list': return ok(view.resourceTemplatesList);
       case 'tools/call': {
         if (typeof params.name !== 'string') return fail(invalidParams('tools/call needs "name" (a string)'));
+        // A 2025 session's task-augmented call (experimental tasks): the registry runs it as a task.
+        const task = params.task;
+        if (ctx.era === 'legacy' && this.deps.legacyTasks && typeof task === 'object' && task !== null && !Array.isArray(task)) {
+          const run = this.deps.legacyTasks.runner(view.toolDefs.get(params.name), task as Record<string, unknown>);
+          if (run) ctx = { ...ctx, task: run };
+        }
         return this.callTool(ctx, msg.id, params.name, params.arguments ?? {}, params._meta as Record<string, unknown> | undefined);
       }
+      case 'tasks/get':
+      case 'tasks/result':
+      case 'tasks/list':
+      case 'tasks/cancel':
+        if (ctx.era === 'legacy' && this.deps.legacyTasks) return this.deps.legacyTasks.handle(ctx.principal.id, msg, ctx.signal, this.deps.callTimeoutMs, ctx.notify);
+        return fail({ code: ErrorCode.MethodNotFound, message: `Method not found: ${method}` });
       case 'prompts/get': {
         if (typeof params.name !== 'string') return fail(invalidParams('prompts/get needs "name" (a string)'));
         const route = view.prompts.get(params.name);
@@ -179,9 +203,14 @@ export class Dispatcher {
       case 'resources/subscribe':
       case 'resources/unsubscribe': {
         if (typeof params.uri !== 'string') return fail(invalidParams(`${method} needs "uri" (a string)`));
-        const server = this.resourceServer(ctx, params.uri);
-        if (!server) return this.unknown(ctx, 'resource', params.uri);
-        return this.forward(ctx, msg, server, params, `resource ${params.uri}`);
+        const target = this.resourceTarget(ctx, params.uri);
+        if (!target) return this.unknown(ctx, 'resource', params.uri);
+        // A subscription by a renamed URI: the registry sends its resources/updated under that name.
+        const renamed = target.uri !== params.uri && method !== 'resources/read';
+        const forwarded = renamed ? { ...params, uri: target.uri, _meta: { ...(params._meta as object | undefined), 'mcpgw/clientUri': params.uri } } : { ...params, uri: target.uri };
+        const outcome = await this.forward(ctx, msg, target.server, forwarded, `resource ${params.uri}`);
+        // A renamed URI reads back under the name it was asked by (the contents the upstream gives carry its own).
+        return target.uri !== params.uri && method === 'resources/read' ? renameContents(outcome, target.uri, params.uri) : outcome;
       }
       case 'completion/complete': {
         const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
@@ -191,9 +220,11 @@ export class Dispatcher {
           return this.forward(ctx, msg, route.server, { ...params, ref: { ...ref, name: route.name } }, `prompt ${ref.name}`);
         }
         if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
-          const server = view.templates.get(ref.uri) ?? this.resourceServer(ctx, ref.uri);
+          const mapped = unmapResourceUri(ref.uri);
+          const server = view.templates.get(ref.uri) ?? this.resourceTarget(ctx, ref.uri)?.server;
           if (!server) return this.unknown(ctx, 'resource', ref.uri);
-          return this.forward(ctx, msg, server, params, `resource ${ref.uri}`);
+          const raw = mapped && mapped.server === server && ctx.server === undefined ? templateOf(ref.uri, mapped.server) : ref.uri;
+          return this.forward(ctx, msg, server, { ...params, ref: { ...ref, uri: raw } }, `resource ${ref.uri}`);
         }
         return fail(invalidParams('completion/complete needs "ref" of type ref/prompt (with name) or ref/resource (with uri)'));
       }
@@ -234,23 +265,47 @@ export class Dispatcher {
 
   /** The server a resource URI belongs to: listed URIs, else the per-server view's own server. */
   private resourceServer(ctx: RequestContext, uri: string): string | undefined {
-    return this.viewOf(ctx)?.resources.get(uri) ?? ctx.server;
+    return this.resourceTarget(ctx, uri)?.server;
   }
+
+  /**
+   * Where a resource URI goes, and as what: a listed URI to its server as is;
+   * on the aggregate, a mapped `mcpgw://<server>/…` URI (catalog/resource-uris.ts)
+   * to that server as the upstream's own URI, when the caller may see the server.
+   */
+  private resourceTarget(ctx: RequestContext, uri: string): { server: string; uri: string } | undefined {
+    const listed = this.viewOf(ctx)?.resources.get(uri);
+    if (listed) return { server: listed, uri: listed === unmapResourceUri(uri)?.server && ctx.server === undefined ? unmapResourceUri(uri)!.uri : uri };
+    if (ctx.server !== undefined) return { server: ctx.server, uri };
+    const mapped = unmapResourceUri(uri);
+    if (mapped && this.deps.catalog.visibleServer(mapped.server, ctx.principal.access)) return mapped;
+    return undefined;
+  }
+
 
   /** Whether answering `msg` may need a stream: its server is per_client (requests and log messages to the client). */
   mayNeedStream(ctx: RequestContext, msg: JsonRpcRequest): boolean {
+    // A 2025 session's tasks/result asks the client what its task needs (legacy-tasks.ts).
+    if (msg.method === 'tasks/result' && this.deps.legacyTasks && ctx.era === 'legacy') return true;
     const view = this.viewOf(ctx);
     if (!view) return false;
     const name = msg.params?.name;
     if (msg.method === 'tools/call' && typeof name === 'string') {
       const route = view.tools.get(name);
-      return route !== undefined && this.deps.catalog.isPerClient(route.server);
+      return route !== undefined && this.asksClient(route.server);
     }
-    return ctx.server !== undefined && this.deps.catalog.isPerClient(ctx.server);
+    return ctx.server !== undefined && this.asksClient(ctx.server);
+  }
+
+  /** per_client upstreams, and 2026-07-28 ones (reverse MRTR), may send the client requests during a call. */
+  private asksClient(server: string): boolean {
+    return this.deps.catalog.isPerClient(server) || this.deps.catalog.isModern(server);
   }
 
   /** The client's answer to a server-to-client request: to the registry that asked. */
   respond(ctx: RequestContext, msg: { id: JsonRpcId }): void {
+    // The answer to a task's input request asked on a 2025 session's tasks/result stream: the task's tasks/update.
+    if (this.deps.legacyTasks?.answers(ctx.principal.id, msg)) return;
     this.deps.registry.respond({ context: this.context(ctx, ''), id: String(msg.id), responseJson: Buffer.from(JSON.stringify(msg)) });
   }
 
@@ -278,7 +333,7 @@ export class Dispatcher {
     const session = ctx.session ?? NO_SESSION;
     const m = ctx.modern;
     const cc = m ? m.clientCapabilities : session.cc;
-    const withCapabilities = cc && server !== undefined && this.deps.catalog.isPerClient(server);
+    const withCapabilities = cc && server !== undefined && this.asksClient(server);
     return {
       principal: ctx.principal.id, sessionId: m ? m.sessionId : session.id,
       // A modern call is known to the registry by its own unique id (Cancel, the event log's stream).
@@ -351,7 +406,9 @@ export class Dispatcher {
       return exchanged;
     }
     try {
-      outcome = await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
+      outcome = ctx.task
+        ? await ctx.task(request)
+        : await this.relay(ctx, () => this.deps.registry.callTool(request, { deadlineMs, traceparent }), route.server, token, request.context);
     } finally {
       limited.release();
     }
@@ -545,4 +602,19 @@ function hashId(id: string): string {
 
 function invalidParams(message: string, data?: Record<string, unknown>): JsonRpcError {
   return { code: ErrorCode.InvalidParams, message: `Invalid params: ${message}`, ...(data ? { data } : {}) };
+}
+
+/** The upstream's own template of a mapped template URI (literal parts decoded, expressions kept). */
+function templateOf(mappedTemplate: string, server: string): string {
+  const body = mappedTemplate.slice(`${MAPPED_PREFIX}${server}/`.length);
+  return body.split(/(\{[^}]*\})/).map((p) => (p.startsWith('{') && p.endsWith('}') ? p : decodeURIComponent(p))).join('');
+}
+
+/** resources/read contents whose `uri` is the upstream's own, renamed to the aggregate's name the client asked by. */
+function renameContents(outcome: Outcome, upstreamUri: string, asked: string): Outcome {
+  if (outcome.kind !== 'result' || !outcome.json.includes(JSON.stringify(upstreamUri).slice(1, -1))) return outcome;
+  const result = JSON.parse(outcome.json) as { contents?: { uri?: unknown }[] };
+  if (!Array.isArray(result.contents)) return outcome;
+  for (const c of result.contents) if (c && c.uri === upstreamUri) c.uri = asked;
+  return { ...outcome, json: JSON.stringify(result) };
 }

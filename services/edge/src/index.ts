@@ -107,6 +107,7 @@ const app = buildApp({
   mrtrHoldMs: settings.mrtrHoldMs,
   oauth,
   connect: registry,
+  tasks: settings.tasks,
   llm: { providers, maxSteps: settings.llm.maxSteps },
 });
 // model_list reloads here as it does on the registry; the rest of the gateway block needs a (rolling) restart.

@@ -24,8 +24,10 @@ export function negotiateVersion(requested: unknown): string {
   return typeof requested === 'string' && SUPPORTED_VERSIONS.includes(requested) ? requested : LATEST_PROTOCOL_VERSION;
 }
 
-export function initializeResult(version: string, instructions?: string): string {
-  return JSON.stringify({ protocolVersion: version, capabilities: CAPABILITIES, serverInfo: GATEWAY_INFO, ...(instructions ? { instructions } : {}) });
+/** `upstream`: on a per-server view, the upstream's own serverInfo and instructions (a transparent endpoint). */
+export function initializeResult(version: string, instructions?: string, upstream?: { serverInfo: object; instructions?: string }, capabilities: object = CAPABILITIES): string {
+  const said = instructions ?? upstream?.instructions;
+  return JSON.stringify({ protocolVersion: version, capabilities, serverInfo: upstream?.serverInfo ?? GATEWAY_INFO, ...(said ? { instructions: said } : {}) });
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;

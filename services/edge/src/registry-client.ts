@@ -55,6 +55,12 @@ import {
   type CallRecord,
   type ListCallsResponse,
   type ListUsageResponse,
+  type StartTaskRequest,
+  type ResumeTaskRequest,
+  type TaskStep,
+  type GetTaskResponse,
+  type TaskAck,
+  type ListTasksResponse,
 } from '@mcpgw/proto/registry';
 import { backoffDelay } from '@mcpgw/common/backoff';
 import type { Logger } from '@mcpgw/common/logger';
@@ -365,20 +371,49 @@ export class RegistryLink {
     return this.unary<ListUsageResponse>((c, md, opts, done) => c.listUsage({ sinceDay }, md, opts, done));
   }
 
+  // Tasks (issue 22): StartTask and ResumeTask wait up to their window for the call's first step.
+  // Not idempotent (a retry after the registry started the call would run it twice): retried only when refused unstarted.
+  startTask(req: StartTaskRequest): Promise<TaskStep> {
+    return this.unary<TaskStep>((c, md, opts, done) => c.startTask(req, md, opts, done), req.windowMs + 15_000, neverStarted);
+  }
+
+  resumeTask(req: ResumeTaskRequest): Promise<TaskStep> {
+    return this.unary<TaskStep>((c, md, opts, done) => c.resumeTask(req, md, opts, done), req.windowMs + 15_000, neverStarted);
+  }
+
+  getTask(principal: string, taskId: string): Promise<GetTaskResponse> {
+    return this.unary<GetTaskResponse>((c, md, opts, done) => c.getTask({ principal, taskId }, md, opts, done));
+  }
+
+  updateTask(principal: string, taskId: string, inputResponsesJson: Buffer): Promise<TaskAck> {
+    return this.unary<TaskAck>((c, md, opts, done) => c.updateTask({ principal, taskId, inputResponsesJson }, md, opts, done));
+  }
+
+  cancelTask(principal: string, taskId: string): Promise<TaskAck> {
+    return this.unary<TaskAck>((c, md, opts, done) => c.cancelTask({ principal, taskId }, md, opts, done));
+  }
+
+  listTasks(principal: string): Promise<ListTasksResponse> {
+    return this.unary<ListTasksResponse>((c, md, opts, done) => c.listTasks({ principal, limit: 0 }, md, opts, done));
+  }
+
   /**
    * Every unary call goes through here, so none can leave without the link
    * token (pin review once shipped with empty metadata and answered 502 in
    * every deployment). A registry that is unreachable before it answers is
    * skipped for the next target; the error clients see names no address.
    */
-  private unary<Res>(invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void): Promise<Res> {
+  private unary<Res>(
+    invoke: (client: RegistryClient, md: Metadata, opts: { deadline: number }, done: (err: ServiceError | null, res: Res) => void) => void,
+    deadlineMs = 5_000, retryable: (err: ServiceError) => boolean = () => true,
+  ): Promise<Res> {
     const tried = new Set<Target>();
     const once = (): Promise<Res> => new Promise((resolve, reject) => {
       const target = this.pickTarget(tried);
       tried.add(target);
-      invoke(target.client, this.metadata(), { deadline: Date.now() + 5_000 }, (err, res) => {
+      invoke(target.client, this.metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => {
         if (!err) return resolve(res);
-        if (err.code === status.UNAVAILABLE && tried.size < this.targets.length) return resolve(once());
+        if (err.code === status.UNAVAILABLE && tried.size < this.targets.length && retryable(err)) return resolve(once());
         reject(clientFacing(err));
       });
     });
@@ -394,6 +429,11 @@ export class RegistryLink {
       t.client.close();
     }
   }
+}
+
+/** A refusal before the registry ran anything: a draining registry, or no connection at all. */
+function neverStarted(err: ServiceError): boolean {
+  return /draining|No connection established|ECONNREFUSED|Failed to connect/i.test(err.details ?? '');
 }
 
 /** The error the dispatcher sees: grpc's details name internal addresses, so UNAVAILABLE gets a plain text. */

@@ -48,6 +48,8 @@ export const envSchema = z.object({
   MCPGW_LLM_MAX_STEPS: int(1).default(8).describe('Model calls per request when the gateway runs MCP tools'),
   MCPGW_LLM_MAX_CONNECTIONS: int(1).default(64).describe('Pooled connections per model provider origin'),
   MCPGW_OAUTH_DEV_HTTP_CLIENT_IDS: z.enum(['0', '1']).default('0').describe('Development only: 1 accepts OAuth client ID metadata documents on plain-http loopback URLs'),
+  MCPGW_TASKS: z.enum(['declared', 'all', 'off']).default('declared').describe('Which tools/call may become a task (docs/tasks.md): declared (tools with execution.taskSupport), all (any tool: slow calls become durable), off'),
+  MCPGW_TASK_WINDOW_MS: int(0).default(250).describe('How long a task-eligible call runs before the client gets a task to poll instead of the result'),
 });
 
 export interface EdgeSettings {
@@ -82,6 +84,8 @@ export interface EdgeSettings {
   /** Accept client ID metadata documents on plain-http loopback URLs (development). */
   oauthDevHttpClientIds: boolean;
   /** Lifetime of an MRTR requestState and of the upstream call held for it. */
+  /** Tasks (docs/tasks.md): which tools may become tasks (MCPGW_TASKS) and how long a call runs before it does (MCPGW_TASK_WINDOW_MS). */
+  tasks: { mode: 'declared' | 'all' | 'off'; windowMs: number };
   mrtrHoldMs: number;
   /** True when stateSecret was generated here (the edge warns when it has Redis, i.e. may have siblings). */
   stateSecretGenerated: boolean;
@@ -164,6 +168,7 @@ export function loadEdgeSettings(env: NodeJS.ProcessEnv = process.env): EdgeSett
     stateSecretGenerated: e.MCPGW_STATE_SECRET === undefined,
     oauthDevHttpClientIds: e.MCPGW_OAUTH_DEV_HTTP_CLIENT_IDS === '1',
     mrtrHoldMs: e.MCPGW_MRTR_TTL_SECONDS * 1000,
+    tasks: { mode: e.MCPGW_TASKS, windowMs: e.MCPGW_TASK_WINDOW_MS },
     models: config?.models ?? [],
     llm: { timeoutMs: e.MCPGW_LLM_TIMEOUT_MS, maxSteps: e.MCPGW_LLM_MAX_STEPS, maxConnections: e.MCPGW_LLM_MAX_CONNECTIONS },
   };

@@ -26,6 +26,7 @@ import { watchConfig } from '@mcpgw/common/config-watch';
 import { credentials, ServerCredentials } from '@grpc/grpc-js';
 import { registrySettings } from './settings.js';
 import { userAuthOptions } from './upstreams/user-auth/setup.js';
+import { RedisTaskStore } from './tasks/index.js';
 
 const log = createLogger('registry');
 const env = process.env;
@@ -120,6 +121,8 @@ const stopWatching = watchConfig(configPath, log, async (next) => {
 const tracing = startTracing('mcpgw-registry');
 const deps: RegistryDeps = {
   catalog, pins: pinned, upstreams, metrics, log, instanceId, localNotifier, tracing, token: settings.token, store, callLogRows: settings.callLogRows,
+  taskStore: redisClients.length > 0 ? new RedisTaskStore(redisClients[0]!, prefix) : undefined,
+  taskSettings: settings.tasks, taskAddress: () => leases?.address || undefined, taskNotifier: notifier,
   // Replicas reach each other as edges reach them: with the CA and this replica's certificate when TLS is on.
   peerCredentials: settings.tls?.ca ? credentials.createSsl(settings.tls.ca, settings.tls.key, settings.tls.cert) : undefined,
 };
@@ -180,6 +183,7 @@ async function shutdown(signal: string): Promise<void> {
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   clearTimeout(cut);
   log.info('registry drained');
+  await registryService.tasks.runner.close();
   await upstreams.stop();
   await catalog.close();
   await deps.events?.close();

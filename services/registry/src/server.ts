@@ -23,6 +23,7 @@ import { catalogHandlers } from './service/catalog.js';
 import { callHandlers } from './service/calls.js';
 import { pinHandlers } from './service/pins.js';
 import { connectService } from './upstreams/user-auth/connect-service.js';
+import { createRegistryTasks, forwardsTasks, type RegistryTasks, type TaskSettings, type TaskStore } from './tasks/index.js';
 import { keyHandlers } from './service/keys.js';
 import { recordHandlers } from './service/records.js';
 import type { Store } from './store/index.js';
@@ -57,6 +58,12 @@ export interface RegistryDeps {
   store: Store;
   /** How many rows the call log keeps (MCPGW_CALL_LOG_ROWS). */
   callLogRows?: number;
+  /** Tasks (issue 22): where task records live (Redis; memory by default), bounds, and this replica's address for routing. */
+  taskStore?: TaskStore;
+  taskSettings?: Partial<TaskSettings>;
+  taskAddress?: () => string | undefined;
+  /** Reaches client sessions' streams (task status notifications). */
+  taskNotifier?: { publish(sessionId: string, messageJson: string): void };
 }
 
 export interface RegistryImpl {
@@ -67,6 +74,7 @@ export interface RegistryImpl {
   inFlight(): number;
   /** Ends the long-lived watch streams, so edges resubscribe on another replica. */
   endWatches(): void;
+  tasks: RegistryTasks;
 }
 
 /** New edges are spread over replicas: connections are recycled after this long. */
@@ -75,6 +83,15 @@ const MAX_CONNECTION_AGE_MS = 5 * 60_000;
 export function createRegistryService(deps: RegistryDeps): RegistryImpl {
   const watches: Watches = new Set();
   const calls = callHandlers(deps, watches);
+  // Gateway-run tasks take the CallTool path; the upstream's requests are answered through Respond.
+  const tasks = createRegistryTasks({
+    store: deps.taskStore, settings: deps.taskSettings, instanceId: deps.instanceId, log: deps.log, token: deps.token, peerCredentials: deps.peerCredentials, address: deps.taskAddress,
+    callTool: (call) => service.callTool(call),
+    forward: (call) => service.forward(call),
+    forwardable: (server, tool) => forwardsTasks(deps.catalog.entries().find((e) => e.name === server), tool),
+    notify: (sessionId, text) => (deps.taskNotifier ?? deps.localNotifier)?.publish(sessionId, text),
+    respond: (id, json) => { if (!calls.respondLocal(id, json)) void deps.replicaBus?.publish({ kind: 'respond', id, response: json }).catch(() => undefined); },
+  });
   // One module per concern; the compiler checks that together they cover every RPC.
   const service: RegistryServer = {
     ...catalogHandlers(deps, watches),
@@ -84,6 +101,8 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     ...recordHandlers(deps),
     // Issue 20: connecting users' own upstream accounts.
     ...connectService(deps.upstreams),
+    // Issue 22: tasks, on any replica.
+    ...tasks.handlers,
   };
   /** Draining: catalog watchers move away, and multiplexed call streams end once their calls are done. */
   const endWatches = () => {
@@ -91,7 +110,7 @@ export function createRegistryService(deps: RegistryDeps): RegistryImpl {
     watches.clear();
     calls.drain();
   };
-  return { service, onReplicaMessage: calls.onReplicaMessage, inFlight: calls.inFlight, endWatches };
+  return { service, onReplicaMessage: calls.onReplicaMessage, inFlight: calls.inFlight, endWatches, tasks };
 }
 
 /** A grpc-js server with the registry and grpc.health.v1 services; not yet bound. */

@@ -13,9 +13,14 @@ export interface RegistrySettings {
   drainDelayMs: number;
   /** MCPGW_CALL_LOG_ROWS: the store's call log keeps the newest this many calls. */
   callLogRows: number;
+  /** Tasks: MCPGW_TASK_TTL_MS (lifetime), MCPGW_TASK_MAX_TTL_MS, MCPGW_TASK_RESULT_MAX_BYTES (larger results fail the task), MCPGW_TASK_POLL_INTERVAL_MS. */
+  tasks: { defaultTtlMs?: number; maxTtlMs?: number; maxResultBytes?: number; pollIntervalMs?: number };
 }
 
-function positive(raw: string | undefined, fallback: number, name: string): number {
+/** A positive integer from the environment; `fallback` when unset (undefined: the consumer's own default). */
+function positive(raw: string | undefined, name: string): number | undefined;
+function positive(raw: string | undefined, name: string, fallback: number): number;
+function positive(raw: string | undefined, name: string, fallback?: number): number | undefined {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
@@ -32,6 +37,10 @@ export function registrySettings(env: NodeJS.ProcessEnv = process.env): Registry
     tls: cert && key ? { cert, key, ca: file(env.MCPGW_REGISTRY_TLS_CA) } : undefined,
     drainTimeoutMs: Number(env.MCPGW_DRAIN_TIMEOUT_MS ?? 30_000),
     drainDelayMs: Number(env.MCPGW_DRAIN_DELAY_MS ?? 500),
-    callLogRows: positive(env.MCPGW_CALL_LOG_ROWS, 100_000, 'MCPGW_CALL_LOG_ROWS'),
+    callLogRows: positive(env.MCPGW_CALL_LOG_ROWS, 'MCPGW_CALL_LOG_ROWS', 100_000),
+    tasks: {
+      defaultTtlMs: positive(env.MCPGW_TASK_TTL_MS, 'MCPGW_TASK_TTL_MS'), maxTtlMs: positive(env.MCPGW_TASK_MAX_TTL_MS, 'MCPGW_TASK_MAX_TTL_MS'),
+      maxResultBytes: positive(env.MCPGW_TASK_RESULT_MAX_BYTES, 'MCPGW_TASK_RESULT_MAX_BYTES'), pollIntervalMs: positive(env.MCPGW_TASK_POLL_INTERVAL_MS, 'MCPGW_TASK_POLL_INTERVAL_MS'),
+    },
   };
 }

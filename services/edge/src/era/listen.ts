@@ -54,6 +54,8 @@ export function tagFor(listener: Listener, text: string): string | undefined {
   } else if (method === 'notifications/resources/updated') {
     const uri = msg.params?.uri;
     if (typeof uri !== 'string' || !listener.filter.resourceSubscriptions?.includes(uri)) return undefined;
+  } else if (method === 'notifications/tasks/status') {
+    // The principal's own tasks (the hub is the principal's): every listen stream hears them (SEP-2663, optional).
   } else {
     // Never progress or log messages (those ride their request's stream), nor anything else.
     return undefined;

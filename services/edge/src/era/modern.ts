@@ -48,7 +48,11 @@ export const CACHEABLE_METHODS: ReadonlySet<string> = new Set([
 export const MRTR_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 /** Methods whose Mcp-Name header mirrors params.name or params.uri. */
-const NAMED_METHODS: Readonly<Record<string, 'name' | 'uri'>> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+const NAMED_METHODS: Readonly<Record<string, 'name' | 'uri' | 'taskId'>> = {
+  'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri',
+  // SEP-2663 "Streamable HTTP: Routing Headers": Mcp-Name mirrors params.taskId.
+  'tasks/get': 'taskId', 'tasks/update': 'taskId', 'tasks/cancel': 'taskId',
+};
 
 export type HeaderBag = Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -307,9 +311,15 @@ export function decorateResult(method: string, resultJsonText: string, hints: Ca
   if (start < 0 || resultJsonText.slice(0, start).trim() !== '') throw new TypeError('decorateResult: a result must be a JSON object');
   if (RESULT_KEYS.test(resultJsonText)) {
     const result = JSON.parse(resultJsonText) as Record<string, unknown>;
-    if (result.resultType === 'input_required') return JSON.stringify(result);
+    // An InputRequiredResult and a CreateTaskResult (tasks extension) keep their own fields.
+    if (result.resultType === 'input_required' || result.resultType === 'task') return JSON.stringify(result);
+    if (!cacheable) {
+      // Only cacheable results have the gateway's hints; others (a task's ttlMs) keep what they say.
+      const { resultType: _r, ...own } = result;
+      return JSON.stringify({ resultType: 'complete', ...own });
+    }
     const { resultType: _r, ttlMs: _t, cacheScope: _c, ...rest } = result;
-    return JSON.stringify({ resultType: 'complete', ...(cacheable ? { ttlMs: hints.ttlMs, cacheScope: hints.cacheScope } : {}), ...rest });
+    return JSON.stringify({ resultType: 'complete', ttlMs: hints.ttlMs, cacheScope: hints.cacheScope, ...rest });
   }
   let fields = '"resultType":"complete"';
   if (cacheable) fields += `,"ttlMs":${Math.max(0, Math.floor(hints.ttlMs))},"cacheScope":${JSON.stringify(hints.cacheScope)}`;

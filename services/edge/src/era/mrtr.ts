@@ -259,7 +259,7 @@ export class Mrtr {
       const e = openFailureError(out);
       return { error: { code: e.code, message: e.message, data: e.data } };
     }
-    if (!out.state.call) return { error: { code: ErrorCode.InvalidParams, message: 'Invalid requestState: it names no held call', data: { reason: 'malformed' } } };
+    if (!out.state.call && !out.state.task) return { error: { code: ErrorCode.InvalidParams, message: 'Invalid requestState: it names no held call', data: { reason: 'malformed' } } };
     return { state: out.state };
   }
 

@@ -33,6 +33,8 @@ export interface RequestStateBinding {
   asks?: Record<string, { method: string; params: Record<string, unknown> }>;
   /** Where the held call's events continue: any edge reads them from the event log after `cursor`. */
   call?: HeldCallLocator;
+  /** A task's MRTR round (docs/tasks.md): the registry holds the call under this task id. */
+  task?: string;
 }
 
 export interface HeldCallLocator {

@@ -102,7 +102,7 @@ export function registerLegacySse(app: FastifyInstance, deps: TransportDeps, pat
       if ('error' in capabilities) return send(errorText(msg.id, { code: ErrorCode.InvalidParams, message: capabilities.error }));
       await sessions.update({ ...session, v: version, cc: capabilities.ok, ci: clientInfoText(params.clientInfo) })
         .catch((err: Error) => deps.log.warn({ err: err.message }, 'session update failed'));
-      send(resultText(msg.id, initializeResult(version)));
+      send(resultText(msg.id, initializeResult(version, undefined, server ? deps.catalog.upstreamInfo(server) : undefined, deps.dispatcher.initializeCapabilities())));
       return;
     }
     const releaseCall = takeCallSlot(deps, session.id);

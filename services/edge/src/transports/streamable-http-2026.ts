@@ -12,7 +12,7 @@ import { ErrorCode, type JsonRpcId } from '@mcpgw/common/jsonrpc';
 import { progressTokenOf, type ModernCall, type RequestContext } from '../dispatcher.js';
 import { acknowledgement, honoredFilter, ListenHub, type Listener } from '../era/listen.js';
 import {
-  cacheHints, checkModernHeaders, checkParamHeaders, decorateResult, discoverResult, errorResponseText, header, methodNotFound, MODERN_VERSIONS, MRTR_METHODS,
+  cacheHints, checkModernHeaders, checkParamHeaders, decorateResult, discoverResult, errorResponseText, header, methodNotFound, MODERN_CAPABILITIES, MODERN_VERSIONS, MRTR_METHODS,
   type EraError, type ModernEra,
 } from '../era/modern.js';
 import { Mrtr, type ModernRequestInfo } from '../era/mrtr.js';
@@ -21,6 +21,7 @@ import { classify, resultText, type JsonRpcRequest } from '../jsonrpc.js';
 import { httpStatusOf, outcomeText, type Outcome } from '../pipeline/outcome.js';
 import { sendError, serverParam, takeStreamSlot, traceparentOf, type TransportDeps } from './context.js';
 import { SseWriter } from './sse-writer.js';
+import { declaresTasks, missingTasksExtension, TASK_METHODS, TASKS_EXTENSION, type EdgeTasks } from '../tasks/edge-tasks.js';
 
 /** Methods a 2026-07-28 client may call here (server/discover and subscriptions/listen are answered by the adapter itself). */
 const MODERN_METHODS: ReadonlySet<string> = new Set([
@@ -49,6 +50,8 @@ export interface ModernOptions {
   /** Lifetime of an MRTR requestState, and of the call held for it. */
   holdMs: number;
   callTimeoutMs: number;
+  /** The tasks extension (docs/tasks.md); absent: not advertised, tasks/* are -32601. */
+  tasks?: EdgeTasks;
 }
 
 /** The registry session id of a principal's modern requests: a digest, the same on every edge, no record anywhere. */
@@ -128,6 +131,9 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     return known ? undefined : { code: ErrorCode.InvalidParams, message: `Invalid params: unknown ${kind} '${String(name)}'`, data: { [kind]: name } };
   };
 
+  const tasks = opts.tasks;
+  const discovered = JSON.stringify(discoverResult(tasks ? { capabilities: { ...MODERN_CAPABILITIES, extensions: { [TASKS_EXTENSION]: {} } } } : {}));
+
   const post = async (req: FastifyRequest, reply: FastifyReply, era: ModernEra) => {
     const c = classify(req.body);
     if (c.kind === 'invalid') return sendError(reply, 400, c.error, c.id);
@@ -140,14 +146,27 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     const bad = checkModernHeaders(req.headers, msg);
     if (bad) return sendEraError(reply, msg.id, bad);
     if (msg.method === 'server/discover') {
-      return reply.type('application/json').send(resultText(msg.id, JSON.stringify(discoverResult())));
+      // A per-server view says who the upstream is (its serverInfo and instructions); the aggregate is the gateway.
+      const upstream = serverParam(req) !== undefined ? catalog.upstreamInfo(serverParam(req)!) : undefined;
+      if (upstream) {
+        const caps = tasks ? { ...MODERN_CAPABILITIES, extensions: { [TASKS_EXTENSION]: {} } } : MODERN_CAPABILITIES;
+        return reply.type('application/json').send(resultText(msg.id, JSON.stringify(discoverResult({ capabilities: caps, serverInfo: upstream.serverInfo, instructions: upstream.instructions }))));
+      }
+      return reply.type('application/json').send(resultText(msg.id, discovered));
     }
     if (msg.method === 'subscriptions/listen') return listen(req, reply, msg, era);
-    if (!MODERN_METHODS.has(msg.method)) return sendEraError(reply, msg.id, methodNotFound(msg.method));
+    const isTaskMethod = tasks !== undefined && TASK_METHODS.has(msg.method);
+    if (!MODERN_METHODS.has(msg.method) && !isTaskMethod) return sendEraError(reply, msg.id, methodNotFound(msg.method));
+    // The task surface is gated on the extension in this request's own capabilities (SEP-2663).
+    if (isTaskMethod && !declaresTasks(era.clientCapabilities)) return sendEraError(reply, msg.id, missingTasksExtension(msg.method));
+    let toolDef: Record<string, unknown> | undefined;
     if (msg.method === 'tools/call' && typeof msg.params?.name === 'string') {
       const def = catalog.view(serverParam(req), req.principal.access)?.toolDefs.get(msg.params.name);
+      toolDef = def;
       const badParam = def ? checkParamHeaders(req.headers, def.inputSchema, msg.params.arguments) : undefined;
       if (badParam) return sendEraError(reply, msg.id, badParam);
+      const gated = def ? tasks?.gate(def, era.clientCapabilities) : undefined;
+      if (gated) return sendEraError(reply, msg.id, gated);
     }
 
     const principal = req.principal;
@@ -175,6 +194,8 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
     delete params.requestState;
     const forwarded: JsonRpcRequest = { ...msg, params };
     const ctx: RequestContext = { principal, era: 'modern', server, traceparent: traceparentOf(req), signal: abort.signal, modern, headers: req.headers };
+    const taskInfo = { principal: principal.id, msg, capabilities: era.clientCapabilities };
+    if (toolDef && tasks) ctx.task = tasks.runner(taskInfo, toolDef);
     // Only per_client upstreams can ask the client anything: only their calls are stored for a retry on another edge.
     ctx.resumable = deps.sharedEvents && dispatcher.mayNeedStream(ctx, forwarded);
 
@@ -200,11 +221,14 @@ export function createModernAdapter(deps: TransportDeps, opts: ModernOptions): M
       outcome = { kind: 'error', error: hidden };
     } else if (isRetry) {
       const opened = mrtr.openState(info);
-      outcome = 'error' in opened ? { kind: 'error', error: opened.error } : await mrtr.resume(info, opened.state);
+      outcome = 'error' in opened ? { kind: 'error', error: opened.error }
+        : opened.state.task !== undefined && tasks ? await tasks.resume(taskInfo, opened.state) : await mrtr.resume(info, opened.state);
       if ('error' in opened && !sse) {
         answered = true;
         return reply.code(400).type('application/json').send(outcomeText(msg.id, outcome));
       }
+    } else if (isTaskMethod) {
+      outcome = await tasks!.handle(principal.id, msg);
     } else {
       // A per-user server's "connect your account first" (-32042) becomes a URL-mode input request (issue 20).
       outcome = modernUrlElicitation(await dispatcher.handle(ctx, forwarded), msg.method, era.clientCapabilities);

@@ -76,7 +76,7 @@ export function registerStreamableHttp(app: FastifyInstance, deps: TransportDeps
       }
       lastSeen.set(session.id, Date.now());
       metrics.sessionsActive.set({ transport: 'http' }, lastSeen.size);
-      return reply.header('mcp-session-id', session.id).type('application/json').send(resultText(c.msg.id, initializeResult(version)));
+      return reply.header('mcp-session-id', session.id).type('application/json').send(resultText(c.msg.id, initializeResult(version, undefined, server ? deps.catalog.upstreamInfo(server) : undefined, deps.dispatcher.initializeCapabilities())));
     }
 
     if (typeof sid !== 'string' || sid === '') {

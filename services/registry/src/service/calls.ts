@@ -42,6 +42,8 @@ export interface Calls {
   inFlight(): number;
   /** Multiplexed call streams end once their calls are done. */
   drain(): void;
+  /** Hands a client's answer to the server-to-client request waiting here; false when none is. */
+  respondLocal(id: string, responseJson: string): boolean;
 }
 
 export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
@@ -137,9 +139,10 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
     if (upstream.state === 'connecting') await upstream.whenUp(Math.min(COLD_START_WAIT_MS, ctx?.timeoutMs || COLD_START_WAIT_MS)).catch(() => {});
     // Shared upstreams hear the first subscribe and the last unsubscribe of a URI only.
     const uri = typeof params.uri === 'string' ? params.uri : undefined;
+    const alias = takeClientUri(params);
     if (!upstream.peer && uri && ctx?.sessionId && (method === 'resources/subscribe' || method === 'resources/unsubscribe')) {
       const tellUpstream = method === 'resources/subscribe'
-        ? upstreams.subscriptions.add(server, uri, ctx.sessionId)
+        ? upstreams.subscriptions.add(server, uri, ctx.sessionId, alias)
         : upstreams.subscriptions.remove(server, uri, ctx.sessionId);
       if (!tellUpstream) {
         call.write(resultEvent('{}', false));
@@ -172,6 +175,9 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
         signal: abort.signal,
         timeoutMs: ctx?.timeoutMs,
         traceparent: traceparent || undefined,
+        // A 2026-07-28 upstream's input requests reach the client as server-to-client requests (reverse MRTR).
+        ask: (m, p, signal) => sink.request(m, p, signal),
+        clientCapabilities: ctx?.clientCapabilitiesJson.length ? parseObject(ctx.clientCapabilitiesJson, 'client capabilities') : undefined,
         onProgress: wantProgress
           ? (raw) => {
             const p = raw.message ? { ...raw, message: upstream.forClient.text(raw.message) } : raw;
@@ -282,5 +288,15 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
     if (m.kind === 'cancel') cancelLocal(m.key, m.reason);
     else respondLocal(m.id, m.response);
   };
-  return { handlers, onReplicaMessage, inFlight: () => inFlight, drain: () => mux.drain() };
+  return { handlers, onReplicaMessage, inFlight: () => inFlight, drain: () => mux.drain(), respondLocal };
+}
+
+/** The edge's `_meta["mcpgw/clientUri"]` (the aggregate's renamed URI a client subscribed by), taken out of the upstream's params. */
+function takeClientUri(params: Record<string, unknown>): string | undefined {
+  const meta = params._meta as Record<string, unknown> | undefined;
+  if (!meta || !('mcpgw/clientUri' in meta)) return undefined;
+  const { 'mcpgw/clientUri': alias, ...rest } = meta;
+  if (Object.keys(rest).length > 0) params._meta = rest;
+  else delete params._meta;
+  return typeof alias === 'string' ? alias : undefined;
 }

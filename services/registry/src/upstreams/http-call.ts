@@ -36,7 +36,11 @@ const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 const META_CLIENT_INFO = 'io.modelcontextprotocol/clientInfo';
 const META_CAPABILITIES = 'io.modelcontextprotocol/clientCapabilities';
 /** The methods whose `Mcp-Name` header mirrors `params.name` or `params.uri`. */
-const NAMED: Record<string, 'name' | 'uri'> = { 'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri' };
+const NAMED: Record<string, 'name' | 'uri' | 'taskId'> = {
+  'tools/call': 'name', 'prompts/get': 'name', 'resources/read': 'uri',
+  // The tasks extension (SEP-2663): Mcp-Name mirrors params.taskId.
+  'tasks/get': 'taskId', 'tasks/update': 'taskId', 'tasks/cancel': 'taskId',
+};
 
 export interface HttpCallOptions {
   /** Speak 2026-07-28: no session, the version and capabilities in `_meta` and headers, errors read from 4xx bodies. */

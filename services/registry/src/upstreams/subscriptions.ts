@@ -4,19 +4,20 @@
  * resources/updated goes to exactly the client sessions that subscribed.
  */
 export class Subscriptions {
-  private readonly byResource = new Map<string, Set<string>>();
+  /** By (server, uri): the subscribed sessions, each with the URI it subscribed by when the aggregate renamed it. */
+  private readonly byResource = new Map<string, Map<string, string | undefined>>();
 
   private key(server: string, uri: string): string {
     return `${server}\0${uri}`;
   }
 
   /** true when this is the first subscriber (the upstream must be told). */
-  add(server: string, uri: string, sessionId: string): boolean {
+  add(server: string, uri: string, sessionId: string, alias?: string): boolean {
     const k = this.key(server, uri);
     let set = this.byResource.get(k);
-    if (!set) this.byResource.set(k, (set = new Set()));
+    if (!set) this.byResource.set(k, (set = new Map()));
     const first = set.size === 0;
-    set.add(sessionId);
+    set.set(sessionId, alias);
     return first;
   }
 
@@ -31,6 +32,11 @@ export class Subscriptions {
   }
 
   sessions(server: string, uri: string): string[] {
+    return [...(this.byResource.get(this.key(server, uri))?.keys() ?? [])];
+  }
+
+  /** The subscribed sessions with the URI each subscribed by (undefined: the upstream's own). */
+  subscribers(server: string, uri: string): [string, string | undefined][] {
     return [...(this.byResource.get(this.key(server, uri)) ?? [])];
   }
 

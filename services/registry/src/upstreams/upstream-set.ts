@@ -193,7 +193,10 @@ export class UpstreamSet {
         const uri = (message.params as { uri?: unknown } | undefined)?.uri;
         if (message.method !== 'notifications/resources/updated' || typeof uri !== 'string') return;
         const text = JSON.stringify({ jsonrpc: '2.0', ...message });
-        for (const sessionId of this.subscriptions.sessions(cfg.name, uri)) this.notifier.publish(sessionId, text);
+        // A session that subscribed by the aggregate's renamed URI hears that name (the edge's resource-uris.ts).
+        for (const [sessionId, alias] of this.subscriptions.subscribers(cfg.name, uri)) {
+          this.notifier.publish(sessionId, alias ? JSON.stringify({ jsonrpc: '2.0', ...message, params: { ...(message.params as object), uri: alias } }) : text);
+        }
       },
       state: (u) => {
         if (shared) metrics.upstreamUp.set({ server: cfg.name }, u.state === 'up' ? 1 : 0);

@@ -64,6 +64,14 @@ export interface CallOptions {
   traceparent?: string;
   timeoutMs?: number;
   onProgress?: (p: Progress) => void;
+  /**
+   * Asks the call's client a server-to-client request (it becomes one on the
+   * client's stream). With it, a 2026-07-28 upstream's InputRequiredResult is
+   * answered for a 2025-era client and the call retried (reverse MRTR, issue 22).
+   */
+  ask?: (method: string, params: unknown, signal: AbortSignal) => Promise<Record<string, unknown>>;
+  /** The client's capabilities (its session's), declared in a modern upstream request's `_meta` so the upstream knows what it may ask. */
+  clientCapabilities?: Record<string, unknown>;
 }
 
 export interface UpstreamEvents {
@@ -232,10 +240,23 @@ export class Upstream {
       if (this.state !== 'up') throw new UpstreamCallError(upstreamError(ErrorCode.UpstreamUnavailable, this.config.name, `not connected${this.lastError ? ` (${this.lastError})` : ''}`), true);
       const started = performance.now();
       const tool = method === 'tools/call' ? this.paramHeaders.get(String(params?.name)) : undefined;
-      const result = await modern.caller.request(method, params, {
-        modern: modern.envelope, signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress, traceparent: opts.traceparent,
-        extraHeaders: tool ? mcpParamHeaders(tool, params?.arguments) : undefined,
+      let envelope = opts.ask && opts.clientCapabilities ? { ...modern.envelope, capabilities: clientCapabilities(opts.clientCapabilities) } : modern.envelope;
+      // A forwarded task's requests declare the tasks extension (the registry's task runner marks them).
+      const meta = params?._meta as Record<string, unknown> | undefined;
+      if (meta && TASKS_MARK in meta) {
+        const { [TASKS_MARK]: _mark, ...rest } = meta;
+        params = { ...params, _meta: rest };
+        envelope = { ...envelope, capabilities: { ...envelope.capabilities, extensions: { 'io.modelcontextprotocol/tasks': {} } } };
+      }
+      const call = (p: Record<string, unknown> | undefined) => modern.caller.request(method, p, {
+        modern: envelope, signal: opts.signal, timeoutMs: this.timeoutFor(opts), onProgress: opts.onProgress, traceparent: opts.traceparent,
+        extraHeaders: tool ? mcpParamHeaders(tool, p?.arguments) : undefined,
       });
+      let result = await call(params);
+      // Reverse MRTR: the upstream's input requests go to the client as real requests; the call is retried with the answers.
+      for (let round = 0; opts.ask && result.resultType === 'input_required' && round < MAX_INPUT_ROUNDS; round++) {
+        result = await call(await answerInputRequests(result, params, opts.ask, opts.signal));
+      }
       this.lastSeenMs = Date.now();
       this.lastLatencyMs = performance.now() - started;
       return result;
@@ -499,6 +520,11 @@ export class Upstream {
     const forward = (n: Record<string, unknown>) => peer.notify(n);
     client.setNotificationHandler(LoggingMessageNotificationSchema, forward);
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, forward);
+    // The client's own upstream session changed its lists: the client hears it (issue 22), on the call in
+    // flight or on its session's stream. The shared catalog follows the shared connection, as before.
+    client.setNotificationHandler(ToolListChangedNotificationSchema, forward);
+    client.setNotificationHandler(PromptListChangedNotificationSchema, forward);
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, forward);
   }
 
   private fail(reason: string): void {
@@ -562,7 +588,8 @@ export class Upstream {
     if (modern) {
       page = (method, params) => modern.caller.request(method, params, { modern: modern.envelope, timeoutMs: LIST_TIMEOUT_MS });
       caps = modern.capabilities;
-      serverInfo = { serverInfo: modern.serverInfo, capabilities: caps, instructions: modern.instructions };
+      // protocolVersion: the edge streams a 2025 client's calls to it (its input requests become requests to the client).
+      serverInfo = { serverInfo: modern.serverInfo, capabilities: caps, instructions: modern.instructions, protocolVersion: MODERN_VERSION };
     } else if (client) {
       page = (method, params) => client.request({ method, params } as never, PassthroughResult, { timeout: LIST_TIMEOUT_MS });
       caps = client.getServerCapabilities() ?? {};
@@ -652,3 +679,28 @@ const MODERN_ERRORS = new Set([-32020, -32021, -32022]);
 function isExpiredSession(err: unknown): boolean {
   return err instanceof SessionExpiredError || (err instanceof StreamableHTTPError && err.code === 404);
 }
+
+/** How many InputRequiredResult rounds one call of a modern upstream may take for a 2025-era client. */
+const MAX_INPUT_ROUNDS = 16;
+
+/**
+ * The retry's params for an InputRequiredResult: each input request asked of
+ * the client (all at once, as the upstream sent them together), the answers
+ * keyed as the upstream keyed its requests, its requestState echoed unchanged.
+ */
+async function answerInputRequests(
+  result: Record<string, unknown>, params: Record<string, unknown> | undefined,
+  ask: NonNullable<CallOptions['ask']>, signal: AbortSignal | undefined,
+): Promise<Record<string, unknown>> {
+  const requests = (result.inputRequests ?? {}) as Record<string, { method?: unknown; params?: unknown }>;
+  const never = new AbortController().signal;
+  const answers = await Promise.all(Object.entries(requests).map(async ([key, r]) => {
+    if (typeof r?.method !== 'string') throw new UpstreamCallError({ code: ErrorCode.InternalError, message: `mcpgw: the upstream's input request '${key}' names no method` });
+    return [key, await ask(r.method, r.params ?? {}, signal ?? never)] as const;
+  }));
+  const { inputResponses: _old, requestState: _state, ...rest } = params ?? {};
+  return { ...rest, inputResponses: Object.fromEntries(answers), ...(typeof result.requestState === 'string' ? { requestState: result.requestState } : {}) };
+}
+
+/** `_meta` key by which the task runner asks for the tasks extension on a modern upstream request (stripped before it leaves). */
+export const TASKS_MARK = 'mcpgw/tasksExtension';

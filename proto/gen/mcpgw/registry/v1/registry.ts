@@ -604,6 +604,85 @@ export interface ListUsageResponse {
   counters: UsageCounter[];
 }
 
+export interface StartTaskRequest {
+  /** The call as CallTool would get it (context.principal owns the task). */
+  call?:
+    | CallToolRequest
+    | undefined;
+  /** How long the registry waits for the call to end or ask before answering with a task. */
+  windowMs: number;
+  /** The task's lifetime from its creation; 0 = the registry's default (bounded by its maximum). */
+  ttlMs: number;
+}
+
+export interface ResumeTaskRequest {
+  principal: string;
+  taskId: string;
+  /** {key: result} answers to the input requests of the previous step. */
+  inputResponsesJson: Buffer;
+  windowMs: number;
+}
+
+export interface TaskStep {
+  kind: TaskStep_Kind;
+  result?: CallResult | undefined;
+  inputRequestsJson: Buffer;
+  taskId: string;
+  taskJson: Buffer;
+}
+
+export enum TaskStep_Kind {
+  KIND_UNSPECIFIED = 0,
+  /** KIND_COMPLETE - The call ended inside the window: `result` holds its outcome, no task remains. */
+  KIND_COMPLETE = 1,
+  /**
+   * KIND_INPUT_REQUIRED - The call asked for input inside the window: `input_requests_json` ({key: {method, params}}),
+   * and `task_id` names the held call for ResumeTask.
+   */
+  KIND_INPUT_REQUIRED = 2,
+  /** KIND_TASK - The call runs on as a task: `task_json` is the Task (taskId, status, createdAt, lastUpdatedAt, ttlMs, pollIntervalMs). */
+  KIND_TASK = 3,
+  UNRECOGNIZED = -1,
+}
+
+export interface GetTaskRequest {
+  principal: string;
+  taskId: string;
+}
+
+export interface GetTaskResponse {
+  /** False for an unknown task, an expired one, and another principal's (no existence leak). */
+  found: boolean;
+  /** The DetailedTask: Task fields plus inputRequests, result or error by status. */
+  taskJson: Buffer;
+}
+
+export interface UpdateTaskRequest {
+  principal: string;
+  taskId: string;
+  inputResponsesJson: Buffer;
+}
+
+export interface CancelTaskRequest {
+  principal: string;
+  taskId: string;
+}
+
+export interface TaskAck {
+  found: boolean;
+}
+
+export interface ListTasksRequest {
+  principal: string;
+  /** At most this many; 0 = the registry's page size. */
+  limit: number;
+}
+
+export interface ListTasksResponse {
+  /** Each a Task JSON (taskId, status, createdAt, lastUpdatedAt, ttlMs, pollIntervalMs). */
+  tasksJson: Buffer[];
+}
+
 function createBaseCallContext(): CallContext {
   return {
     principal: "",
@@ -5158,6 +5237,631 @@ export const ListUsageResponse: MessageFns<ListUsageResponse> = {
   },
 };
 
+function createBaseStartTaskRequest(): StartTaskRequest {
+  return { call: undefined, windowMs: 0, ttlMs: 0 };
+}
+
+export const StartTaskRequest: MessageFns<StartTaskRequest> = {
+  encode(message: StartTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.call !== undefined) {
+      CallToolRequest.encode(message.call, writer.uint32(10).fork()).join();
+    }
+    if (message.windowMs !== 0) {
+      writer.uint32(16).uint32(message.windowMs);
+    }
+    if (message.ttlMs !== 0) {
+      writer.uint32(24).uint32(message.ttlMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.call = CallToolRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.windowMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ttlMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseResumeTaskRequest(): ResumeTaskRequest {
+  return { principal: "", taskId: "", inputResponsesJson: Buffer.alloc(0), windowMs: 0 };
+}
+
+export const ResumeTaskRequest: MessageFns<ResumeTaskRequest> = {
+  encode(message: ResumeTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.inputResponsesJson.length !== 0) {
+      writer.uint32(26).bytes(message.inputResponsesJson);
+    }
+    if (message.windowMs !== 0) {
+      writer.uint32(32).uint32(message.windowMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResumeTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResumeTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inputResponsesJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.windowMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseTaskStep(): TaskStep {
+  return { kind: 0, result: undefined, inputRequestsJson: Buffer.alloc(0), taskId: "", taskJson: Buffer.alloc(0) };
+}
+
+export const TaskStep: MessageFns<TaskStep> = {
+  encode(message: TaskStep, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.result !== undefined) {
+      CallResult.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    if (message.inputRequestsJson.length !== 0) {
+      writer.uint32(26).bytes(message.inputRequestsJson);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(34).string(message.taskId);
+    }
+    if (message.taskJson.length !== 0) {
+      writer.uint32(42).bytes(message.taskJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskStep {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskStep();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = CallResult.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inputRequestsJson = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.taskJson = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetTaskRequest(): GetTaskRequest {
+  return { principal: "", taskId: "" };
+}
+
+export const GetTaskRequest: MessageFns<GetTaskRequest> = {
+  encode(message: GetTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetTaskResponse(): GetTaskResponse {
+  return { found: false, taskJson: Buffer.alloc(0) };
+}
+
+export const GetTaskResponse: MessageFns<GetTaskResponse> = {
+  encode(message: GetTaskResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.taskJson.length !== 0) {
+      writer.uint32(18).bytes(message.taskJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetTaskResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetTaskResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskJson = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUpdateTaskRequest(): UpdateTaskRequest {
+  return { principal: "", taskId: "", inputResponsesJson: Buffer.alloc(0) };
+}
+
+export const UpdateTaskRequest: MessageFns<UpdateTaskRequest> = {
+  encode(message: UpdateTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    if (message.inputResponsesJson.length !== 0) {
+      writer.uint32(26).bytes(message.inputResponsesJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inputResponsesJson = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCancelTaskRequest(): CancelTaskRequest {
+  return { principal: "", taskId: "" };
+}
+
+export const CancelTaskRequest: MessageFns<CancelTaskRequest> = {
+  encode(message: CancelTaskRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    if (message.taskId !== "") {
+      writer.uint32(18).string(message.taskId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelTaskRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelTaskRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseTaskAck(): TaskAck {
+  return { found: false };
+}
+
+export const TaskAck: MessageFns<TaskAck> = {
+  encode(message: TaskAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListTasksRequest(): ListTasksRequest {
+  return { principal: "", limit: 0 };
+}
+
+export const ListTasksRequest: MessageFns<ListTasksRequest> = {
+  encode(message: ListTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.principal !== "") {
+      writer.uint32(10).string(message.principal);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.principal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListTasksResponse(): ListTasksResponse {
+  return { tasksJson: [] };
+}
+
+export const ListTasksResponse: MessageFns<ListTasksResponse> = {
+  encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasksJson) {
+      writer.uint32(10).bytes(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasksJson.push(Buffer.from(reader.bytes()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 export type RegistryService = typeof RegistryService;
 export const RegistryService = {
   /**
@@ -5430,6 +6134,69 @@ export const RegistryService = {
     responseSerialize: (value: ListUsageResponse): Buffer => Buffer.from(ListUsageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListUsageResponse => ListUsageResponse.decode(value),
   },
+  /**
+   * Tasks (io.modelcontextprotocol/tasks, issue 22). The registry runs a
+   * tools/call for the client and keeps its state in the task store (Redis
+   * or memory), so any edge can poll, answer, cancel and fetch it. StartTask
+   * answers within window_ms: the call's result when it finished, its input
+   * requests when it asked for some (an MRTR round; ResumeTask answers them),
+   * or a task when it is still running (the client polls GetTask).
+   */
+  startTask: {
+    path: "/mcpgw.registry.v1.Registry/StartTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartTaskRequest): Buffer => Buffer.from(StartTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartTaskRequest => StartTaskRequest.decode(value),
+    responseSerialize: (value: TaskStep): Buffer => Buffer.from(TaskStep.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskStep => TaskStep.decode(value),
+  },
+  resumeTask: {
+    path: "/mcpgw.registry.v1.Registry/ResumeTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ResumeTaskRequest): Buffer => Buffer.from(ResumeTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ResumeTaskRequest => ResumeTaskRequest.decode(value),
+    responseSerialize: (value: TaskStep): Buffer => Buffer.from(TaskStep.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskStep => TaskStep.decode(value),
+  },
+  getTask: {
+    path: "/mcpgw.registry.v1.Registry/GetTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetTaskRequest): Buffer => Buffer.from(GetTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetTaskRequest => GetTaskRequest.decode(value),
+    responseSerialize: (value: GetTaskResponse): Buffer => Buffer.from(GetTaskResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetTaskResponse => GetTaskResponse.decode(value),
+  },
+  updateTask: {
+    path: "/mcpgw.registry.v1.Registry/UpdateTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTaskRequest): Buffer => Buffer.from(UpdateTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTaskRequest => UpdateTaskRequest.decode(value),
+    responseSerialize: (value: TaskAck): Buffer => Buffer.from(TaskAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskAck => TaskAck.decode(value),
+  },
+  cancelTask: {
+    path: "/mcpgw.registry.v1.Registry/CancelTask" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelTaskRequest): Buffer => Buffer.from(CancelTaskRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelTaskRequest => CancelTaskRequest.decode(value),
+    responseSerialize: (value: TaskAck): Buffer => Buffer.from(TaskAck.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TaskAck => TaskAck.decode(value),
+  },
+  /** A principal's tasks, newest first (2025-11-25 clients' tasks/list; the 2026 extension has none). */
+  listTasks: {
+    path: "/mcpgw.registry.v1.Registry/ListTasks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTasksRequest): Buffer => Buffer.from(ListTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTasksRequest => ListTasksRequest.decode(value),
+    responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
+  },
 } as const;
 
 export interface RegistryServer extends UntypedServiceImplementation {
@@ -5496,6 +6263,21 @@ export interface RegistryServer extends UntypedServiceImplementation {
   recordCalls: handleUnaryCall<RecordCallsRequest, RecordCallsResponse>;
   listCalls: handleUnaryCall<ListCallsRequest, ListCallsResponse>;
   listUsage: handleUnaryCall<ListUsageRequest, ListUsageResponse>;
+  /**
+   * Tasks (io.modelcontextprotocol/tasks, issue 22). The registry runs a
+   * tools/call for the client and keeps its state in the task store (Redis
+   * or memory), so any edge can poll, answer, cancel and fetch it. StartTask
+   * answers within window_ms: the call's result when it finished, its input
+   * requests when it asked for some (an MRTR round; ResumeTask answers them),
+   * or a task when it is still running (the client polls GetTask).
+   */
+  startTask: handleUnaryCall<StartTaskRequest, TaskStep>;
+  resumeTask: handleUnaryCall<ResumeTaskRequest, TaskStep>;
+  getTask: handleUnaryCall<GetTaskRequest, GetTaskResponse>;
+  updateTask: handleUnaryCall<UpdateTaskRequest, TaskAck>;
+  cancelTask: handleUnaryCall<CancelTaskRequest, TaskAck>;
+  /** A principal's tasks, newest first (2025-11-25 clients' tasks/list; the 2026 extension has none). */
+  listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
 }
 
 export interface RegistryClient extends Client {
@@ -5866,6 +6648,105 @@ export interface RegistryClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListUsageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Tasks (io.modelcontextprotocol/tasks, issue 22). The registry runs a
+   * tools/call for the client and keeps its state in the task store (Redis
+   * or memory), so any edge can poll, answer, cancel and fetch it. StartTask
+   * answers within window_ms: the call's result when it finished, its input
+   * requests when it asked for some (an MRTR round; ResumeTask answers them),
+   * or a task when it is still running (the client polls GetTask).
+   */
+  startTask(
+    request: StartTaskRequest,
+    callback: (error: ServiceError | null, response: TaskStep) => void,
+  ): ClientUnaryCall;
+  startTask(
+    request: StartTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TaskStep) => void,
+  ): ClientUnaryCall;
+  startTask(
+    request: StartTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TaskStep) => void,
+  ): ClientUnaryCall;
+  resumeTask(
+    request: ResumeTaskRequest,
+    callback: (error: ServiceError | null, response: TaskStep) => void,
+  ): ClientUnaryCall;
+  resumeTask(
+    request: ResumeTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TaskStep) => void,
+  ): ClientUnaryCall;
+  resumeTask(
+    request: ResumeTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TaskStep) => void,
+  ): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    callback: (error: ServiceError | null, response: GetTaskResponse) => void,
+  ): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetTaskResponse) => void,
+  ): ClientUnaryCall;
+  getTask(
+    request: GetTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetTaskResponse) => void,
+  ): ClientUnaryCall;
+  updateTask(
+    request: UpdateTaskRequest,
+    callback: (error: ServiceError | null, response: TaskAck) => void,
+  ): ClientUnaryCall;
+  updateTask(
+    request: UpdateTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TaskAck) => void,
+  ): ClientUnaryCall;
+  updateTask(
+    request: UpdateTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TaskAck) => void,
+  ): ClientUnaryCall;
+  cancelTask(
+    request: CancelTaskRequest,
+    callback: (error: ServiceError | null, response: TaskAck) => void,
+  ): ClientUnaryCall;
+  cancelTask(
+    request: CancelTaskRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TaskAck) => void,
+  ): ClientUnaryCall;
+  cancelTask(
+    request: CancelTaskRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TaskAck) => void,
+  ): ClientUnaryCall;
+  /** A principal's tasks, newest first (2025-11-25 clients' tasks/list; the 2026 extension has none). */
+  listTasks(
+    request: ListTasksRequest,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
   ): ClientUnaryCall;
 }
 
