@@ -128,10 +128,9 @@ async function readText(body: Readable): Promise<string> {
 /**
  * A provider's error answer, as the gateway's client sees it. The provider
  * speaks to the gateway, not to the client: its text is redacted (it may echo
- * the gateway's provider key), its refusal of the gateway's own credentials
- * (401/403) or its own failure (5xx) is a bad gateway (502), while what
- * blames the request (400, 404, 413, 422) or asks to slow down (429) keeps
- * its status so OpenAI clients raise their usual errors.
+ * the gateway's provider key), and its refusal of the gateway's own
+ * credentials (401/403) is a bad gateway (502: the caller's key is fine).
+ * Any other status is kept, so OpenAI clients raise (and retry) as usual.
  */
 function providerAnswerError(model: ModelConfig, status: number, text: string): ProviderError {
   const redact = createRedactor(model.apiKey ? [model.apiKey] : []);
@@ -140,10 +139,7 @@ function providerAnswerError(model: ModelConfig, status: number, text: string): 
   if (status === 401 || status === 403) {
     return new ProviderError(502, { message: `model '${model.name}': the provider refused the gateway's credentials (HTTP ${status}): ${message}`, type: 'api_error', param: null, code: 'provider_auth_failed' });
   }
-  if (status === 429 || (status >= 400 && status < 500)) {
-    return new ProviderError(status, { message: `model '${model.name}': ${message}`, type: said.type, param: said.param ?? null, code: said.code ?? null });
-  }
-  return new ProviderError(502, { message: `model '${model.name}': the provider failed (HTTP ${status}): ${message}`, type: 'api_error', param: null, code: 'provider_error' });
+  return new ProviderError(status, { message, type: said.type, param: said.param ?? null, code: said.code ?? null });
 }
 
 /** The provider's `{"error": {...}}` as it sent it; anything else wrapped so the client still gets OpenAI's shape. */

@@ -45,19 +45,8 @@ export function httpStatusOf(o: Outcome): number {
   return 200;
 }
 
-/**
- * HTTP status of a failed outcome on the REST surface. The gateway's own
- * codes map one to one; an upstream's own error is a bad gateway (502) unless
- * it blames the request with a standard JSON-RPC code: its -32001 says
- * nothing about the gateway's deadline.
- */
-export function restStatusOfOutcome(o: Outcome, error: JsonRpcError): number {
-  if (o.kind === 'upstream_error' && !(error.code <= -32600 && error.code >= -32700)) return 502;
-  return restStatusOf(error);
-}
-
 /** HTTP status on the REST surface, where errors are not JSON-RPC envelopes. */
-function restStatusOf(error: JsonRpcError): number {
+export function restStatusOf(error: JsonRpcError): number {
   switch (error.code) {
     case ErrorCode.InvalidParams:
     case ErrorCode.InvalidRequest:

@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import { fromGrpcError } from '../errors.js';
-import { errorOf, restStatusOfOutcome } from '../pipeline/outcome.js';
+import { errorOf, restStatusOf } from '../pipeline/outcome.js';
 import { traceparentOf, type TransportDeps } from '../transports/context.js';
 import { openApiDocument } from './openapi.js';
 import { serverStatusView } from './server-status.js';
@@ -57,7 +57,7 @@ export function registerRest(app: FastifyInstance, deps: TransportDeps, prefixes
     reply.raw.off('close', onClose);
     const error = errorOf(outcome);
     if (!error) return reply.type('application/json').send((outcome as { json: string }).json);
-    const status = restStatusOfOutcome(outcome, error);
+    const status = restStatusOf(error);
     if (status === 429 && outcome.kind === 'error') reply.header('retry-after', Math.ceil((outcome.retryAfterMs ?? 1000) / 1000));
     // An unknown tool on REST is a missing resource.
     return restError(reply, error.code === ErrorCode.InvalidParams && (error.data as { tool?: string } | undefined)?.tool ? 404 : status, error);
