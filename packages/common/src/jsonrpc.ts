@@ -103,3 +103,16 @@ export function progressText(tokenJson: string, p: ProgressValues): string {
   const params = { progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message ? { message: p.message } : {}) };
   return `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":${tokenJson},${JSON.stringify(params).slice(1)}}`;
 }
+
+/**
+ * Takes the gateway's own `_meta[key]` out of request params before they go
+ * upstream: the value, and a copy of the params without it (`_meta` dropped
+ * when nothing else is left in it). The params given are not changed.
+ */
+export function takeMeta(params: Record<string, unknown>, key: string): { value: unknown; params: Record<string, unknown> } {
+  const meta = params._meta;
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta) || !(key in meta)) return { value: undefined, params };
+  const { [key]: value, ...rest } = meta as Record<string, unknown>;
+  const { _meta: _dropped, ...others } = params;
+  return { value, params: Object.keys(rest).length > 0 ? { ...others, _meta: rest } : others };
+}

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { CallContext, CallEvent } from '@mcpgw/proto/registry';
-import { ErrorCode, progressText, requestText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, progressText, requestText, responseText, takeMeta, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { EventLog } from '@mcpgw/common/event-log';
 import type { Logger } from '@mcpgw/common/logger';
 import type { CallHandle, RegistryCalls, UpstreamRequest } from '../dispatcher.js';
@@ -81,14 +81,9 @@ function toAsk(req: { id: string; method: string; paramsJson: string; eventId?: 
     const p: unknown = JSON.parse(req.paramsJson || '{}');
     if (isObject(p)) params = p;
   } catch { /* an upstream's unreadable params are passed as none */ }
-  const meta = isObject(params._meta) ? { ...params._meta } : undefined;
-  let key = typeof meta?.[INPUT_KEY_META] === 'string' ? meta[INPUT_KEY_META] as string : '';
-  if (meta && INPUT_KEY_META in meta) {
-    delete meta[INPUT_KEY_META];
-    params = { ...params };
-    if (Object.keys(meta).length > 0) params._meta = meta;
-    else delete params._meta;
-  }
+  const named = takeMeta(params, INPUT_KEY_META);
+  params = named.params;
+  let key = typeof named.value === 'string' ? named.value : '';
   if (!key || used.has(key)) {
     const kind = CAPABILITY[req.method] ?? 'input';
     let n = 1;

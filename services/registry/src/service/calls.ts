@@ -16,7 +16,7 @@ import {
   type RegistryServer,
   type SessionNotification,
 } from '@mcpgw/proto/registry';
-import { ErrorCode, progressText, requestText, responseText, type JsonRpcError } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, progressText, requestText, responseText, takeMeta, type JsonRpcError } from '@mcpgw/common/jsonrpc';
 import type { Tracing } from '@mcpgw/common/tracing';
 import type { RegistryDeps } from '../server.js';
 import type { ReplicaMessage } from '../replica-bus.js';
@@ -139,7 +139,10 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
     if (upstream.state === 'connecting') await upstream.whenUp(Math.min(COLD_START_WAIT_MS, ctx?.timeoutMs || COLD_START_WAIT_MS)).catch(() => {});
     // Shared upstreams hear the first subscribe and the last unsubscribe of a URI only.
     const uri = typeof params.uri === 'string' ? params.uri : undefined;
-    const alias = takeClientUri(params);
+    // The edge's `_meta["mcpgw/clientUri"]`: the aggregate's renamed URI a client subscribed by.
+    const clientUri = takeMeta(params, 'mcpgw/clientUri');
+    params = clientUri.params;
+    const alias = typeof clientUri.value === 'string' ? clientUri.value : undefined;
     if (!upstream.peer && uri && ctx?.sessionId && (method === 'resources/subscribe' || method === 'resources/unsubscribe')) {
       const tellUpstream = method === 'resources/subscribe'
         ? upstreams.subscriptions.add(server, uri, ctx.sessionId, alias)
@@ -291,12 +294,3 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
   return { handlers, onReplicaMessage, inFlight: () => inFlight, drain: () => mux.drain(), respondLocal };
 }
 
-/** The edge's `_meta["mcpgw/clientUri"]` (the aggregate's renamed URI a client subscribed by), taken out of the upstream's params. */
-function takeClientUri(params: Record<string, unknown>): string | undefined {
-  const meta = params._meta as Record<string, unknown> | undefined;
-  if (!meta || !('mcpgw/clientUri' in meta)) return undefined;
-  const { 'mcpgw/clientUri': alias, ...rest } = meta;
-  if (Object.keys(rest).length > 0) params._meta = rest;
-  else delete params._meta;
-  return typeof alias === 'string' ? alias : undefined;
-}

@@ -19,7 +19,7 @@ import { EventEmitter } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
 import type { CallContext, CallEvent, CallResult, CallToolRequest, ForwardRequest } from '@mcpgw/proto/registry';
 import { TaskStep_Kind, type TaskStep } from '@mcpgw/proto/registry';
-import { ErrorCode } from '@mcpgw/common/jsonrpc';
+import { ErrorCode, takeMeta } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import { TERMINAL, type InputAsk, type TaskRecord, type TaskStore } from './task-store.js';
 import { TASKS_MARK } from '../upstreams/upstream.js';
@@ -422,14 +422,9 @@ export class TaskRunner {
   /** A key for an upstream request: the one it names, else `<kind>_<n>`; never one used before in this task. */
   private keyFor(rec: TaskRecord, method: string, params: Record<string, unknown>): { key: string; params: Record<string, unknown> } {
     const used = new Set(rec.usedKeys ?? []);
-    const meta = isObject(params._meta) ? { ...params._meta } : undefined;
-    let key = typeof meta?.[INPUT_KEY_META] === 'string' ? meta[INPUT_KEY_META] as string : '';
-    if (meta && INPUT_KEY_META in meta) {
-      delete meta[INPUT_KEY_META];
-      params = { ...params };
-      if (Object.keys(meta).length > 0) params._meta = meta;
-      else delete params._meta;
-    }
+    const named = takeMeta(params, INPUT_KEY_META);
+    params = named.params;
+    let key = typeof named.value === 'string' ? named.value : '';
     if (!key || used.has(key)) {
       const kind = KIND[method] ?? 'input';
       let n = 1;
