@@ -55,6 +55,15 @@ function composeService(name: string): { environment: Record<string, string> } {
   return { environment: env };
 }
 
+/** A service's stop_grace_period in seconds (compose's default is 10 s). */
+function composeGrace(name: string): number {
+  const doc = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { stop_grace_period?: string }> };
+  const v = doc.services[name]?.stop_grace_period ?? '10s';
+  const m = /^(\d+)s$/.exec(v);
+  if (!m) throw new Error(`docker-compose.yml: ${name}.stop_grace_period ${v} is not in seconds; update the smoke test`);
+  return Number(m[1]);
+}
+
 /** What x-mcpgw-service sets: read-only root, only /tmp writable (tmpfs), no privileges, no capabilities. */
 const HARDENED = [
   '--read-only', '--read-only-tmpfs=false', '--tmpfs', '/tmp:rw,nosuid,nodev',
@@ -188,7 +197,7 @@ async function main(): Promise<void> {
     report.push(`store: Postgres ${psql('show server_version')}, ${migrations} migrations applied by the registry container, ${rows} calls logged`);
 
     // --- drain: podman stop edge1 with a slow call in flight ----------------
-    const stopGrace = 30; // compose's stop_grace_period
+    const stopGrace = composeGrace('edge');
     let progress = 0;
     let progressAtStop = -1;
     const slow = http.callTool({ name: 'demo__countdown', arguments: { n: 5, delay_ms: 800 } }, undefined, {
@@ -218,12 +227,14 @@ async function main(): Promise<void> {
     await Promise.allSettled([http.close(), sse.close()]);
   }
 
-  // Registry drain as well: SIGTERM reaches node through tini, the process drains and exits 0.
+  // Registry drain as well: SIGTERM reaches node through tini, the process drains and exits 0
+  // within compose's stop_grace_period for the registry (40 s: 0.5 s + the 30 s drain timeout + closing).
+  const regGrace = String(composeGrace('registry'));
   const regStop = performance.now();
-  await podman(['stop', '-t', '30', registry.name], 120_000);
+  await podman(['stop', '-t', regGrace, registry.name], 120_000);
   const regExit = (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', registry.name])).trim();
   const regLog = await registry.logs();
-  check(regExit === '0' && /"msg":"registry drained"/.test(regLog), `registry: podman stop drains and exits 0 (${ms(performance.now() - regStop)})`, `exit ${regExit}\n${regLog.slice(-1500)}`);
+  check(regExit === '0' && /"msg":"registry drained"/.test(regLog), `registry: podman stop -t ${regGrace} (compose's stop_grace_period) drains and exits 0 (${ms(performance.now() - regStop)})`, `exit ${regExit}\n${regLog.slice(-1500)}`);
 
   // --- the image's embedded store: no DATABASE_URL, MCPGW_DATA_DIR=/data ------
   const img = JSON.parse(await podmanOk(['image', 'inspect', '--format', '{{json .Config}}', REGISTRY_IMAGE])) as { Env?: string[]; Volumes?: Record<string, unknown> };
@@ -238,7 +249,7 @@ async function main(): Promise<void> {
   await waitForLog(embedded, /"msg":"registry ready"/, 'embedded registry ready');
   const files = await embedded.exec(['stat', '-c', '%n %u %a', '/data', '/data/mcpgw.db']);
   check(files.code === 0 && files.stdout.trim() === '/data 10001 700\n/data/mcpgw.db 10001 600', 'embedded store: /data (0700) and mcpgw.db (0600) owned by uid 10001 on a named volume', files.stdout + files.stderr);
-  await podman(['stop', '-t', '30', embedded.name], 120_000);
+  await podman(['stop', '-t', regGrace, embedded.name], 120_000);
   const embExit = (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', embedded.name])).trim();
   check(embExit === '0', 'embedded store registry: podman stop drains and exits 0', `exit ${embExit}\n${(await embedded.logs()).slice(-1500)}`);
   // What a `docker run -v mcpgw-data:/data` keeps: the file outlives the container.
