@@ -202,6 +202,10 @@ if registry:
     grpc_port = next(p["containerPort"] for p in c["ports"] if p["name"] == "grpc")
     for p in ("startupProbe", "livenessProbe", "readinessProbe"):
         if c.get(p, {}).get("grpc", {}).get("port") != grpc_port: err(f"registry: {p} is not a gRPC probe on {grpc_port}")
+    # Drain delay (0.5 s) + MCPGW_DRAIN_TIMEOUT_MS + closing upstreams and the store must fit the grace period.
+    drain_ms = int(env(c).get("MCPGW_DRAIN_TIMEOUT_MS", {}).get("value", "30000"))
+    grace = registry["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+    if drain_ms / 1000 + 5 > grace: err(f"registry: drain {drain_ms} ms + 5 s exceeds terminationGracePeriodSeconds {grace}")
 if headless and headless["spec"].get("clusterIP") != "None": err("registry Service is not headless")
 
 # The edge–registry link: both sides get the token from a Secret; the registry binds to the pod IP.
@@ -322,6 +326,13 @@ expect_store_required() {
   grep -q "needs a store" "$OUT/err" || { cat "$OUT/err"; echo "failed, but not with the store message"; return 1; }
 }
 check "chart requires a store (externalDatabase or postgresql.enabled)" expect_store_required
+# The registry's drain must end before the kubelet's SIGKILL.
+expect_grace_refused() {
+  if "$HELM" template mcpgw "$CHART" --set postgresql.enabled=true "$@" >/dev/null 2>"$OUT/err"; then echo "rendered a grace period shorter than the drain: $*"; return 1; fi
+  grep -q "kills a registry that is still draining" "$OUT/err" || { cat "$OUT/err"; echo "failed, but not with the drain message"; return 1; }
+}
+check "chart refuses registry.terminationGracePeriodSeconds < drainTimeoutSeconds + 5" expect_grace_refused \
+  --set registry.terminationGracePeriodSeconds=30
 check "schema rejects a DATABASE_URL that is not postgres://" expect_rejected --set externalDatabase.url=mysql://x/y
 check "schema rejects a typo (edge.replicaCoutn=2)" expect_rejected --set edge.replicaCoutn=2
 check "schema rejects an unknown top-level key (ingres.enabled)" expect_rejected --set ingres.enabled=true

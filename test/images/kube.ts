@@ -20,12 +20,20 @@
 //     probes, so the test runs each probe itself inside the containers
 //     (HTTP GET /healthz and /readyz; grpc.health.v1 Check);
 //   - Redis: a container on the pods' network (externalRedis.url), since the
-//     bundled StatefulSet does not play.
+//     bundled StatefulSet does not play;
+//   - the store: the chart renders only with one. The bundled postgresql
+//     StatefulSet does not play either, so Postgres (postgres:17-alpine, or
+//     the Debian PostgreSQL 15 stand-in standins.ts builds) runs as a container
+//     on the pods' network and the chart gets it as externalDatabase.existingSecret
+//     (the recommended setting): a Secret with DATABASE_URL the test creates.
 // Checked: both pods run; every container as uid 10001 (runAsUser) with a
 // read-only root (readOnlyRootFilesystem) and a writable /tmp (emptyDir); the
 // config is the ConfigMap's; the tokens are the Secret's; probes answer; an MCP
 // client inside the edge pod (the SDK the image carries) lists and calls tools
-// through the edge with the chart's generated master key.
+// through the edge with the chart's generated master key; both registry
+// replicas run on the one Postgres (DATABASE_URL from the Secret, migrations
+// applied once) and the calls are rows in its call_log; the pods stop within
+// the chart's terminationGracePeriodSeconds and exit 0.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,7 +42,7 @@ import { randomBytes } from 'node:crypto';
 import { parseAllDocuments, stringify } from 'yaml';
 import { ROOT } from '../harness/processes.js';
 import { EDGE_IMAGE, REGISTRY_IMAGE, TAG, adopt, extraCleanups, guard, podman, podmanOk } from './podman.js';
-import { ensureRedisImage, REDIS_IMAGE } from './standins.js';
+import { ensurePostgresImage, ensureRedisImage, POSTGRES_IMAGE, REDIS_IMAGE } from './standins.js';
 
 let checks = 0;
 function check(cond: unknown, what: string, detail = ''): void {
@@ -49,16 +57,24 @@ async function main(): Promise<void> {
     if ((await podman(['image', 'exists', image])).code !== 0) throw new Error(`${image} is missing: run npm run images:build first`);
   }
   console.log(`redis image ${REDIS_IMAGE}: ${await ensureRedisImage()}`);
+  const pgImage = await ensurePostgresImage();
+  console.log(`postgres image ${POSTGRES_IMAGE}: ${pgImage.how}${pgImage.standin ? ` (${pgImage.standin})` : ''}`);
   const helm = execFileSync('bash', [join(ROOT, '.ci/install-helm.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
 
   // A release name of this run keeps pod, secret and network names apart from other runs.
   const release = `k${randomBytes(3).toString('hex')}`;
   const net = `${release}-net`;
   const redisHost = `${release}-redis`;
+  const pgHost = `${release}-postgres`;
+  const pgPassword = randomBytes(12).toString('hex');
+  const databaseUrl = `postgres://mcpgw:${pgPassword}@${pgHost}:5432/mcpgw`;
+  const dbSecret = `${release}-database`;
   const rendered = execFileSync(helm, ['template', release, join(ROOT, 'helm/mcpgw'), '--namespace', 'mcp',
     '--set', `edge.image.repository=${EDGE_IMAGE.split(':')[0]}`, '--set', `edge.image.tag=${TAG}`, '--set', 'edge.image.pullPolicy=Never',
     '--set', `registry.image.repository=${REGISTRY_IMAGE.split(':')[0]}`, '--set', `registry.image.tag=${TAG}`, '--set', 'registry.image.pullPolicy=Never',
-    '--set', `externalRedis.url=redis://${redisHost}:6379`], { encoding: 'utf8' });
+    '--set', `externalRedis.url=redis://${redisHost}:6379`,
+    '--set', `externalDatabase.existingSecret=${dbSecret}`, '--set', 'externalDatabase.existingSecretKey=DATABASE_URL'], { encoding: 'utf8' });
+  console.log(`NOTE: store: externalDatabase.existingSecret=${dbSecret} (DATABASE_URL of a Postgres container on the pods' network: ${POSTGRES_IMAGE}${pgImage.standin ? `, a local stand-in: ${pgImage.standin}` : ''}); the chart's bundled postgresql StatefulSet is not run: podman kube play 4.3 plays no StatefulSet (.ci/check-deploy.sh validates it)`);
   const docs = parseAllDocuments(rendered).map((d) => d.toJS() as Doc).filter(Boolean);
   const byKind = (k: string) => docs.filter((d) => d.kind === k);
   const skipped = [...new Set(docs.map((d) => d.kind).filter((k) => !['ConfigMap', 'Deployment', 'Secret'].includes(k)))];
@@ -102,6 +118,9 @@ async function main(): Promise<void> {
     await podman(['kube', 'down', file], 120_000);
     await podman(['pod', 'rm', '-f', '-t', '0', '--ignore', ...pods], 120_000);
     for (const s of secrets) await podman(['secret', 'rm', s.metadata.name]);
+    await podman(['secret', 'rm', dbSecret]);
+    // kube play keeps a volume per ConfigMap; kube down (4.3) leaves it.
+    for (const c of byKind('ConfigMap')) await podman(['volume', 'rm', '-f', c.metadata.name]);
     await podman(['network', 'rm', '-f', net]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -112,9 +131,25 @@ async function main(): Promise<void> {
     await podmanOk(['secret', 'create', s.metadata.name, f]);
   }
   console.log(`NOTE: Secret ${secrets.map((s) => s.metadata.name).join(', ')} created with podman secret create from the rendered data (podman 4.3 cannot read a played Secret through secretKeyRef)`);
+  // The user's database Secret (externalDatabase.existingSecret), as kubectl create secret would make it.
+  const dbSecretFile = join(dir, `${dbSecret}.json`);
+  writeFileSync(dbSecretFile, JSON.stringify({ DATABASE_URL: Buffer.from(databaseUrl).toString('base64') }), { mode: 0o600 });
+  await podman(['secret', 'rm', dbSecret]);
+  await podmanOk(['secret', 'create', dbSecret, dbSecretFile]);
   await podmanOk(['network', 'create', net]);
   adopt(redisHost);
   await podmanOk(['run', '-d', '--name', redisHost, '--network', net, '--network-alias', redisHost, REDIS_IMAGE, 'redis-server', '--save', '', '--appendonly', 'no']);
+  adopt(pgHost);
+  await podmanOk(['run', '-d', '--name', pgHost, '--network', net, '--network-alias', pgHost,
+    '-e', 'POSTGRES_DB=mcpgw', '-e', 'POSTGRES_USER=mcpgw', '-e', `POSTGRES_PASSWORD=${pgPassword}`, POSTGRES_IMAGE]);
+  const psql = async (sql: string) => {
+    const r = await podman(['exec', pgHost, 'psql', '-U', 'mcpgw', '-d', 'mcpgw', '-tAc', sql]);
+    if (r.code !== 0) throw new Error(`psql ${sql}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  for (const t = Date.now(); (await podman(['exec', pgHost, 'pg_isready', '-U', 'mcpgw', '-d', 'mcpgw'])).code !== 0; await new Promise((r) => setTimeout(r, 250))) {
+    if (Date.now() - t > 60_000) throw new Error(`postgres not ready within 60 s:\n${(await podman(['logs', pgHost])).stderr}`);
+  }
 
   const t0 = performance.now();
   const play = await podman(['kube', 'play', '--network', net, file], 180_000);
@@ -191,25 +226,55 @@ console.log(JSON.stringify({ anonymous: anon.status }));`;
     `MCP inside the edge pod (the image's SDK, the Secret's master key): ${String(res.tools)} tools, everything__echo and demo__add answer`, mcp.stdout + mcp.stderr);
   check(lines[1]?.anonymous === 401, `the edge pod refuses a call without the master key (${String(lines[1]?.anonymous)})`);
 
+  // --- the store: every registry replica on the one Postgres ---------------------------
+  const regCs = pods.filter((p) => p.startsWith(regDep.metadata.name)).map((p) => `${p}-${container(regDep).name}`);
+  for (const c of regCs) {
+    const url = await exec(c, ['printenv', 'DATABASE_URL']);
+    check(url.stdout.trim() === databaseUrl, `${c}: DATABASE_URL comes from externalDatabase.existingSecret (secretKeyRef)`);
+    const log = (await podman(['logs', c])).stdout + (await podman(['logs', c])).stderr;
+    const line = log.split('\n').find((l) => l.includes('"msg":"store ready"')) ?? '';
+    check(/"store":"postgres"/.test(line), `${c}: store ready on Postgres`, line || log.slice(-1500));
+  }
+  const edgeDb = await exec(edgeC, ['printenv', 'DATABASE_URL']);
+  check(edgeDb.code !== 0 && edgeDb.stdout.trim() === '', `${edgeC}: no DATABASE_URL (only the registry talks to the store)`);
+  const migrations = await psql('select count(*) from schema_migrations');
+  check(Number(migrations) > 0 && (await psql('select count(distinct version) from schema_migrations')) === migrations, `store: ${regCs.length} registries, one schema: ${migrations} migrations applied once`);
+  let calls = 0;
+  for (const t = Date.now(); Date.now() - t < 15_000 && calls < 2; await new Promise((r) => setTimeout(r, 250))) calls = Number(await psql('select count(*) from call_log'));
+  check(calls >= 2, `store: the pod's calls are rows in Postgres' call_log (${calls})`);
+
   // --- stop: the pods' containers get SIGTERM and exit 0 --------------------------------
+  // Every pod at once, as `helm uninstall` (or a node drain) meets them, each
+  // container with its pod's terminationGracePeriodSeconds (the registry's
+  // covers its drain: 0.5 s + drainTimeoutSeconds + closing, which the chart
+  // checks). `podman stop` per container, then `podman pod stop` for the
+  // infra containers: podman 4.3's `pod stop` takes a pod's network down about
+  // a second after SIGTERM while its containers are still draining (measured:
+  // name lookups fail with EAI_AGAIN), so an edge's FINs are lost and a
+  // registry waits on a dead connection until its drain timeout, then cannot
+  // reach Redis. A kubelet keeps the sandbox until the containers have exited.
+  const graceOf = (dep: Doc) => String(dep.spec.template.spec.terminationGracePeriodSeconds ?? 30);
+  const regDrain = Number(container(regDep).env.find((e) => e.name === 'MCPGW_DRAIN_TIMEOUT_MS')?.value ?? 30_000);
+  check(regDrain / 1000 + 5 <= Number(graceOf(regDep)), `chart: registry drain ${regDrain} ms + 5 s fits terminationGracePeriodSeconds ${graceOf(regDep)}`);
+  console.log(`NOTE: containers stopped with podman stop -t <terminationGracePeriodSeconds>, then the pods: podman 4.3's pod stop takes the pod network down while containers still drain (a kubelet does not)`);
   const t1 = performance.now();
-  // Edge first, then the registries, as a rollout meets them. (Stopping all
-  // pods at once once left a registry draining a connection whose client
-  // pod had gone, until podman's SIGKILL at 30 s: its drain budget,
-  // MCPGW_DRAIN_DELAY_MS + MCPGW_DRAIN_TIMEOUT_MS = 30.5 s, exceeds the
-  // chart's terminationGracePeriodSeconds of 30.)
-  const stop = await podman(['pod', 'stop', '-t', '30', edgePod], 120_000);
-  const stop2 = await podman(['pod', 'stop', '-t', '30', ...pods.filter((p) => p !== edgePod)], 120_000);
-  stop.stderr += stop2.stderr;
+  const timed = async (c: string, grace: string) => {
+    const t = performance.now();
+    const r = await podman(['stop', '-t', grace, c], 120_000);
+    return { c, ms: Math.round(performance.now() - t), err: r.code === 0 ? '' : r.stderr };
+  };
+  const stopped = await Promise.all([timed(edgeC, graceOf(edgeDep)), ...regCs.map((c) => timed(c, graceOf(regDep)))]);
   const stopMs = Math.round(performance.now() - t1);
+  const stop = await podman(['pod', 'stop', '-t', '10', ...pods], 120_000);
   const preStop = edgeDep.spec.template.spec.containers[0].lifecycle?.preStop?.exec?.command as string[] | undefined;
   if (preStop) console.log(`NOTE: the edge's preStop hook (${preStop.join(' ')}) is not run by podman kube play 4.3: SIGTERM comes at once (checked in Kubernetes only)`);
-  for (const c of [edgeC, regC]) {
-    const code = (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', c])).trim();
-    const tail = code === '0' ? '' : (await podman(['logs', '--tail', '15', c])).stdout;
-    check(code === '0', `${c}: exited 0 on podman pod stop`, `exit code ${code} after ${stopMs} ms; ${stop.stderr}\n${tail}`);
+  const codes = await Promise.all([edgeC, ...regCs].map(async (c) => [c, (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', c])).trim()] as const));
+  for (const [c, code] of codes) {
+    const tail = code === '0' ? '' : (await podman(['logs', '--tail', '40', c])).stdout;
+    const ms = stopped.find((x) => x.c === c)!.ms;
+    check(code === '0', `${c}: exited 0 on SIGTERM, all pods stopping at once (${ms} ms)`, `exit code ${code} after ${ms} ms (all: ${codes.map((x) => x.join(' ')).join(', ')}); ${stopped.map((x) => x.err).join('')}${stop.stderr}\n${tail}`);
   }
-  console.log(`\nimages kube: ${checks} checks passed (release ${release}); pods stopped in ${stopMs} ms`);
+  console.log(`\nimages kube: ${checks} checks passed (release ${release}); containers stopped in ${stopMs} ms`);
 }
 
 guard(main, Number(process.env.MCPGW_IMAGES_KUBE_DEADLINE_MS ?? 8 * 60_000));

@@ -90,7 +90,8 @@ let cleaning: Promise<void> | undefined;
 export function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     if (started.size > 0) {
-      const r = await podman(['rm', '-f', '-t', '0', '--ignore', ...started], 60_000);
+      // -v: the anonymous volumes of image VOLUMEs (the registry's /data) go too.
+      const r = await podman(['rm', '-f', '-v', '-t', '0', '--ignore', ...started], 60_000);
       // Only what is gone leaves the list; the exit hook retries the rest.
       if (r.code === 0) started.clear();
     }
@@ -107,7 +108,7 @@ export function cleanup(): Promise<void> {
 
 /** Synchronous last resort for process exit paths where promises no longer run. */
 function cleanupSync(): void {
-  if (started.size > 0) spawnSync('podman', ['rm', '-f', '-t', '0', '--ignore', ...started], { stdio: 'ignore', timeout: 60_000 });
+  if (started.size > 0) spawnSync('podman', ['rm', '-f', '-v', '-t', '0', '--ignore', ...started], { stdio: 'ignore', timeout: 60_000 });
 }
 
 /**

@@ -10,9 +10,16 @@
 //   and /readyz for the edge, grpc.health.v1 for the registry) and the images'
 //   HEALTHCHECKs answer inside the containers; `podman stop` drains edge 1
 //   with a slow call in flight and no failed call.
+// The store: the registry runs on Postgres as compose configures it (the
+//   host's PostgreSQL on a free port instead of the compose service, whose
+//   image is images:compose's job); the test reads back from Postgres the
+//   calls the edges shipped. A second registry container runs on the image's
+//   embedded store (no DATABASE_URL): MCPGW_DATA_DIR=/data on a named volume
+//   under the same read-only root, the SQLite file owned by uid 10001, 0600.
 // Containers share the host's network (ports from the OS, as everywhere in
 // our tests; compose's own networking is images:compose's job).
 // Prints image sizes, build times, cold start to ready and the drain result.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +28,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient } from '../harness/mcp.js';
 import { ROOT, freePort, stopAll } from '../harness/processes.js';
 import { startRedis } from '../harness/redis.js';
+import { postgresBin, startPostgres } from '../harness/postgres.js';
 import {
   EDGE_IMAGE, REGISTRY_IMAGE, RUN_ID, extraCleanups, guard, imageSize, lastBuildTimes, podman, podmanOk, run, waitForLog, type Container,
 } from './podman.js';
@@ -47,6 +55,15 @@ function composeService(name: string): { environment: Record<string, string> } {
   return { environment: env };
 }
 
+/** A service's stop_grace_period in seconds (compose's default is 10 s). */
+function composeGrace(name: string): number {
+  const doc = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { stop_grace_period?: string }> };
+  const v = doc.services[name]?.stop_grace_period ?? '10s';
+  const m = /^(\d+)s$/.exec(v);
+  if (!m) throw new Error(`docker-compose.yml: ${name}.stop_grace_period ${v} is not in seconds; update the smoke test`);
+  return Number(m[1]);
+}
+
 /** What x-mcpgw-service sets: read-only root, only /tmp writable (tmpfs), no privileges, no capabilities. */
 const HARDENED = [
   '--read-only', '--read-only-tmpfs=false', '--tmpfs', '/tmp:rw,nosuid,nodev',
@@ -63,6 +80,12 @@ async function main(): Promise<void> {
   // --- Redis and the config compose mounts ----------------------------------
   const redis = await startRedis();
   extraCleanups.push(stopAll);
+  // compose's DATABASE_URL names its postgres service; on the host network the
+  // same kind of server is the host's PostgreSQL (test/harness/postgres.ts).
+  const pg = await startPostgres();
+  extraCleanups.push(() => pg.stop());
+  const psql = (sql: string) => execFileSync(join(postgresBin()!, 'psql'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', 'postgres', '-tAc', sql], { encoding: 'utf8' }).trim();
+  console.log(`postgres: the host's PostgreSQL (${psql('show server_version')}) on 127.0.0.1:${pg.port} as the registry's DATABASE_URL (compose's postgres service runs in images:compose)`);
   const dir = mkdtempSync(join(tmpdir(), 'mcpgw-images-'));
   extraCleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const [demoPort, grpcPort, metricsPort, edgePorts] = [await freePort(), await freePort(), await freePort(), [await freePort(), await freePort()]];
@@ -80,8 +103,12 @@ async function main(): Promise<void> {
   await waitForLog(demo, /^listening (\d+)/, 'demo-http listening');
   cold.push(`demo-http ${ms(performance.now() - demo.startedAt)} (listening)`);
 
-  const regEnv = { ...composeService('registry').environment, REDIS_URL: redis.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort) };
+  const composeRegEnv = composeService('registry').environment;
+  check(/^postgres:\/\/[^@]+@postgres:5432\/mcpgw$/.test(composeRegEnv.DATABASE_URL ?? ''), 'compose: the registry\'s DATABASE_URL names the postgres service (replaced by the host\'s PostgreSQL here)', composeRegEnv.DATABASE_URL);
+  const regEnv = { ...composeRegEnv, DATABASE_URL: pg.url, REDIS_URL: redis.url, GRPC_HOST: '127.0.0.1', GRPC_PORT: String(grpcPort), METRICS_PORT: String(metricsPort) };
   const registry = await run('registry', [...HARDENED, ...mountConfig, ...envArgs(regEnv)], REGISTRY_IMAGE);
+  const storeLine = await waitForLog(registry, /.*"msg":"store ready".*/, 'registry store ready');
+  check(/"store":"postgres"/.test(storeLine[0]), 'registry: store ready on Postgres (DATABASE_URL)', storeLine[0]);
   await waitForLog(registry, /"msg":"registry ready"/, 'registry ready');
   const regReady = await waitForGrpcServing(registry, grpcPort);
   cold.push(`registry ${ms(regReady - registry.startedAt)} (grpc.health.v1 SERVING)`);
@@ -113,6 +140,8 @@ async function main(): Promise<void> {
     const pid1 = await c.exec(['cat', '/proc/1/cmdline']);
     check(pid1.stdout.split('\0')[0] === '/usr/bin/tini', `${c.name}: tini is PID 1`, pid1.stdout);
   }
+  const dataDir = await registry.exec(['sh', '-c', 'ls -A /data']);
+  check(dataDir.code === 0 && dataDir.stdout.trim() === '', 'registry on Postgres: nothing written to /data (the embedded store is not used)', dataDir.stdout + dataDir.stderr);
   const ro = (await podmanOk(['inspect', '--format', '{{.HostConfig.ReadonlyRootfs}}', registry.name])).trim();
   check(ro === 'true', 'podman inspect: ReadonlyRootfs');
 
@@ -155,8 +184,20 @@ async function main(): Promise<void> {
       await callText(client, 'remote__echo', { message: 'over http' }, 'over http', `${label}: remote__echo (the demo-http container over Streamable HTTP)`);
     }
 
+    // --- the store: the calls the edges shipped are rows in Postgres ---------
+    // (each edge sends its calls to the registry once a second; the registry writes them)
+    const CALLED = `'everything__echo', 'demo__add', 'remote__echo'`;
+    let rows = 0;
+    for (const t = Date.now(); Date.now() - t < 15_000; await new Promise((r) => setTimeout(r, 250))) {
+      rows = Number(psql(`select count(*) from call_log where server || '__' || tool in (${CALLED}) or tool in (${CALLED})`));
+      if (rows >= 6) break;
+    }
+    check(rows >= 6, `store: the 6 calls made are in Postgres' call_log (${rows} rows; edges → registry RecordCalls → store)`);
+    const migrations = psql('select count(*) from schema_migrations');
+    report.push(`store: Postgres ${psql('show server_version')}, ${migrations} migrations applied by the registry container, ${rows} calls logged`);
+
     // --- drain: podman stop edge1 with a slow call in flight ----------------
-    const stopGrace = 30; // compose's stop_grace_period
+    const stopGrace = composeGrace('edge');
     let progress = 0;
     let progressAtStop = -1;
     const slow = http.callTool({ name: 'demo__countdown', arguments: { n: 5, delay_ms: 800 } }, undefined, {
@@ -186,12 +227,34 @@ async function main(): Promise<void> {
     await Promise.allSettled([http.close(), sse.close()]);
   }
 
-  // Registry drain as well: SIGTERM reaches node through tini, the process drains and exits 0.
+  // Registry drain as well: SIGTERM reaches node through tini, the process drains and exits 0
+  // within compose's stop_grace_period for the registry (40 s: 0.5 s + the 30 s drain timeout + closing).
+  const regGrace = String(composeGrace('registry'));
   const regStop = performance.now();
-  await podman(['stop', '-t', '30', registry.name], 120_000);
+  await podman(['stop', '-t', regGrace, registry.name], 120_000);
   const regExit = (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', registry.name])).trim();
   const regLog = await registry.logs();
-  check(regExit === '0' && /"msg":"registry drained"/.test(regLog), `registry: podman stop drains and exits 0 (${ms(performance.now() - regStop)})`, `exit ${regExit}\n${regLog.slice(-1500)}`);
+  check(regExit === '0' && /"msg":"registry drained"/.test(regLog), `registry: podman stop -t ${regGrace} (compose's stop_grace_period) drains and exits 0 (${ms(performance.now() - regStop)})`, `exit ${regExit}\n${regLog.slice(-1500)}`);
+
+  // --- the image's embedded store: no DATABASE_URL, MCPGW_DATA_DIR=/data ------
+  const img = JSON.parse(await podmanOk(['image', 'inspect', '--format', '{{json .Config}}', REGISTRY_IMAGE])) as { Env?: string[]; Volumes?: Record<string, unknown> };
+  check((img.Env ?? []).includes('MCPGW_DATA_DIR=/data') && Object.keys(img.Volumes ?? {}).includes('/data'), 'registry image: ENV MCPGW_DATA_DIR=/data and VOLUME /data', JSON.stringify(img));
+  const volume = `${RUN_ID}-data`;
+  extraCleanups.push(async () => { await podman(['volume', 'rm', '-f', volume]); });
+  const embEnv = { ...regEnv, GRPC_PORT: String(await freePort()), METRICS_PORT: String(await freePort()) };
+  delete (embEnv as Record<string, string>).DATABASE_URL;
+  const embedded = await run('registry-embedded', [...HARDENED, ...mountConfig, '-v', `${volume}:/data`, ...envArgs(embEnv)], REGISTRY_IMAGE);
+  const embLine = await waitForLog(embedded, /.*"msg":"store ready".*/, 'embedded registry store ready');
+  check(/"store":"sqlite"/.test(embLine[0]) && /"location":"\/data\/mcpgw\.db"/.test(embLine[0]), 'registry without DATABASE_URL: embedded store ready in /data/mcpgw.db under a read-only root', embLine[0]);
+  await waitForLog(embedded, /"msg":"registry ready"/, 'embedded registry ready');
+  const files = await embedded.exec(['stat', '-c', '%n %u %a', '/data', '/data/mcpgw.db']);
+  check(files.code === 0 && files.stdout.trim() === '/data 10001 700\n/data/mcpgw.db 10001 600', 'embedded store: /data (0700) and mcpgw.db (0600) owned by uid 10001 on a named volume', files.stdout + files.stderr);
+  await podman(['stop', '-t', regGrace, embedded.name], 120_000);
+  const embExit = (await podmanOk(['inspect', '--format', '{{.State.ExitCode}}', embedded.name])).trim();
+  check(embExit === '0', 'embedded store registry: podman stop drains and exits 0', `exit ${embExit}\n${(await embedded.logs()).slice(-1500)}`);
+  // What a `docker run -v mcpgw-data:/data` keeps: the file outlives the container.
+  const kept = await podman(['run', '--rm', '-v', `${volume}:/data:ro`, '--entrypoint', 'ls', REGISTRY_IMAGE, '/data']);
+  check(kept.code === 0 && kept.stdout.includes('mcpgw.db'), 'embedded store: mcpgw.db is on the volume after the container is gone', kept.stdout + kept.stderr);
 
   console.log(`\nimages smoke: ${checks} checks passed (run ${RUN_ID})`);
   console.log(`image sizes: ${sizes.join(', ')}`);
