@@ -168,7 +168,9 @@ async function runPage(page: Page): Promise<string[]> {
   const pageEnv: Record<string, string> = Object.fromEntries(page.env.map((n) => [n, randomBytes(24).toString('hex')]));
   const base: NodeJS.ProcessEnv = { ...process.env, ...pageEnv, PATH: `${join(ROOT, 'node_modules/node/bin')}:${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` };
   // The runner decides what is set; a developer's own variables must not leak in.
-  for (const n of ['MCPGW_MASTER_KEY', 'MCPGW_API_KEY', 'MCPGW_URL', 'REDIS_URL', 'MCPGW_CONFIG']) if (!(n in pageEnv)) delete base[n];
+  for (const n of ['MCPGW_MASTER_KEY', 'MCPGW_API_KEY', 'MCPGW_URL', 'REDIS_URL', 'MCPGW_CONFIG', 'DATABASE_URL']) if (!(n in pageEnv)) delete base[n];
+  // Each page's gateway has a store of its own: keys one page creates must not show up on another's.
+  base.MCPGW_DATA_DIR = join(dir, 'data');
   let configFile: string | undefined;
   if (page.config !== undefined) {
     configFile = join(dir, 'config.yaml');

@@ -325,7 +325,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 2; i++) {
       registries[i]!.proc.kill('SIGTERM');
       const code = await registries[i]!.proc.exited;
-      if (code !== 0) console.log(`  registry ${i} exited with ${code} after SIGTERM`);
+      if (code !== 0) console.log(`  registry ${i} exited with ${code} after SIGTERM; its last lines:\n${registries[i]!.proc.lines.slice(-12).join('\n')}`);
       const r = await startRegistryAt(i);
       const before = Date.now();
       await timeUntil('restarted registry serving calls', async () => (await registryCalls(r)) > 0, 30_000, 50);
