@@ -340,7 +340,7 @@ async function main(): Promise<void> {
   // edges in rotation while an edge is killed and restarted; every task must end completed with its own result.
   {
     const run = load();
-    const tasks = startTaskLoad({ edges: () => inRotation.map((e) => e.url), tool: 'slowpoke__slow', workers: 4, ms: () => 500 + Math.floor(Math.random() * 1500) });
+    const tasks = startTaskLoad({ edges: () => inRotation.map((e) => e.url), tool: 'slowpoke__slow', workers: 4, ms: () => 500 + Math.floor(Math.random() * 1500), auth: ADMIN });
     await sleep(2_000);
     const killed = edges[0]!;
     const killMs = Date.now();
@@ -350,7 +350,7 @@ async function main(): Promise<void> {
     await sleep(1_000);
     const back = Date.now();
     await startEdgeAt(0);
-    await timeUntil('the restarted edge answering a call', async () => (await restCall(edges[0]!.url, 'demo__echo', { message: 'x' })).ok);
+    await timeUntil('the restarted edge answering a call', async () => (await restCall(edges[0]!.url, 'demo__echo', { message: 'x' }, 30_000, ADMIN)).ok);
     const recoveryMs = Date.now() - back;
     inRotation = [...edges];
     await sleep(3_000);

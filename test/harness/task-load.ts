@@ -16,10 +16,10 @@ export interface TaskLoadStats {
 const V = '2026-07-28';
 const META = { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': { extensions: { 'io.modelcontextprotocol/tasks': {} } } };
 
-async function post(edge: string, method: string, params: Record<string, unknown>, name: string): Promise<Record<string, any>> {
+async function post(edge: string, method: string, params: Record<string, unknown>, name: string, auth: Record<string, string>): Promise<Record<string, any>> {
   const res = await fetch(`${edge}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': V, 'mcp-method': method, 'mcp-name': name },
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': V, 'mcp-method': method, 'mcp-name': name, ...auth },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: META } }),
     signal: AbortSignal.timeout(15_000),
   });
@@ -29,7 +29,8 @@ async function post(edge: string, method: string, params: Record<string, unknown
 }
 
 /** `tool` sleeps `ms` (the basic fixture's `slow`) and answers "slept <ms> ms". */
-export function startTaskLoad(opts: { edges: () => string[]; tool: string; workers: number; ms: () => number }): { stop(): Promise<TaskLoadStats> } {
+/** `auth`: the credential headers of the calls (the gateway under test requires one). */
+export function startTaskLoad(opts: { edges: () => string[]; tool: string; workers: number; ms: () => number; auth?: Record<string, string> }): { stop(): Promise<TaskLoadStats> } {
   const stats: TaskLoadStats = { started: 0, completed: 0, wrong: [], unstarted: [], pollRetries: 0 };
   let stopping = false;
   let turn = 0;
@@ -43,7 +44,7 @@ export function startTaskLoad(opts: { edges: () => string[]; tool: string; worke
       const edge = pick();
       let taskId: string;
       try {
-        const created = await post(edge, 'tools/call', { name: opts.tool, arguments: { ms } }, opts.tool);
+        const created = await post(edge, 'tools/call', { name: opts.tool, arguments: { ms } }, opts.tool, opts.auth ?? {});
         if (created.resultType !== 'task') {
           // The window's shortcut: a call that ended in time is answered at once.
           if (created.content?.[0]?.text === `slept ${ms} ms`) stats.completed++;
@@ -60,7 +61,7 @@ export function startTaskLoad(opts: { edges: () => string[]; tool: string; worke
         await new Promise((r) => setTimeout(r, 200));
         let t: Record<string, any>;
         try {
-          t = await post(pick(), 'tasks/get', { taskId }, taskId);
+          t = await post(pick(), 'tasks/get', { taskId }, taskId, opts.auth ?? {});
         } catch (err) {
           if (/unknown task/.test((err as Error).message)) { stats.wrong.push(`${taskId} unknown`); break; }
           stats.pollRetries++;

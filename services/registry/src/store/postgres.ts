@@ -97,6 +97,10 @@ export class PostgresDriver implements Driver {
     };
     const q: Queryable = { query: run, exec: async (sql) => { await run(sql); } };
     let broken = false;
+    // A checked-out client is not covered by the pool's listener: a server that ends the connection
+    // (Postgres stopped, or the registry's own shutdown) would otherwise crash the process.
+    const onError = () => { broken = true; };
+    client.on('error', onError);
     try {
       await run('BEGIN');
       const result = await fn(q);
@@ -107,6 +111,7 @@ export class PostgresDriver implements Driver {
       throw err;
     } finally {
       // A client whose connection failed mid-transaction is discarded, not reused.
+      client.off('error', onError);
       client.release(broken ? true : undefined);
     }
   }
