@@ -14,6 +14,10 @@ import { GatewayTokens } from '../../services/edge/src/oauth/tokens.js';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { decodeJwt } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -33,6 +37,7 @@ describe('auth_type: oauth2_user: each user\'s own upstream account', () => {
   let as: Awaited<ReturnType<typeof startOidcProvider>>;
   let upstream: Awaited<ReturnType<typeof startUserUpstream>>;
   let redisUrl: string;
+  let dataDir: string;
   let gatewayTokens: GatewayTokens;
   const keys: Record<string, string> = {};
 
@@ -61,7 +66,8 @@ gateway:
     const redis = await startRedis();
     redisUrl = redis.url;
     const env = { REDIS_URL: redis.url, MCPGW_REDIS_PREFIX: 'o2u-test:', MCPGW_PUBLIC_URL: publicUrl };
-    registry = await startRegistry(cfg, { ...env, MCPGW_TOKEN_KEYS: TOKEN_KEYS });
+    dataDir = mkdtempSync(join(tmpdir(), 'o2u-store-'));
+    registry = await startRegistry(cfg, { ...env, MCPGW_TOKEN_KEYS: TOKEN_KEYS, MCPGW_DATA_DIR: dataDir });
     edge = await startEdge(registry.url, { ...env, PORT: String(port), MCPGW_MASTER_KEY: MASTER, MCPGW_CONFIG: cfg, MCPGW_STATE_SECRET: STATE_SECRET });
     for (const name of ['alice', 'bob', 'dave']) {
       const r = await fetch(`${edge.url}/admin/api/keys`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
@@ -197,15 +203,19 @@ gateway:
     assert.equal((await call('carol')).text, 'user:carol');
   });
 
-  test('tokens rest sealed: Redis holds no token in clear; the pool is measured; nothing a user presents reaches the upstream', async () => {
+  test('tokens rest sealed in the store, none in Redis; the pool is measured; nothing a user presents reaches the upstream', async () => {
+    const db = new DatabaseSync(join(dataDir, 'mcpgw.db'), { readOnly: true });
+    try {
+      const rows = db.prepare('SELECT principal, server, ciphertext FROM user_credentials').all() as { ciphertext: Uint8Array }[];
+      assert.ok(rows.length > 0, 'the users\' tokens are rows of the system of record');
+      for (const r of rows) assert.ok(!/eyJ/.test(Buffer.from(r.ciphertext).toString('latin1')), 'no JWT in clear');
+    } finally {
+      db.close();
+    }
     const { Redis } = await import('ioredis');
     const redis = new Redis(redisUrl);
     try {
-      const keysFound = await redis.keys('o2u-test:usercred:*');
-      assert.ok(keysFound.length > 0);
-      for (const k of keysFound) {
-        for (const v of Object.values(await redis.hgetall(k))) assert.ok(!/eyJ/.test(Buffer.from((JSON.parse(v) as { c: string }).c, 'base64').toString('latin1')), 'no JWT in clear');
-      }
+      assert.deepEqual(await redis.keys('o2u-test:usercred:*'), [], 'no user token in Redis');
     } finally {
       redis.disconnect();
     }

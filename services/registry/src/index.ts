@@ -101,7 +101,7 @@ const localNotifier = redisClients.length > 0 ? undefined : new LocalNotifier();
 const notifier = localNotifier ?? new RedisNotifier(redisClients[0]!, prefix);
 let userAuth;
 try {
-  userAuth = userAuthOptions(env, config, redisClients[0], prefix);
+  userAuth = userAuthOptions(env, config, store);
 } catch (err) {
   console.error(`mcpgw registry: config error: ${(err as Error).message}`);
   process.exit(2);

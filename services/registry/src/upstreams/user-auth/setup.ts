@@ -1,15 +1,14 @@
 // Per-user credentials' settings from the environment and config (index.ts wiring):
 // MCPGW_TOKEN_KEYS seals tokens, MCPGW_PUBLIC_URL (or gateway.auth.resource) is
-// where connect links point, Redis (when configured) holds the sealed rows
-// until the system of record takes them over.
-import type { Redis } from 'ioredis';
+// where connect links point, and the system of record keeps the sealed rows
+// (its `user_credentials` table: they survive anything Redis does).
 import type { Config } from '@mcpgw/common/config';
 import { ConfigError } from '@mcpgw/common/config';
-import { MemoryUserCredentialStore, RedisUserCredentialStore } from './credential-store.js';
+import type { UserCredentialStore } from './credential-store.js';
 import { TokenSealer } from './sealing.js';
 import type { UserAuthOptions } from './user-auth.js';
 
-export function userAuthOptions(env: NodeJS.ProcessEnv, config: Config, redis: Redis | undefined, prefix: string): UserAuthOptions {
+export function userAuthOptions(env: NodeJS.ProcessEnv, config: Config, store: UserCredentialStore): UserAuthOptions {
   const needed = config.servers.some((s) => s.userAuth?.kind === 'oauth2_user');
   const keys = env.MCPGW_TOKEN_KEYS;
   const publicUrl = env.MCPGW_PUBLIC_URL || config.gateway.resource;
@@ -22,5 +21,5 @@ export function userAuthOptions(env: NodeJS.ProcessEnv, config: Config, redis: R
   } catch (err) {
     throw new ConfigError(`MCPGW_TOKEN_KEYS: ${(err as Error).message}`);
   }
-  return { sealer, publicUrl, store: redis ? new RedisUserCredentialStore(redis, prefix) : new MemoryUserCredentialStore() };
+  return { sealer, publicUrl, store };
 }
