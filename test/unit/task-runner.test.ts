@@ -8,6 +8,7 @@ import { TaskStep_Kind } from '@mcpgw/proto/registry';
 import { createLogger } from '@mcpgw/common/logger';
 import { DEFAULT_TASK_SETTINGS, TaskRunner, type TaskSettings } from '../../services/registry/src/tasks/task-runner.js';
 import { MemoryTaskStore } from '../../services/registry/src/tasks/task-store.js';
+import { Peers } from '../../services/registry/src/peers.js';
 
 const EMPTY = Buffer.alloc(0);
 type FakeCall = { request: CallToolRequest; write(ev: CallEvent): void; end(): void; on(ev: string, fn: () => void): void };
@@ -20,7 +21,7 @@ function runner(script: Script, settings: Partial<TaskSettings> = {}) {
   const responded: { id: string; json: string }[] = [];
   const store = new MemoryTaskStore();
   const r = new TaskRunner({
-    store, instanceId: 'test', log: createLogger('test'), settings: { ...DEFAULT_TASK_SETTINGS, ...settings },
+    store, instanceId: 'test', log: createLogger('test'), settings: { ...DEFAULT_TASK_SETTINGS, ...settings }, peers: new Peers(undefined, undefined),
     callTool: (call: never) => {
       const c = call as unknown as FakeCall & NodeJS.EventEmitter;
       let cancelled = false;

@@ -23,6 +23,7 @@ import { catalogHandlers } from './service/catalog.js';
 import { callHandlers } from './service/calls.js';
 import { pinHandlers } from './service/pins.js';
 import { connectService } from './upstreams/user-auth/connect-service.js';
+import { Peers } from './peers.js';
 import { createRegistryTasks, forwardsTasks, type RegistryTasks, type TaskSettings, type TaskStore } from './tasks/index.js';
 import { keyHandlers } from './service/keys.js';
 import { recordHandlers } from './service/records.js';
@@ -82,10 +83,11 @@ const MAX_CONNECTION_AGE_MS = 5 * 60_000;
 
 export function createRegistryService(deps: RegistryDeps): RegistryImpl {
   const watches: Watches = new Set();
-  const calls = callHandlers(deps, watches);
+  const peers = new Peers(deps.token, deps.peerCredentials);
+  const calls = callHandlers(deps, watches, peers);
   // Gateway-run tasks take the CallTool path; the upstream's requests are answered through Respond.
   const tasks = createRegistryTasks({
-    store: deps.taskStore, settings: deps.taskSettings, instanceId: deps.instanceId, log: deps.log, token: deps.token, peerCredentials: deps.peerCredentials, address: deps.taskAddress,
+    store: deps.taskStore, settings: deps.taskSettings, instanceId: deps.instanceId, log: deps.log, peers, address: deps.taskAddress,
     callTool: (call) => service.callTool(call),
     forward: (call) => service.forward(call),
     forwardable: (server, tool) => forwardsTasks(deps.catalog.entries().find((e) => e.name === server), tool),

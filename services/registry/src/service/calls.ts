@@ -2,13 +2,13 @@
 // to the replica that owns a per_client session), the multiplexed Calls
 // stream, Cancel and Respond (across replicas), notification watchers and
 // EndSession.
+import type { Peers } from '../peers.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import {
-  Metadata, credentials, status,
+  Metadata, status,
   type ServerWritableStream, type ServiceError, type sendUnaryData,
 } from '@grpc/grpc-js';
 import {
-  RegistryClient,
   type CallContext,
   type CallEvent,
   type CallToolRequest,
@@ -46,7 +46,8 @@ export interface Calls {
   respondLocal(id: string, responseJson: string): boolean;
 }
 
-export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
+/** `peers`: the other replicas, for per_client sessions another replica owns. */
+export function callHandlers(deps: RegistryDeps, watches: Watches, peers: Peers): Calls {
   const { upstreams, metrics, log, instanceId } = deps;
   /** Running calls by session and client request id, for Cancel. */
   const running = new Map<string, AbortController>();
@@ -69,19 +70,13 @@ export function callHandlers(deps: RegistryDeps, watches: Watches): Calls {
   };
 
   let inFlight = 0;
-  /** Owner replicas of per_client sessions, by address. */
-  const owners = new Map<string, RegistryClient>();
 
   /** Another replica owns this client session's upstream session: pass the call through to it. */
   function proxyToOwner(call: ServerWritableStream<CallToolRequest | ForwardRequest, CallEvent>, rpc: 'callTool' | 'forward', address: string, server: string): void {
-    let client = owners.get(address);
-    if (!client) owners.set(address, (client = new RegistryClient(address, deps.peerCredentials ?? credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
+    const client = peers.client(address);
     const deadline = call.getDeadline();
     const options = deadline instanceof Date || typeof deadline === 'number' ? { deadline } : {};
-    // The owner checks the link token like any caller: a call that came over the multiplexed stream
-    // has no per-call metadata of its own, so this replica presents the token itself.
-    const md = call.metadata.clone();
-    if (deps.token) md.set('authorization', `Bearer ${deps.token}`);
+    const md = peers.metadata(call.metadata);
     const stream = rpc === 'callTool'
       ? client.callTool(call.request as CallToolRequest, md, options)
       : client.forward(call.request as ForwardRequest, md, options);

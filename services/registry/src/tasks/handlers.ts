@@ -2,9 +2,8 @@
 // UpdateTask, CancelTask. Spread into the service object by server.ts. Reads
 // come from the task store (any replica answers); a resume, update or cancel
 // of a task another replica runs is passed on to that replica by address.
-import { credentials, Metadata, status, type ChannelCredentials, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import {
-  RegistryClient,
   type CancelTaskRequest, type GetTaskRequest, type GetTaskResponse, type ListTasksRequest, type ListTasksResponse, type RegistryServer, type ResumeTaskRequest,
   type StartTaskRequest, type TaskAck, type TaskStep, type UpdateTaskRequest,
 } from '@mcpgw/proto/registry';
@@ -12,6 +11,7 @@ import type { Logger } from '@mcpgw/common/logger';
 import { TaskError, taskJson, type TaskRunner } from './task-runner.js';
 import { TERMINAL, type TaskStore } from './task-store.js';
 import { ErrorCode } from '@mcpgw/common/jsonrpc';
+import type { Peers } from '../peers.js';
 
 export type TaskHandlers = Pick<RegistryServer, 'startTask' | 'resumeTask' | 'getTask' | 'updateTask' | 'cancelTask' | 'listTasks'>;
 /** tasks/list pages: the newest this many. */
@@ -21,7 +21,8 @@ export interface TaskHandlerDeps {
   runner: TaskRunner;
   store: TaskStore;
   log: Logger;
-  peerCredentials?: ChannelCredentials;
+  /** The other replicas: operations on a task another replica runs go to it. */
+  peers: Peers;
 }
 
 /** A TaskError travels as INVALID_ARGUMENT with its JSON-RPC error in the details, for the edge to answer with. */
@@ -33,13 +34,10 @@ function toStatus(err: unknown): Partial<ServiceError> {
 }
 
 export function taskHandlers(deps: TaskHandlerDeps): TaskHandlers {
-  const { runner, store } = deps;
-  const peers = new Map<string, RegistryClient>();
-  const peer = (address: string) => {
-    let c = peers.get(address);
-    if (!c) peers.set(address, (c = new RegistryClient(address, deps.peerCredentials ?? credentials.createInsecure(), { 'grpc.keepalive_time_ms': 20_000 })));
-    return c;
-  };
+  const { runner, store, peers } = deps;
+  const peer = (address: string) => peers.client(address);
+  /** A mark, so a forwarded operation is never forwarded again. */
+  const forwarded = (md: Metadata) => peers.metadata(md, { 'x-mcpgw-forwarded': '1' });
   const answer = <T>(cb: sendUnaryData<T>, p: Promise<T>) => p.then((v) => cb(null, v), (err: unknown) => cb(toStatus(err)));
 
   /** Where a task that this replica does not run is run: its owner's address, when another live replica holds it. */
@@ -111,13 +109,6 @@ export function taskHandlers(deps: TaskHandlerDeps): TaskHandlers {
       }));
     },
   };
-}
-
-/** The caller's metadata (the link token) plus a mark, so a forwarded operation is never forwarded again. */
-function forwarded(md: Metadata): Metadata {
-  const out = md.clone();
-  out.set('x-mcpgw-forwarded', '1');
-  return out;
 }
 
 /** The owner's answer, passed on: its TaskError details travel unchanged. */

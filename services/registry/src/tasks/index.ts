@@ -1,6 +1,6 @@
 // Tasks in the registry: the runner and its gRPC handlers, built from the
 // registry's own CallTool and Respond so a task's call takes the path of any call.
-import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { Peers } from '../peers.js';
 import type { Logger } from '@mcpgw/common/logger';
 import { taskHandlers, type TaskHandlers } from './handlers.js';
 import { DEFAULT_TASK_SETTINGS, TaskRunner, type CallToolHandler, type TaskSettings } from './task-runner.js';
@@ -11,8 +11,7 @@ export interface RegistryTasksDeps {
   settings?: Partial<TaskSettings>;
   instanceId: string;
   log: Logger;
-  token?: string;
-  peerCredentials?: ChannelCredentials;
+  peers: Peers;
   address?: () => string | undefined;
   callTool: CallToolHandler;
   forward: CallToolHandler;
@@ -31,9 +30,9 @@ export function createRegistryTasks(deps: RegistryTasksDeps): RegistryTasks {
   const store = deps.store ?? new MemoryTaskStore();
   const runner = new TaskRunner({
     store, instanceId: deps.instanceId, log: deps.log, settings: { ...DEFAULT_TASK_SETTINGS, ...Object.fromEntries(Object.entries(deps.settings ?? {}).filter(([, v]) => v !== undefined)) },
-    callTool: deps.callTool, forward: deps.forward, forwardable: deps.forwardable, respond: deps.respond, notify: deps.notify, token: deps.token, address: deps.address ?? (() => undefined),
+    callTool: deps.callTool, forward: deps.forward, forwardable: deps.forwardable, respond: deps.respond, notify: deps.notify, peers: deps.peers, address: deps.address ?? (() => undefined),
   });
-  return { runner, store, handlers: taskHandlers({ runner, store, log: deps.log, peerCredentials: deps.peerCredentials }) };
+  return { runner, store, handlers: taskHandlers({ runner, store, log: deps.log, peers: deps.peers }) };
 }
 
 export { forwardsTasks } from './forwarding.js';

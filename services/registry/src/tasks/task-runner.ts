@@ -23,6 +23,7 @@ import { ErrorCode, takeMeta } from '@mcpgw/common/jsonrpc';
 import type { Logger } from '@mcpgw/common/logger';
 import { TERMINAL, type InputAsk, type TaskRecord, type TaskStore } from './task-store.js';
 import { TASKS_MARK } from '../upstreams/upstream.js';
+import type { Peers } from '../peers.js';
 
 /** The `_meta` key in which an upstream may name the inputRequests key of its request (as for MRTR). */
 const INPUT_KEY_META = 'mcpgw/inputKey';
@@ -66,8 +67,8 @@ export interface TaskRunnerDeps {
   forwardable(server: string, tool: string): 'legacy' | 'modern' | undefined;
   /** Answers an upstream's server-to-client request (the registry's Respond: here, or broadcast to the replica that asked). */
   respond(id: string, responseJson: string): void;
-  /** The link token, for calls this replica hands to others (per_client owners). */
-  token?: string;
+  /** The other replicas: a task's call handed to a per_client owner presents this replica's link token. */
+  peers: Peers;
   /** Where other replicas reach this one (with Redis); stored in each task for routing. */
   address(): string | undefined;
   /** Delivers a notification to a client session's streams (listen streams of a modern principal, a 2025 session's stream). */
@@ -200,9 +201,7 @@ export class TaskRunner {
   }
 
   private metadata(): Metadata {
-    const md = new Metadata();
-    if (this.deps.token) md.set('authorization', `Bearer ${this.deps.token}`);
-    return md;
+    return this.deps.peers.metadata();
   }
 
   /** One request to the task's upstream through the registry's Forward path; its server requests go to `onRequest`. */
