@@ -438,11 +438,13 @@ export class Upstream {
     try {
       await client.connect(transport, { timeout: LIST_TIMEOUT_MS });
     } catch (err) {
+      // A refusal is the server's JSON-RPC answer; the SDK's own timeout and closed connection use these two codes
+      // (the SDK closes the client on any connect failure, so the transport cannot tell them apart here).
+      const refused = err instanceof McpError && err.code !== SdkErrorCode.RequestTimeout && err.code !== SdkErrorCode.ConnectionClosed;
       await client.close().catch(() => {});
       // A stdio server that answers `initialize` with a JSON-RPC error may be modern-only (the 2026 spec has it reject
       // initialize): ask it server/discover on a fresh process. 2025-era servers never see the probe.
-      if (this.config.transport === 'stdio' && this.config.protocol !== '2025' && err instanceof McpError
-        && sdkLocalFailure(err, Infinity, LIST_TIMEOUT_MS, false) === undefined) {
+      if (this.config.transport === 'stdio' && this.config.protocol !== '2025' && refused) {
         this.log.info({ server: this.config.name, err: describeError(err, this.redact) }, 'stdio upstream refused initialize; probing server/discover');
         return this.connectStdioModern(`initialize refused (${describeError(err, this.redact)})`);
       }
