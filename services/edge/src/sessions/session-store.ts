@@ -105,6 +105,12 @@ export class MemorySessionStore implements SessionStore {
     this.sweeper = setInterval(() => {
       const now = Date.now();
       for (const [id, r] of this.records) if (r.expiresAt <= now) this.records.delete(id);
+      // The per-principal index forgets ended sessions, and principals with none.
+      for (const [principal, ids] of this.byPrincipal) {
+        const live = ids.filter((id) => this.records.has(id));
+        if (live.length > 0) this.byPrincipal.set(principal, live);
+        else this.byPrincipal.delete(principal);
+      }
     }, Math.min(ttlMs, 60_000));
     this.sweeper.unref();
   }
